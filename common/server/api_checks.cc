@@ -1,0 +1,87 @@
+#include "common/server/api_checks.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "agentcom/common/v1/table.pb.h"
+
+namespace agentcom::server {
+
+absl::Status CheckId(absl::string_view field, absl::string_view value,
+                     uint32_t max_bytes, bool optional) {
+  if (value.empty()) {
+    if (optional) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
+  }
+  if (value.size() > max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is longer than ", max_bytes, " bytes"));
+  }
+  for (char c : value) {
+    if (!(absl::ascii_isalnum(c) || c == '.' || c == '_' || c == ':' ||
+          c == '@' || c == '-')) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " may only contain A-Z a-z 0-9 . _ : @ -"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckKey(absl::string_view field, absl::string_view value,
+                      uint32_t max_bytes) {
+  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
+  if (value.size() > max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is longer than ", max_bytes, " bytes"));
+  }
+  for (char c : value) {
+    if (c < 0x21 || c > 0x7e) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, " may only contain printable ASCII without spaces"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckSize(absl::string_view field, size_t size, uint32_t max_bytes) {
+  if (size > max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is ", size, " bytes; the limit is ", max_bytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint32_t> PageSize(absl::string_view field, uint32_t requested,
+                                  uint32_t default_size, uint32_t max_size) {
+  if (requested == 0) return default_size;
+  if (requested > max_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " must be at most ", max_size));
+  }
+  return requested;
+}
+
+std::string EncodePageToken(absl::string_view query, absl::string_view after_key) {
+  common::v1::PageToken token;
+  token.set_query(std::string(query));
+  token.set_after_key(std::string(after_key));
+  return absl::WebSafeBase64Escape(token.SerializeAsString());
+}
+
+absl::StatusOr<std::string> DecodePageToken(absl::string_view token,
+                                            absl::string_view query) {
+  if (token.empty()) return std::string();
+  std::string raw;
+  common::v1::PageToken decoded;
+  if (token.size() > 4096 || !absl::WebSafeBase64Unescape(token, &raw) ||
+      !decoded.ParseFromString(raw) || decoded.after_key().empty()) {
+    return absl::InvalidArgumentError("page_token is malformed");
+  }
+  if (decoded.query() != query) {
+    return absl::InvalidArgumentError(
+        "page_token belongs to a different query; start again without it");
+  }
+  return decoded.after_key();
+}
+
+}  // namespace agentcom::server

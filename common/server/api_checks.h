@@ -1,0 +1,39 @@
+#ifndef AGENTCOM_COMMON_SERVER_API_CHECKS_H_
+#define AGENTCOM_COMMON_SERVER_API_CHECKS_H_
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace agentcom::server {
+
+// Argument checks shared by the domain APIs. Each returns OK or
+// INVALID_ARGUMENT naming the field and the rule broken.
+
+// 1..max_bytes of [A-Za-z0-9._:@-]; empty allowed only when `optional`.
+absl::Status CheckId(absl::string_view field, absl::string_view value,
+                     uint32_t max_bytes, bool optional = false);
+
+// 1..max_bytes of printable ASCII without spaces (0x21..0x7e).
+absl::Status CheckKey(absl::string_view field, absl::string_view value,
+                      uint32_t max_bytes);
+
+// At most max_bytes.
+absl::Status CheckSize(absl::string_view field, size_t size, uint32_t max_bytes);
+
+// A page size: 0 means `default_size`; above `max_size` is INVALID_ARGUMENT.
+absl::StatusOr<uint32_t> PageSize(absl::string_view field, uint32_t requested,
+                                  uint32_t default_size, uint32_t max_size);
+
+// Page tokens (agentcom.common.v1.PageToken, base64url). Decode returns the
+// key to resume after; INVALID_ARGUMENT when the token is malformed or was
+// issued for a different `query`. An empty token decodes to "".
+std::string EncodePageToken(absl::string_view query, absl::string_view after_key);
+absl::StatusOr<std::string> DecodePageToken(absl::string_view token,
+                                            absl::string_view query);
+
+}  // namespace agentcom::server
+
+#endif  // AGENTCOM_COMMON_SERVER_API_CHECKS_H_

@@ -1,0 +1,111 @@
+#ifndef AGENTCOM_COMMON_STORAGE_BACKUP_H_
+#define AGENTCOM_COMMON_STORAGE_BACKUP_H_
+
+// The backup format. One backup of one table is a directory
+//   <backup_root>/<table>/<backup_id>/
+//     data-000001.ldb ...   the records of one LevelDB snapshot in key order,
+//                           written with leveldb::TableBuilder (snappy
+//                           blocks, CRC32C per block), at most ~64 MiB each
+//     MANIFEST.json         agentcom.common.v1.BackupManifest
+// It is built under <backup_root>/<table>/.tmp-<backup_id>/, fsynced, and
+// renamed into place, so a crash never leaves a partial backup under a
+// backup id. Backups are read with leveldb::Table::Open, which needs no
+// write access: verifying one never modifies it.
+
+#include <memory>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "agentcom/common/v1/backup.pb.h"
+
+namespace leveldb {
+class Env;
+class WritableFile;
+class TableBuilder;
+struct Options;
+}  // namespace leveldb
+
+namespace agentcom::storage {
+namespace internal {
+class ContentHasher;
+}
+
+inline constexpr char kManifestFile[] = "MANIFEST.json";
+inline constexpr uint32_t kBackupFormatVersion = 1;
+inline constexpr char kTempPrefix[] = ".tmp-";
+
+// "20261125T140816.123456Z": UTC, sorts chronologically, no ':'.
+std::string BackupIdFor(absl::Time time);
+bool IsBackupId(absl::string_view name);
+
+std::string BackupPath(const std::string& backup_root, absl::string_view table,
+                       absl::string_view backup_id);
+
+// Backup ids of `table`, oldest first; temporary directories are ignored.
+// A missing table directory is an empty list.
+absl::StatusOr<std::vector<std::string>> ListBackups(
+    const std::string& backup_root, absl::string_view table);
+
+// Reads and parses the manifest only (no verification).
+absl::StatusOr<common::v1::BackupManifest> ReadManifest(
+    const std::string& backup_dir);
+
+// Read-only, full verification of the backup in `backup_dir`: the manifest
+// parses and names this directory; exactly the listed files exist with the
+// listed sizes and SHA-256; every block checksum holds; keys ascend across
+// files; record count and content hash equal the manifest's. Returns the
+// manifest, or DATA_LOSS / NOT_FOUND saying what failed.
+absl::StatusOr<common::v1::BackupManifest> VerifyBackup(
+    const std::string& backup_dir, leveldb::Env* env = nullptr);
+
+// Builds a fresh table directory at `table_dir` (which must not exist) from
+// the backup, verifying block checksums, record count and content hash as it
+// reads. On any error `table_dir` is removed again. Returns the manifest.
+absl::StatusOr<common::v1::BackupManifest> RestoreBackup(
+    const std::string& backup_dir, const std::string& table_dir,
+    leveldb::Env* env = nullptr);
+
+// Writes one backup. Used by Table::Snapshot with the records of a LevelDB
+// snapshot. Not thread-safe. Destroying it before Commit removes the
+// temporary directory.
+class BackupWriter {
+ public:
+  static absl::StatusOr<std::unique_ptr<BackupWriter>> Create(
+      leveldb::Env* env, const std::string& backup_root,
+      const std::string& table, absl::Time now);
+  ~BackupWriter();
+
+  // Keys must ascend.
+  absl::Status Add(absl::string_view key, absl::string_view value);
+  // Finishes the files, writes the manifest, fsyncs and renames into place.
+  absl::StatusOr<common::v1::BackupManifest> Commit();
+
+ private:
+  class HashingFile;
+  BackupWriter(leveldb::Env* env, std::string table, std::string backup_id,
+               std::string temp_dir, std::string final_dir);
+  absl::Status StartFile();
+  absl::Status FinishFile();
+
+  leveldb::Env* env_;
+  std::string table_;
+  std::string backup_id_;
+  std::string created_at_;
+  std::string temp_dir_;
+  std::string final_dir_;
+  std::unique_ptr<leveldb::Options> options_;
+  std::unique_ptr<HashingFile> file_;
+  std::unique_ptr<leveldb::TableBuilder> builder_;
+  std::string file_name_;
+  common::v1::BackupManifest manifest_;
+  std::unique_ptr<internal::ContentHasher> hasher_;
+  bool committed_ = false;
+};
+
+}  // namespace agentcom::storage
+
+#endif  // AGENTCOM_COMMON_STORAGE_BACKUP_H_

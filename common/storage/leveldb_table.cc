@@ -1,0 +1,454 @@
+#include "common/storage/leveldb_table.h"
+
+#include <leveldb/env.h>
+#include <leveldb/options.h>
+#include <leveldb/write_batch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <optional>
+#include "absl/container/flat_hash_map.h"
+#include <vector>
+
+#include "absl/hash/hash.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/logging/log.h"
+#include "common/storage/backup.h"
+#include "common/storage/format.h"
+
+namespace agentcom::storage {
+namespace {
+
+using common::v1::DURABILITY_BUFFERED;
+using common::v1::TABLE_STATE_CORRUPTED;
+using common::v1::TABLE_STATE_DEGRADED;
+using common::v1::TABLE_STATE_OK;
+using common::v1::TABLE_STATE_RESTORING;
+
+absl::string_view ToView(const leveldb::Slice& s) { return {s.data(), s.size()}; }
+leveldb::Slice ToSlice(absl::string_view s) { return {s.data(), s.size()}; }
+
+leveldb::ReadOptions CheckedRead(bool fill_cache = true) {
+  leveldb::ReadOptions ro;
+  ro.verify_checksums = true;
+  ro.fill_cache = fill_cache;
+  return ro;
+}
+
+bool CountsTowardsDisk(const std::string& file) {
+  return absl::EndsWith(file, ".ldb") || absl::EndsWith(file, ".sst") ||
+         absl::EndsWith(file, ".log") || absl::StartsWith(file, "MANIFEST-");
+}
+
+// Iterates the user records of `db` in [start, limit), stripping the data
+// prefix. Returns the iterator's final status.
+leveldb::Status ForEachData(
+    leveldb::DB* db, const leveldb::ReadOptions& ro, absl::string_view start,
+    absl::string_view limit,
+    const std::function<bool(absl::string_view, absl::string_view)>& visit) {
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(ro));
+  const std::string first = internal::DataKey(start);
+  const std::string end = limit.empty()
+                              ? std::string(1, internal::kDataPrefix + 1)
+                              : internal::DataKey(limit);
+  for (it->Seek(first); it->Valid(); it->Next()) {
+    absl::string_view key = ToView(it->key());
+    if (key >= end) break;
+    if (!visit(key.substr(1), ToView(it->value()))) break;
+  }
+  return it->status();
+}
+
+}  // namespace
+
+LevelDbTable::LevelDbTable(const TableOptions& options)
+    : options_(options),
+      env_(options.env != nullptr ? options.env : leveldb::Env::Default()),
+      cache_(leveldb::NewLRUCache(size_t{options.storage.block_cache_mb()} << 20)),
+      filter_(leveldb::NewBloomFilterPolicy(10)),
+      state_(TABLE_STATE_OK) {
+  if (options_.storage.durability() == DURABILITY_BUFFERED) {
+    flusher_ = std::thread([this] { FlushLoop(); });
+  }
+}
+
+LevelDbTable::~LevelDbTable() {
+  {
+    absl::MutexLock l(&flush_mu_);
+    stopping_ = true;
+  }
+  if (flusher_.joinable()) flusher_.join();
+  absl::MutexLock l(&db_mu_);
+  CloseLocked();
+}
+
+absl::Status LevelDbTable::Open() {
+  absl::MutexLock l(&db_mu_);
+  return OpenLocked();
+}
+
+absl::Status LevelDbTable::OpenLocked() {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.dir, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("table ", name(), ": cannot create ",
+                                               options_.dir, ": ", ec.message()));
+  }
+  leveldb::Options o;
+  o.env = env_;
+  o.create_if_missing = true;
+  o.paranoid_checks = true;
+  o.block_cache = cache_.get();
+  o.filter_policy = filter_.get();
+  o.write_buffer_size = size_t{options_.storage.write_buffer_mb()} << 20;
+  o.max_open_files = static_cast<int>(options_.storage.max_open_files());
+  // Uncompressed, so disk bytes and live bytes are comparable and the
+  // fragmentation ratio means what it says (table.proto).
+  o.compression = leveldb::kNoCompression;
+  leveldb::DB* raw = nullptr;
+  leveldb::Status s = leveldb::DB::Open(o, options_.dir, &raw);
+  if (!s.ok()) {
+    if (s.IsCorruption()) {
+      MarkCorrupted(s.ToString());
+      return absl::OkStatus();
+    }
+    return Classify(s, "open");
+  }
+  db_.reset(raw);
+  {
+    absl::MutexLock l(&state_mu_);
+    if (env_->FileExists(absl::StrCat(options_.dir, "/", kDegradedMarkerFile))) {
+      state_ = TABLE_STATE_DEGRADED;
+      state_reason_ = "restored empty: no usable backup (corrupted files are in quarantine)";
+    } else {
+      state_ = TABLE_STATE_OK;
+      state_reason_.clear();
+    }
+  }
+  return LoadOrRecountStats();
+}
+
+absl::Status LevelDbTable::LoadOrRecountStats() {
+  std::string bytes;
+  leveldb::Status s = db_->Get(CheckedRead(), ToSlice(internal::kStatsKey), &bytes);
+  if (!s.ok() && !s.IsNotFound()) return Classify(s, "open");
+  std::optional<internal::StoredStats> stored;
+  if (s.ok()) stored = internal::DecodeStats(bytes);
+  if (!stored || !stored->clean) {
+    const absl::Time start = absl::Now();
+    internal::StoredStats counted;
+    s = ForEachData(db_.get(), CheckedRead(false), "", "",
+                    [&](absl::string_view k, absl::string_view v) {
+                      ++counted.records;
+                      counted.logical_bytes += k.size() + v.size();
+                      return true;
+                    });
+    if (!s.ok()) return Classify(s, "open");
+    if (s.ok() && (stored.has_value() || counted.records > 0)) {
+      log::Warn("table was not closed cleanly; recounted",
+                {{"table", name()},
+                 {"records", counted.records},
+                 {"seconds", absl::ToDoubleSeconds(absl::Now() - start)}});
+    }
+    stored = counted;
+  }
+  records_ = static_cast<int64_t>(stored->records);
+  logical_bytes_ = static_cast<int64_t>(stored->logical_bytes);
+  // Until the next orderly close the checkpoint is stale.
+  internal::StoredStats dirty = *stored;
+  dirty.clean = false;
+  leveldb::WriteOptions sync;
+  sync.sync = true;
+  return Classify(db_->Put(sync, ToSlice(internal::kStatsKey),
+                           internal::EncodeStats(dirty)),
+                  "open");
+}
+
+void LevelDbTable::CloseLocked() {
+  if (!db_) return;
+  if (state() != TABLE_STATE_CORRUPTED) {
+    internal::StoredStats stats{static_cast<uint64_t>(records_.load()),
+                                static_cast<uint64_t>(logical_bytes_.load()), true};
+    leveldb::WriteOptions sync;
+    sync.sync = true;
+    leveldb::Status s = db_->Put(sync, ToSlice(internal::kStatsKey),
+                                 internal::EncodeStats(stats));
+    if (!s.ok()) {
+      log::Warn("could not checkpoint table statistics; they will be recounted",
+                {{"table", name()}, {"error", s.ToString()}});
+    }
+  }
+  db_.reset();
+}
+
+TableState LevelDbTable::state() const {
+  absl::MutexLock l(&state_mu_);
+  return state_;
+}
+
+absl::Status LevelDbTable::CheckServing() const {
+  absl::MutexLock l(&state_mu_);
+  if (state_ == TABLE_STATE_CORRUPTED || state_ == TABLE_STATE_RESTORING || !db_) {
+    return absl::UnavailableError(absl::StrCat(
+        "table ", name(), " is ",
+        state_ == TABLE_STATE_RESTORING ? "being restored" : "corrupted",
+        state_reason_.empty() ? "" : absl::StrCat(" (", state_reason_, ")"),
+        "; retry later"));
+  }
+  return absl::OkStatus();
+}
+
+void LevelDbTable::MarkCorrupted(const std::string& reason) {
+  {
+    absl::MutexLock l(&state_mu_);
+    if (state_ == TABLE_STATE_CORRUPTED || state_ == TABLE_STATE_RESTORING) return;
+    state_ = TABLE_STATE_CORRUPTED;
+    state_reason_ = reason;
+  }
+  log::Error("table corrupted", {{"table", name()}, {"reason", reason}});
+  if (options_.listener != nullptr) options_.listener->OnCorruption(name(), reason);
+}
+
+absl::Status LevelDbTable::Classify(const leveldb::Status& s, absl::string_view op) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string text = s.ToString();
+  if (s.IsCorruption()) {
+    MarkCorrupted(text);
+    return absl::UnavailableError(absl::StrCat(
+        "table ", name(), " is corrupted (", text,
+        "); a restore has been requested, retry later"));
+  }
+  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("table ", name(), ": ", text));
+  if (absl::StrContains(text, "No space left")) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("table ", name(), ": disk full during ", op, ": ", text));
+  }
+  if (s.IsIOError()) {
+    return absl::UnavailableError(
+        absl::StrCat("table ", name(), ": I/O error during ", op, ": ", text));
+  }
+  return absl::InternalError(absl::StrCat("table ", name(), ": ", op, ": ", text));
+}
+
+absl::StatusOr<std::optional<std::string>> LevelDbTable::Get(absl::string_view key) {
+  absl::ReaderMutexLock l(&db_mu_);
+  if (auto s = CheckServing(); !s.ok()) return s;
+  std::string value;
+  leveldb::Status s = db_->Get(CheckedRead(), internal::DataKey(key), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return Classify(s, "get");
+  return std::optional<std::string>(std::move(value));
+}
+
+absl::Status LevelDbTable::Put(absl::string_view key, absl::string_view value) {
+  TableBatch batch;
+  batch.Put(key, value);
+  return Write(batch);
+}
+
+absl::Status LevelDbTable::Delete(absl::string_view key) {
+  TableBatch batch;
+  batch.Delete(key);
+  return Write(batch);
+}
+
+absl::Status LevelDbTable::Write(const TableBatch& batch)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (batch.empty()) return absl::OkStatus();
+  absl::ReaderMutexLock l(&db_mu_);
+  if (auto s = CheckServing(); !s.ok()) return s;
+
+  std::vector<int> stripes;
+  for (const auto& op : batch.ops()) {
+    stripes.push_back(static_cast<int>(absl::Hash<std::string>()(op.key) % kStripes));
+  }
+  std::sort(stripes.begin(), stripes.end());
+  stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
+  for (int i : stripes) stripes_[i].Lock();
+
+  // Size of each key's value as this batch leaves it (nullopt: absent).
+  absl::flat_hash_map<absl::string_view, std::optional<size_t>> current;
+  int64_t d_records = 0;
+  int64_t d_bytes = 0;
+  leveldb::WriteBatch wb;
+  leveldb::Status s;
+  for (const auto& op : batch.ops()) {
+    std::optional<size_t> old;
+    auto it = current.find(op.key);
+    if (it != current.end()) {
+      old = it->second;
+    } else {
+      std::string value;
+      s = db_->Get(CheckedRead(), internal::DataKey(op.key), &value);
+      if (s.ok()) {
+        old = value.size();
+      } else if (!s.IsNotFound()) {
+        break;
+      }
+      s = leveldb::Status::OK();
+    }
+    std::optional<size_t> now;
+    if (op.value) now = op.value->size();
+    d_records += (now ? 1 : 0) - (old ? 1 : 0);
+    d_bytes += (now ? static_cast<int64_t>(op.key.size() + *now) : 0) -
+               (old ? static_cast<int64_t>(op.key.size() + *old) : 0);
+    current[op.key] = now;
+    if (op.value) {
+      wb.Put(internal::DataKey(op.key), ToSlice(*op.value));
+    } else {
+      wb.Delete(internal::DataKey(op.key));
+    }
+  }
+  if (s.ok()) {
+    leveldb::WriteOptions wo;
+    wo.sync = options_.storage.durability() != DURABILITY_BUFFERED;
+    s = db_->Write(wo, &wb);
+    if (s.ok()) {
+      records_ += d_records;
+      logical_bytes_ += d_bytes;
+      if (!wo.sync) unsynced_ = true;
+    }
+  }
+  for (int i : stripes) stripes_[i].Unlock();
+  return Classify(s, "write");
+}
+
+absl::Status LevelDbTable::Scan(
+    absl::string_view start, absl::string_view limit,
+    const std::function<bool(absl::string_view, absl::string_view)>& visit) {
+  absl::ReaderMutexLock l(&db_mu_);
+  if (auto s = CheckServing(); !s.ok()) return s;
+  return Classify(ForEachData(db_.get(), CheckedRead(), start, limit, visit), "scan");
+}
+
+TableStats LevelDbTable::Stats() {
+  TableStats stats;
+  stats.set_table(name());
+  {
+    absl::MutexLock l(&state_mu_);
+    stats.set_state(state_);
+    stats.set_state_reason(state_reason_);
+  }
+  const uint64_t records = static_cast<uint64_t>(std::max<int64_t>(0, records_.load()));
+  const uint64_t logical = static_cast<uint64_t>(std::max<int64_t>(0, logical_bytes_.load()));
+  stats.set_records(records);
+  stats.set_live_bytes(logical + records * internal::kRecordOverheadBytes);
+  uint64_t disk = 0;
+  std::vector<std::string> files;
+  if (env_->GetChildren(options_.dir, &files).ok()) {
+    for (const auto& f : files) {
+      uint64_t size = 0;
+      if (CountsTowardsDisk(f) &&
+          env_->GetFileSize(absl::StrCat(options_.dir, "/", f), &size).ok()) {
+        disk += size;
+      }
+    }
+  }
+  stats.set_disk_bytes(disk);
+  double ratio = 0;
+  if (disk > 0 && disk > stats.live_bytes()) {
+    ratio = 1.0 - static_cast<double>(stats.live_bytes()) / static_cast<double>(disk);
+  }
+  stats.set_fragmentation_ratio(std::clamp(ratio, 0.0, 1.0));
+  stats.set_durability(options_.storage.durability());
+  return stats;
+}
+
+absl::Status LevelDbTable::Compact() {
+  absl::ReaderMutexLock l(&db_mu_);
+  if (auto s = CheckServing(); !s.ok()) return s;
+  db_->CompactRange(nullptr, nullptr);
+  // CompactRange reports nothing; an error it hit (corruption found while
+  // merging, with paranoid checks) is returned by the next write.
+  leveldb::WriteBatch empty;
+  leveldb::WriteOptions sync;
+  sync.sync = true;
+  return Classify(db_->Write(sync, &empty), "compact");
+}
+
+absl::StatusOr<VerifyResult> LevelDbTable::Verify() {
+  absl::ReaderMutexLock l(&db_mu_);
+  if (auto s = CheckServing(); !s.ok()) return s;
+  internal::ContentHasher hasher;
+  leveldb::Status s = ForEachData(db_.get(), CheckedRead(false), "", "",
+                                  [&](absl::string_view k, absl::string_view v) {
+                                    hasher.Add(k, v);
+                                    return true;
+                                  });
+  if (s.IsCorruption()) {
+    MarkCorrupted(s.ToString());
+    return absl::DataLossError(
+        absl::StrCat("table ", name(), " failed verification: ", s.ToString()));
+  }
+  if (!s.ok()) return Classify(s, "verify");
+  return VerifyResult{hasher.count(), hasher.HexDigest()};
+}
+
+absl::StatusOr<BackupManifest> LevelDbTable::Snapshot(const std::string& backup_root) {
+  absl::ReaderMutexLock l(&db_mu_);
+  if (auto s = CheckServing(); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<BackupWriter>> writer =
+      BackupWriter::Create(env_, backup_root, name(), absl::Now());
+  if (!writer.ok()) return writer.status();
+  // The iterator reads one implicit LevelDB snapshot: the backup holds
+  // exactly the writes acknowledged before this point, each batch wholly.
+  absl::Status add_status;
+  leveldb::Status s = ForEachData(db_.get(), CheckedRead(false), "", "",
+                                  [&](absl::string_view k, absl::string_view v) {
+                                    add_status = (*writer)->Add(k, v);
+                                    return add_status.ok();
+                                  });
+  if (!s.ok()) return Classify(s, "snapshot");
+  if (!add_status.ok()) return add_status;
+  return (*writer)->Commit();
+}
+
+absl::Status LevelDbTable::Reopen(bool repair) {
+  absl::MutexLock l(&db_mu_);
+  CloseLocked();
+  if (repair) {
+    leveldb::Options o;
+    o.env = env_;
+    leveldb::Status s = leveldb::RepairDB(options_.dir, o);
+    if (!s.ok()) return Classify(s, "repair");
+    log::Warn("table repaired with leveldb::RepairDB", {{"table", name()}});
+  }
+  {
+    absl::MutexLock sl(&state_mu_);
+    state_ = TABLE_STATE_OK;
+    state_reason_.clear();
+  }
+  return OpenLocked();
+}
+
+void LevelDbTable::FlushLoop() {
+  const absl::Duration interval =
+      absl::Milliseconds(options_.storage.flush_interval_ms());
+  while (true) {
+    {
+      absl::MutexLock l(&flush_mu_);
+      if (flush_mu_.AwaitWithTimeout(absl::Condition(&stopping_), interval)) return;
+    }
+    if (!unsynced_.exchange(false)) continue;
+    absl::ReaderMutexLock l(&db_mu_);
+    if (!db_) continue;
+    leveldb::WriteBatch empty;
+    leveldb::WriteOptions sync;
+    sync.sync = true;
+    absl::Status s = Classify(db_->Write(sync, &empty), "flush");
+    if (!s.ok()) {
+      unsynced_ = true;
+      log::Warn("background flush failed", {{"table", name()}, {"error", std::string(s.message())}});
+    }
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Table>> OpenTable(const TableOptions& options) {
+  auto table = std::make_unique<LevelDbTable>(options);
+  if (auto s = table->Open(); !s.ok()) return s;
+  return table;
+}
+
+}  // namespace agentcom::storage

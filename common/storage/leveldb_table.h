@@ -1,0 +1,92 @@
+#ifndef AGENTCOM_COMMON_STORAGE_LEVELDB_TABLE_H_
+#define AGENTCOM_COMMON_STORAGE_LEVELDB_TABLE_H_
+
+#include <leveldb/cache.h>
+#include <leveldb/db.h>
+#include <leveldb/filter_policy.h>
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "common/storage/table.h"
+
+namespace agentcom::storage {
+
+// Table backed by one LevelDB directory. See Table for the contract.
+//
+// Counting: records and logical bytes are kept in memory, updated by every
+// write after reading the old value under a per-key stripe lock (so writes
+// to different keys still reach LevelDB concurrently and share its group
+// commit). They are checkpointed in the table at an orderly close; at open a
+// checkpoint from a crashed run is ignored and the numbers are recounted.
+class LevelDbTable final : public Table {
+ public:
+  explicit LevelDbTable(const TableOptions& options);
+  ~LevelDbTable() override;
+
+  // Opens the directory. Corruption leaves the table CORRUPTED and returns
+  // OK; other errors are returned.
+  absl::Status Open();
+
+  const std::string& name() const override { return options_.name; }
+  TableState state() const override;
+
+  absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) override;
+  absl::Status Put(absl::string_view key, absl::string_view value) override;
+  absl::Status Delete(absl::string_view key) override;
+  absl::Status Write(const TableBatch& batch) override;
+  absl::Status Scan(absl::string_view start, absl::string_view limit,
+                    const std::function<bool(absl::string_view, absl::string_view)>&
+                        visit) override;
+  TableStats Stats() override;
+  absl::Status Compact() override;
+  absl::StatusOr<VerifyResult> Verify() override;
+  absl::StatusOr<BackupManifest> Snapshot(const std::string& backup_root) override;
+  absl::Status Reopen(bool repair) override;
+
+ private:
+  static constexpr int kStripes = 64;
+
+  absl::Status OpenLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+  void CloseLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+  absl::Status LoadOrRecountStats() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+  // OK when requests may proceed; UNAVAILABLE naming the state otherwise.
+  absl::Status CheckServing() const ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+  // Maps a LevelDB status to the table's error, marking corruption.
+  absl::Status Classify(const leveldb::Status& s, absl::string_view op);
+  void MarkCorrupted(const std::string& reason);
+  void FlushLoop();
+
+  const TableOptions options_;
+  leveldb::Env* const env_;
+  std::unique_ptr<leveldb::Cache> cache_;
+  std::unique_ptr<const leveldb::FilterPolicy> filter_;
+
+  // Shared by every call using db_; exclusive while reopening.
+  mutable absl::Mutex db_mu_;
+  std::unique_ptr<leveldb::DB> db_ ABSL_GUARDED_BY(db_mu_);
+
+  mutable absl::Mutex state_mu_;
+  TableState state_ ABSL_GUARDED_BY(state_mu_);
+  std::string state_reason_ ABSL_GUARDED_BY(state_mu_);
+
+  // Serialises read-modify-write of one key's count contribution.
+  std::array<absl::Mutex, kStripes> stripes_;
+  std::atomic<int64_t> records_{0};
+  std::atomic<int64_t> logical_bytes_{0};
+
+  // DURABILITY_BUFFERED: the flusher fsyncs the log when writes are pending.
+  std::atomic<bool> unsynced_{false};
+  absl::Mutex flush_mu_;
+  bool stopping_ ABSL_GUARDED_BY(flush_mu_) = false;
+  std::thread flusher_;
+};
+
+}  // namespace agentcom::storage
+
+#endif  // AGENTCOM_COMMON_STORAGE_LEVELDB_TABLE_H_

@@ -1,0 +1,144 @@
+#ifndef AGENTCOM_COMMON_STORAGE_TABLE_H_
+#define AGENTCOM_COMMON_STORAGE_TABLE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "agentcom/common/v1/backup.pb.h"
+#include "agentcom/common/v1/table.pb.h"
+#include "agentcom/topology/v1/topology.pb.h"
+
+namespace leveldb {
+class Env;
+}
+
+namespace agentcom::storage {
+
+using TableState = ::agentcom::common::v1::TableState;
+using TableStats = ::agentcom::common::v1::TableStats;
+using BackupManifest = ::agentcom::common::v1::BackupManifest;
+
+// A file maintenance leaves in a table directory after restoring it empty
+// (REQUIREMENTS R4); a table opened with it present is in state DEGRADED.
+inline constexpr char kDegradedMarkerFile[] = "AGENTCOM_DEGRADED";
+
+// Told when a table first turns corrupted. Implementations must not block
+// for long: they are called on the request path that found the corruption.
+class CorruptionListener {
+ public:
+  virtual ~CorruptionListener() = default;
+  virtual void OnCorruption(const std::string& table,
+                            const std::string& reason) = 0;
+};
+
+// A set of puts and deletes applied atomically to one table.
+class TableBatch {
+ public:
+  struct Op {
+    std::string key;
+    std::optional<std::string> value;  // nullopt: delete
+  };
+  void Put(absl::string_view key, absl::string_view value) {
+    ops_.push_back({std::string(key), std::string(value)});
+  }
+  void Delete(absl::string_view key) {
+    ops_.push_back({std::string(key), std::nullopt});
+  }
+  const std::vector<Op>& ops() const { return ops_; }
+  bool empty() const { return ops_.empty(); }
+
+ private:
+  std::vector<Op> ops_;
+};
+
+// Result of a full, checksum-verified traversal.
+struct VerifyResult {
+  uint64_t record_count = 0;
+  // Hex SHA-256; see BackupManifest.content_hash.
+  std::string content_hash;
+};
+
+// One table: a LevelDB directory holding sorted key/value records, with a
+// state machine (DESIGN.md "Table states"), exact statistics and the
+// maintenance operations of StoreAdmin.
+//
+// Thread-safe: every method may be called concurrently with any other.
+// Reads and writes continue while Compact, Snapshot or Verify run; Reopen
+// waits for in-flight calls and blocks new ones until it is done.
+//
+// Errors: a LevelDB Corruption status marks the table CORRUPTED (once,
+// telling the CorruptionListener) and returns UNAVAILABLE naming the table;
+// while CORRUPTED or RESTORING every call fails fast with UNAVAILABLE. A full
+// disk is RESOURCE_EXHAUSTED and another I/O error UNAVAILABLE; neither
+// changes the state.
+class Table {
+ public:
+  virtual ~Table() = default;
+
+  virtual const std::string& name() const = 0;
+  virtual TableState state() const = 0;
+
+  // The value stored under `key`, or nullopt when there is none.
+  virtual absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) = 0;
+  virtual absl::Status Put(absl::string_view key, absl::string_view value) = 0;
+  // Deleting a missing key is OK.
+  virtual absl::Status Delete(absl::string_view key) = 0;
+  // All of the batch or none of it. Later operations on a key win.
+  virtual absl::Status Write(const TableBatch& batch) = 0;
+
+  // Calls `visit` for each record with start <= key < limit in key order
+  // (an empty `limit` means no upper bound) until it returns false. A
+  // consistent view: writes made during the scan are not seen.
+  virtual absl::Status Scan(
+      absl::string_view start, absl::string_view limit,
+      const std::function<bool(absl::string_view key, absl::string_view value)>&
+          visit) = 0;
+
+  // Cheap: no I/O beyond listing the table's directory.
+  virtual TableStats Stats() = 0;
+
+  // Full-range compaction; blocks until done.
+  virtual absl::Status Compact() = 0;
+
+  // Full traversal of a consistent snapshot with every checksum verified.
+  // Corruption is DATA_LOSS (and marks the table corrupted).
+  virtual absl::StatusOr<VerifyResult> Verify() = 0;
+
+  // Writes a point-in-time backup to <backup_root>/<table>/<backup_id>/
+  // (see backup.h) and returns its manifest. Writes continue meanwhile.
+  virtual absl::StatusOr<BackupManifest> Snapshot(
+      const std::string& backup_root) = 0;
+
+  // Closes and reopens the LevelDB directory, optionally running
+  // leveldb::RepairDB first. A table that opens cleanly is OK again (or
+  // DEGRADED if the marker file is present).
+  virtual absl::Status Reopen(bool repair) = 0;
+};
+
+struct TableOptions {
+  std::string name;
+  // The table's LevelDB directory; created when missing.
+  std::string dir;
+  // Every field set (config::EffectiveStorage).
+  ::agentcom::topology::v1::Storage storage;
+  // Not owned; nullptr means leveldb::Env::Default(). Tests inject faults.
+  leveldb::Env* env = nullptr;
+  // Not owned; may be nullptr. Must outlive the table.
+  CorruptionListener* listener = nullptr;
+};
+
+// Opens (creating if needed) a table. Corruption found while opening does not
+// fail the call: the table is returned in state CORRUPTED and the listener is
+// told. Other errors (permissions, disk) fail it.
+absl::StatusOr<std::unique_ptr<Table>> OpenTable(const TableOptions& options);
+
+}  // namespace agentcom::storage
+
+#endif  // AGENTCOM_COMMON_STORAGE_TABLE_H_

@@ -1,0 +1,47 @@
+#ifndef AGENTCOM_COMMON_STORAGE_TABLE_SET_H_
+#define AGENTCOM_COMMON_STORAGE_TABLE_SET_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "common/storage/table.h"
+
+namespace agentcom::storage {
+
+// The tables one store process owns, by name. Filled at start-up, then
+// read-only, so concurrent lookups are safe.
+class TableSet {
+ public:
+  void Add(std::unique_ptr<Table> table) {
+    std::string name = table->name();
+    tables_[name] = std::move(table);
+  }
+
+  // NOT_FOUND naming the table when this process does not own it.
+  absl::StatusOr<Table*> Find(absl::string_view name) const {
+    auto it = tables_.find(std::string(name));
+    if (it == tables_.end()) {
+      return absl::NotFoundError(absl::StrCat("table ", name, " is not served by this store"));
+    }
+    return it->second.get();
+  }
+
+  // In name order.
+  std::vector<Table*> All() const {
+    std::vector<Table*> all;
+    for (const auto& [name, table] : tables_) all.push_back(table.get());
+    return all;
+  }
+
+ private:
+  std::map<std::string, std::unique_ptr<Table>> tables_;
+};
+
+}  // namespace agentcom::storage
+
+#endif  // AGENTCOM_COMMON_STORAGE_TABLE_SET_H_

@@ -1,0 +1,44 @@
+#ifndef AGENTCOM_SERVICES_CONFIG_CONFIG_STORE_H_
+#define AGENTCOM_SERVICES_CONFIG_CONFIG_STORE_H_
+
+#include <array>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "agentcom/config/v1/config.pb.h"
+#include "agentcom/topology/v1/topology.pb.h"
+#include "common/storage/table.h"
+
+namespace agentcom::config_store {
+
+namespace v1 = ::agentcom::config::v1;
+
+inline constexpr char kConfigTable[] = "agentcom_config";
+
+// Versioned key/value settings over one table (see config.proto for the
+// contract). Each record is key -> Entry. Knows nothing of gRPC.
+// Thread-safe: read-modify-write of one key is serialised by a stripe lock,
+// which makes compare-and-set exact.
+class ConfigStore {
+ public:
+  ConfigStore(storage::Table* table, topology::v1::Limits limits)
+      : table_(table), limits_(std::move(limits)) {}
+
+  absl::StatusOr<v1::Entry> Get(const v1::GetRequest& request);
+  absl::StatusOr<v1::Entry> Put(const v1::PutRequest& request);
+  absl::Status Delete(const v1::DeleteRequest& request);
+  absl::StatusOr<v1::ListResponse> List(const v1::ListRequest& request);
+
+ private:
+  static constexpr int kStripes = 64;
+  absl::StatusOr<std::optional<v1::Entry>> Read(const std::string& key);
+  absl::Mutex& StripeOf(const std::string& key);
+
+  storage::Table* const table_;
+  const topology::v1::Limits limits_;
+  std::array<absl::Mutex, kStripes> stripes_;
+};
+
+}  // namespace agentcom::config_store
+
+#endif  // AGENTCOM_SERVICES_CONFIG_CONFIG_STORE_H_

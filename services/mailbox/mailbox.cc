@@ -1,0 +1,160 @@
+#include "services/mailbox/mailbox.h"
+
+#include <google/protobuf/util/time_util.h>
+#include <openssl/rand.h>
+
+#include <vector>
+
+#include "absl/hash/hash.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/server/api_checks.h"
+
+namespace agentcom::mailbox {
+namespace {
+
+constexpr uint32_t kDefaultPoll = 100;
+constexpr uint32_t kMaxPoll = 1000;
+constexpr int kMaxHeaders = 64;
+constexpr size_t kAckChunk = 10000;
+
+std::string BigEndian(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  return out;
+}
+
+uint64_t FromBigEndian(absl::string_view s) {
+  uint64_t v = 0;
+  for (char c : s.substr(0, 8)) v = (v << 8) | static_cast<unsigned char>(c);
+  return v;
+}
+
+std::string SeqKey(absl::string_view agent) { return absl::StrCat("s", agent); }
+std::string QueuePrefix(absl::string_view agent) {
+  return absl::StrCat("q", agent, absl::string_view("\0", 1));
+}
+std::string QueueEnd(absl::string_view agent) {
+  return absl::StrCat("q", agent, absl::string_view("\x01", 1));
+}
+std::string MessageKey(absl::string_view agent, uint64_t seq) {
+  return absl::StrCat(QueuePrefix(agent), BigEndian(seq));
+}
+
+std::string RandomId() {
+  unsigned char raw[12];
+  RAND_bytes(raw, sizeof(raw));
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(raw), sizeof(raw)));
+}
+
+}  // namespace
+
+absl::Status Mailbox::CheckMessage(const v1::Message& m) const {
+  if (auto s = server::CheckId("message.id", m.id(), limits_.max_id_bytes(), true); !s.ok()) {
+    return s;
+  }
+  if (auto s = server::CheckId("message.from", m.from(), limits_.max_id_bytes(), true);
+      !s.ok()) {
+    return s;
+  }
+  if (m.headers_size() > kMaxHeaders) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("message.headers has ", m.headers_size(), " entries; the limit is ",
+                     kMaxHeaders));
+  }
+  size_t size = m.body().size();
+  for (const auto& [k, v] : m.headers()) {
+    if (k.empty()) return absl::InvalidArgumentError("message.headers has an empty key");
+    size += k.size() + v.size();
+  }
+  return server::CheckSize("message body plus headers", size, limits_.max_body_bytes());
+}
+
+absl::StatusOr<v1::EnqueueResponse> Mailbox::Enqueue(const v1::EnqueueRequest& request) {
+  const std::string& agent = request.agent_id();
+  if (auto s = server::CheckId("agent_id", agent, limits_.max_id_bytes()); !s.ok()) return s;
+  if (auto s = CheckMessage(request.message()); !s.ok()) return s;
+
+  v1::Message message = request.message();
+  if (message.id().empty()) message.set_id(RandomId());
+  *message.mutable_enqueue_time() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::GetCurrentTimeNanos());
+
+  absl::MutexLock lock(&stripes_[absl::Hash<std::string>()(agent) % kStripes]);
+  absl::StatusOr<std::optional<std::string>> last = table_->Get(SeqKey(agent));
+  if (!last.ok()) return last.status();
+  const uint64_t seq = (last->has_value() ? FromBigEndian(**last) : 0) + 1;
+  message.set_seq(seq);
+  storage::TableBatch batch;
+  batch.Put(SeqKey(agent), BigEndian(seq));
+  batch.Put(MessageKey(agent, seq), message.SerializeAsString());
+  if (auto s = table_->Write(batch); !s.ok()) return s;
+  v1::EnqueueResponse response;
+  response.set_seq(seq);
+  response.set_id(message.id());
+  return response;
+}
+
+absl::StatusOr<v1::PollResponse> Mailbox::Poll(const v1::PollRequest& request) {
+  const std::string& agent = request.agent_id();
+  if (auto s = server::CheckId("agent_id", agent, limits_.max_id_bytes()); !s.ok()) return s;
+  absl::StatusOr<uint32_t> max =
+      server::PageSize("max_messages", request.max_messages(), kDefaultPoll, kMaxPoll);
+  if (!max.ok()) return max.status();
+  if (request.after_seq() == UINT64_MAX) return v1::PollResponse();
+
+  v1::PollResponse response;
+  absl::Status parse_error;
+  absl::Status s = table_->Scan(
+      MessageKey(agent, request.after_seq() + 1), QueueEnd(agent),
+      [&](absl::string_view, absl::string_view value) {
+        if (static_cast<uint32_t>(response.messages_size()) == *max) {
+          response.set_has_more(true);
+          return false;
+        }
+        if (!response.add_messages()->ParseFromArray(value.data(),
+                                                      static_cast<int>(value.size()))) {
+          parse_error = absl::DataLossError(
+              absl::StrCat("table ", kMailboxTable, ": unreadable message of agent ", agent));
+          return false;
+        }
+        return true;
+      });
+  if (!s.ok()) return s;
+  if (!parse_error.ok()) return parse_error;
+  return response;
+}
+
+absl::StatusOr<v1::AckResponse> Mailbox::Ack(const v1::AckRequest& request) {
+  const std::string& agent = request.agent_id();
+  if (auto s = server::CheckId("agent_id", agent, limits_.max_id_bytes()); !s.ok()) return s;
+  v1::AckResponse response;
+  const std::string limit = request.up_to_seq() == UINT64_MAX
+                                ? QueueEnd(agent)
+                                : MessageKey(agent, request.up_to_seq() + 1);
+  // Chunked so one Ack of a huge backlog never builds one giant batch; each
+  // chunk is atomic and a retried Ack finishes the rest (it is idempotent).
+  while (true) {
+    std::vector<std::string> keys;
+    absl::Status s = table_->Scan(QueuePrefix(agent), limit,
+                                  [&](absl::string_view key, absl::string_view) {
+                                    keys.emplace_back(key);
+                                    return keys.size() < kAckChunk;
+                                  });
+    if (!s.ok()) return s;
+    if (keys.empty()) break;
+    storage::TableBatch batch;
+    for (const auto& k : keys) batch.Delete(k);
+    if (auto ws = table_->Write(batch); !ws.ok()) return ws;
+    response.set_deleted(response.deleted() + keys.size());
+    if (keys.size() < kAckChunk) break;
+  }
+  return response;
+}
+
+}  // namespace agentcom::mailbox

@@ -1,0 +1,47 @@
+#ifndef AGENTCOM_SERVICES_MAILBOX_MAILBOX_H_
+#define AGENTCOM_SERVICES_MAILBOX_MAILBOX_H_
+
+#include <array>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "agentcom/mailbox/v1/mailbox.pb.h"
+#include "agentcom/topology/v1/topology.pb.h"
+#include "common/storage/table.h"
+
+namespace agentcom::mailbox {
+
+inline constexpr char kMailboxTable[] = "agent_mailbox";
+
+// Per-agent ordered inboxes over one table (see mailbox.proto for the
+// contract). Knows nothing of gRPC. Thread-safe.
+//
+// Layout in the table:
+//   'q' agent_id 0x00 big-endian-u64(seq) -> Message
+//   's' agent_id                          -> big-endian-u64(last seq issued)
+// The sequence record is kept even when every message has been acked, so a
+// sequence number is never issued twice; it and the message are written in
+// one batch, so a crash leaves both or neither.
+class Mailbox {
+ public:
+  Mailbox(storage::Table* table, topology::v1::Limits limits)
+      : table_(table), limits_(std::move(limits)) {}
+
+  absl::StatusOr<v1::EnqueueResponse> Enqueue(const v1::EnqueueRequest& request);
+  absl::StatusOr<v1::PollResponse> Poll(const v1::PollRequest& request);
+  absl::StatusOr<v1::AckResponse> Ack(const v1::AckRequest& request);
+
+ private:
+  static constexpr int kStripes = 64;
+  absl::Status CheckMessage(const v1::Message& message) const;
+
+  storage::Table* const table_;
+  const topology::v1::Limits limits_;
+  // Serialises sequence assignment per agent (by hash stripe).
+  std::array<absl::Mutex, kStripes> stripes_;
+};
+
+}  // namespace agentcom::mailbox
+
+#endif  // AGENTCOM_SERVICES_MAILBOX_MAILBOX_H_

@@ -1,0 +1,168 @@
+#include "services/store_admin/store_process.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <cstdlib>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "common/auth/tokens.h"
+#include "common/logging/log.h"
+#include "services/store_admin/store_admin_service.h"
+
+ABSL_FLAG(std::string, config, "",
+          "Topology file (default: $AGENTCOM_CONFIG).");
+ABSL_FLAG(std::string, store, "",
+          "Name of this store in the topology (default: $AGENTCOM_STORE, "
+          "else the store kind).");
+
+namespace agentcom::store_admin {
+
+// Counts corruption detections per table, then passes them on.
+class StoreProcess::CountingListener final : public storage::CorruptionListener {
+ public:
+  CountingListener(prometheus::Registry& registry, storage::CorruptionListener* next)
+      : family_(prometheus::BuildCounter()
+                    .Name("agentcom_corruption_detections_total")
+                    .Help("Times a table was found corrupted by this store.")
+                    .Register(registry)),
+        next_(next) {}
+  void OnCorruption(const std::string& table, const std::string& reason) override {
+    family_.Add({{"table", table}}).Increment();
+    next_->OnCorruption(table, reason);
+  }
+  // So the series exists (at 0) before the first detection.
+  void Touch(const std::string& table) { family_.Add({{"table", table}}); }
+
+ private:
+  prometheus::Family<prometheus::Counter>& family_;
+  storage::CorruptionListener* next_;
+};
+
+absl::StatusOr<std::unique_ptr<StoreProcess>> StoreProcess::Start(
+    const config::Topology& topology, const std::string& store_name,
+    const StoreDefinition& definition, Options options) {
+  absl::StatusOr<const config::StoreSpec*> spec = config::FindStore(topology, store_name);
+  if (!spec.ok()) return spec.status();
+  for (const std::string& required : definition.required_tables) {
+    bool found = false;
+    for (const auto& t : (*spec)->tables()) found |= t.name() == required;
+    if (!found) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "store ", store_name, " (a ", definition.kind, " store) must own table ",
+          required, " in the topology"));
+    }
+  }
+
+  auto p = std::unique_ptr<StoreProcess>(new StoreProcess());
+  p->topology_ = topology;
+  const config::StoreSpec& store = **config::FindStore(p->topology_, store_name);
+
+  auto authorizer = auth::Authorizer::FromFiles(topology.tokens().agent_token_file(),
+                                                topology.tokens().admin_token_file());
+  if (!authorizer.ok()) return authorizer.status();
+  p->authorizer_ = *std::move(authorizer);
+  absl::StatusOr<std::string> admin_token =
+      auth::ReadToken(topology.tokens().admin_token_file());
+  if (!admin_token.ok()) return admin_token.status();
+
+  auto metrics = metrics::MetricsServer::Start(store.metrics_address());
+  if (!metrics.ok()) return metrics.status();
+  p->metrics_ = *std::move(metrics);
+
+  auto stub = std::move(options.maintenance_stub);
+  if (!stub) {
+    stub = maintenance::v1::Maintenance::NewStub(grpc::CreateChannel(
+        topology.maintenance().address(), grpc::InsecureChannelCredentials()));
+  }
+  p->reporter_ = std::make_unique<storage::MaintenanceReporter>(
+      storage::MaintenanceReporter::Options{.store = store.name(),
+                                            .admin_token = *admin_token},
+      std::move(stub));
+  p->listener_ = std::make_unique<CountingListener>(*p->metrics_->registry(),
+                                                    p->reporter_.get());
+
+  for (const config::TableSpec& t : store.tables()) {
+    storage::TableOptions to;
+    to.name = t.name();
+    to.dir = absl::StrCat(topology.data_dir(), "/", t.name());
+    to.storage = config::EffectiveStorage(topology, t);
+    to.env = options.env;
+    to.listener = p->listener_.get();
+    p->listener_->Touch(t.name());
+    auto table = storage::OpenTable(to);
+    if (!table.ok()) return table.status();
+    log::Info("table opened", {{"table", t.name()},
+                               {"state", storage::StateName((*table)->state())},
+                               {"records", (*table)->Stats().records()}});
+    p->tables_.Add(*std::move(table));
+  }
+  p->table_metrics_ = std::make_shared<storage::TableMetrics>(p->tables_.All());
+  p->metrics_->Register(p->table_metrics_);
+
+  p->services_.push_back(std::make_unique<StoreAdminService>(
+      *p->authorizer_, p->tables_, topology.backup_dir()));
+  StoreContext context{p->topology_, store, *p->authorizer_, p->tables_};
+  auto domain = definition.make_services(context);
+  if (!domain.ok()) return domain.status();
+  for (auto& s : *domain) p->services_.push_back(std::move(s));
+
+  std::vector<grpc::Service*> services;
+  for (auto& s : p->services_) services.push_back(s.get());
+  auto server = server::GrpcServer::Start(
+      {.address = store.address(),
+       .max_request_bytes = static_cast<int>(topology.limits().max_request_bytes()),
+       .metrics = p->metrics_->registry()},
+      services);
+  if (!server.ok()) return server.status();
+  p->server_ = *std::move(server);
+  return p;
+}
+
+StoreProcess::~StoreProcess() { Shutdown(); }
+
+void StoreProcess::Shutdown() {
+  if (server_) server_->Shutdown(absl::Seconds(5));
+}
+
+int RunStoreMain(int argc, char** argv, const StoreDefinition& definition) {
+  server::BlockShutdownSignals();
+  absl::ParseCommandLine(argc, argv);
+  auto from_env = [](const std::string& flag, const char* env, std::string fallback) {
+    if (!flag.empty()) return flag;
+    if (const char* v = std::getenv(env); v != nullptr && *v != '\0') return std::string(v);
+    return fallback;
+  };
+  const std::string config_path = from_env(absl::GetFlag(FLAGS_config), "AGENTCOM_CONFIG", "");
+  const std::string store = from_env(absl::GetFlag(FLAGS_store), "AGENTCOM_STORE", definition.kind);
+  log::Init(store, "info");
+  if (config_path.empty()) {
+    log::Error("no topology file: pass --config or set AGENTCOM_CONFIG");
+    return 2;
+  }
+  absl::StatusOr<config::Topology> topology = config::LoadTopology(config_path);
+  if (!topology.ok()) {
+    log::Error("invalid topology", {{"error", std::string(topology.status().message())}});
+    return 2;
+  }
+  log::Init(store, topology->log_level());
+  absl::StatusOr<std::unique_ptr<StoreProcess>> process =
+      StoreProcess::Start(*topology, store, definition, {});
+  if (!process.ok()) {
+    log::Error("cannot start", {{"error", std::string(process.status().message())}});
+    return 1;
+  }
+  const config::StoreSpec& spec = **config::FindStore(*topology, store);
+  log::Info("serving", {{"address", spec.address()},
+                        {"port", (*process)->port()},
+                        {"metrics", spec.metrics_address()}});
+  server::WaitForShutdownSignal();
+  (*process)->Shutdown();
+  process->reset();
+  log::Info("stopped");
+  return 0;
+}
+
+}  // namespace agentcom::store_admin

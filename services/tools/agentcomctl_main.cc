@@ -1,0 +1,90 @@
+// agentcomctl: prepares a deployment from the topology file.
+//   agentcomctl init --config=FILE
+//       creates the data, backup and state directories and the token and
+//       supervisord password files (mode 0600) when missing.
+//   agentcomctl supervisord-conf --config=FILE --bin-dir=DIR --run-dir=DIR
+//       prints supervisord.conf for the topology.
+//   agentcomctl endpoints --config=FILE
+//       prints one line per process: name, gRPC address, metrics URL.
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/auth/tokens.h"
+#include "common/config/topology.h"
+#include "services/tools/supervisord_conf.h"
+
+namespace {
+
+int Usage() {
+  std::cerr << "usage: agentcomctl init --config=FILE\n"
+               "       agentcomctl supervisord-conf --config=FILE --bin-dir=DIR --run-dir=DIR\n"
+               "       agentcomctl endpoints --config=FILE\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return Usage();
+  const std::string command = argv[1];
+  std::map<std::string, std::string> flags;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    size_t eq = a.find('=');
+    if (a.rfind("--", 0) != 0 || eq == std::string::npos) return Usage();
+    flags[a.substr(2, eq - 2)] = a.substr(eq + 1);
+  }
+  if (flags["config"].empty()) return Usage();
+  const std::string config_path = std::filesystem::absolute(flags["config"]).string();
+  auto topology = agentcom::config::LoadTopology(config_path);
+  if (!topology.ok()) {
+    std::cerr << topology.status().message() << "\n";
+    return 1;
+  }
+  if (command == "init") {
+    for (const std::string& dir :
+         {topology->data_dir(), topology->backup_dir(), topology->state_dir()}) {
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      if (ec) {
+        std::cerr << "cannot create " << dir << ": " << ec.message() << "\n";
+        return 1;
+      }
+    }
+    for (const std::string& file :
+         {topology->tokens().agent_token_file(), topology->tokens().admin_token_file(),
+          topology->supervisor().password_file()}) {
+      auto token = agentcom::auth::LoadOrCreateToken(file);
+      if (!token.ok()) {
+        std::cerr << token.status().message() << "\n";
+        return 1;
+      }
+    }
+    return 0;
+  }
+  if (command == "supervisord-conf") {
+    if (flags["bin-dir"].empty() || flags["run-dir"].empty()) return Usage();
+    auto password = agentcom::auth::LoadOrCreateToken(topology->supervisor().password_file());
+    if (!password.ok()) {
+      std::cerr << password.status().message() << "\n";
+      return 1;
+    }
+    std::cout << agentcom::tools::RenderSupervisordConf(
+        *topology, {.config_path = config_path,
+                    .bin_dir = std::filesystem::absolute(flags["bin-dir"]).string(),
+                    .run_dir = std::filesystem::absolute(flags["run-dir"]).string(),
+                    .password = *password});
+    return 0;
+  }
+  if (command == "endpoints") {
+    for (const auto& store : topology->stores()) {
+      std::cout << store.name() << " " << store.address() << " http://"
+                << store.metrics_address() << "/metrics\n";
+    }
+    return 0;
+  }
+  return Usage();
+}
