@@ -45,11 +45,11 @@ absl::Status WriteNewTokenFile(const std::string& path) {
   // Written beside the target and linked into place: link() fails when the
   // name exists, so a concurrent starter never sees a half-written file and
   // the first writer wins.
-  std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  std::string tmp = absl::StrCat(path, ".tmp.XXXXXX");
+  int fd = mkstemp(tmp.data());  // unique per caller, mode 0600
   if (fd < 0) {
     return absl::PermissionDeniedError(
-        absl::StrCat("cannot create token file ", tmp, ": ", strerror(errno)));
+        absl::StrCat("cannot create token file ", path, ": ", strerror(errno)));
   }
   std::string content = absl::StrCat(*token, "\n");
   bool ok = write(fd, content.data(), content.size()) ==

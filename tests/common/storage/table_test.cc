@@ -1,0 +1,373 @@
+// The LevelDB table engine (issue 2, item 5): operations, exact counts,
+// fragmentation, durability across a crash, corruption on disk, I/O errors.
+#include "common/storage/table.h"
+
+#include <leveldb/env.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/storage/format.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/test_support.h"
+
+namespace agentcom::storage {
+namespace {
+
+using common::v1::DURABILITY_BUFFERED;
+using common::v1::DURABILITY_SYNC;
+using common::v1::TABLE_STATE_CORRUPTED;
+using common::v1::TABLE_STATE_DEGRADED;
+using common::v1::TABLE_STATE_OK;
+using ::testing::HasSubstr;
+
+class RecordingListener : public CorruptionListener {
+ public:
+  void OnCorruption(const std::string& table, const std::string& reason) override {
+    absl::MutexLock l(&mu_);
+    calls_.push_back(table + ": " + reason);
+  }
+  std::vector<std::string> calls() {
+    absl::MutexLock l(&mu_);
+    return calls_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> calls_;
+};
+
+// Fails appends to writable files with a chosen error while armed.
+class FaultyEnv : public leveldb::EnvWrapper {
+ public:
+  FaultyEnv() : leveldb::EnvWrapper(leveldb::Env::Default()) {}
+  std::atomic<bool> armed{false};
+  std::string error = "No space left on device";
+
+  leveldb::Status NewWritableFile(const std::string& f, leveldb::WritableFile** r) override {
+    leveldb::Status s = target()->NewWritableFile(f, r);
+    if (s.ok()) *r = new File(*r, this);
+    return s;
+  }
+  leveldb::Status NewAppendableFile(const std::string& f, leveldb::WritableFile** r) override {
+    leveldb::Status s = target()->NewAppendableFile(f, r);
+    if (s.ok()) *r = new File(*r, this);
+    return s;
+  }
+
+ private:
+  class File : public leveldb::WritableFile {
+   public:
+    File(leveldb::WritableFile* base, FaultyEnv* env) : base_(base), env_(env) {}
+    leveldb::Status Append(const leveldb::Slice& d) override {
+      if (env_->armed) return leveldb::Status::IOError("append", env_->error);
+      return base_->Append(d);
+    }
+    leveldb::Status Close() override { return base_->Close(); }
+    leveldb::Status Flush() override {
+      if (env_->armed) return leveldb::Status::IOError("flush", env_->error);
+      return base_->Flush();
+    }
+    leveldb::Status Sync() override {
+      if (env_->armed) return leveldb::Status::IOError("sync", env_->error);
+      return base_->Sync();
+    }
+
+   private:
+    std::unique_ptr<leveldb::WritableFile> base_;
+    FaultyEnv* env_;
+  };
+};
+
+class TableTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Table> Open(common::v1::Durability durability = DURABILITY_SYNC,
+                              leveldb::Env* env = nullptr,
+                              const std::string& name = "agent_mailbox") {
+    TableOptions o;
+    o.name = name;
+    o.dir = dir_.Sub(name);
+    o.storage.set_durability(durability);
+    o.storage.set_flush_interval_ms(20);
+    o.storage.set_block_cache_mb(8);
+    o.storage.set_write_buffer_mb(4);
+    o.storage.set_max_open_files(100);
+    o.env = env;
+    o.listener = &listener_;
+    auto t = OpenTable(o);
+    EXPECT_TRUE(t.ok()) << t.status();
+    return t.ok() ? *std::move(t) : nullptr;
+  }
+
+  static std::string Key(int i) { return absl::StrFormat("key%08d", i); }
+  static std::string Value(int i, int gen = 0) {
+    return absl::StrCat("value-", i, "-", gen, "-", std::string(180, 'x'));
+  }
+  static void Load(Table* t, int n, int gen = 0) {
+    for (int i = 0; i < n; i += 100) {
+      TableBatch b;
+      for (int j = i; j < std::min(n, i + 100); ++j) b.Put(Key(j), Value(j, gen));
+      ASSERT_TRUE(t->Write(b).ok());
+    }
+  }
+
+  testing::TempDir dir_;
+  RecordingListener listener_;
+};
+
+TEST_F(TableTest, PutGetDeleteScan) {
+  auto t = Open();
+  EXPECT_EQ(t->name(), "agent_mailbox");
+  ASSERT_TRUE(t->Put("b", "2").ok());
+  ASSERT_TRUE(t->Put("a", "1").ok());
+  ASSERT_TRUE(t->Put("c", "3").ok());
+  EXPECT_EQ(**t->Get("a"), "1");
+  EXPECT_FALSE(t->Get("zz")->has_value());
+
+  std::vector<std::string> seen;
+  ASSERT_TRUE(t->Scan("b", "", [&](absl::string_view k, absl::string_view v) {
+                 seen.push_back(absl::StrCat(k, "=", v));
+                 return true;
+               }).ok());
+  EXPECT_THAT(seen, ::testing::ElementsAre("b=2", "c=3"));
+  seen.clear();
+  ASSERT_TRUE(t->Scan("a", "c", [&](absl::string_view k, absl::string_view) {
+                 seen.emplace_back(k);
+                 return true;
+               }).ok());
+  EXPECT_THAT(seen, ::testing::ElementsAre("a", "b"));
+  seen.clear();
+  ASSERT_TRUE(t->Scan("", "", [&](absl::string_view k, absl::string_view) {
+                 seen.emplace_back(k);
+                 return seen.size() < 2;
+               }).ok());
+  EXPECT_EQ(seen.size(), 2u);
+
+  ASSERT_TRUE(t->Delete("b").ok());
+  ASSERT_TRUE(t->Delete("never-there").ok());
+  EXPECT_FALSE(t->Get("b")->has_value());
+  EXPECT_EQ(t->Stats().records(), 2u);
+}
+
+TEST_F(TableTest, CountsAreExactThroughOverwritesDeletesAndBatches) {
+  auto t = Open();
+  ASSERT_TRUE(t->Put("k1", "aaaa").ok());
+  ASSERT_TRUE(t->Put("k1", "bb").ok());  // overwrite: still one record
+  TableBatch b;
+  b.Put("k2", "x");
+  b.Delete("k2");      // net nothing
+  b.Put("k3", "yyy");
+  b.Put("k3", "zz");   // later op wins
+  b.Delete("absent");
+  ASSERT_TRUE(t->Write(b).ok());
+  TableStats s = t->Stats();
+  EXPECT_EQ(s.records(), 2u);
+  EXPECT_FALSE(t->Get("k2")->has_value());
+  EXPECT_EQ(**t->Get("k3"), "zz");
+  // live bytes: (2+2) + (2+2) plus the per-record overhead.
+  EXPECT_EQ(s.live_bytes(), 8 + 2 * internal::kRecordOverheadBytes);
+}
+
+TEST_F(TableTest, CountsSurviveACleanReopen) {
+  {
+    auto t = Open();
+    Load(t.get(), 1000);
+    ASSERT_TRUE(t->Delete(Key(5)).ok());
+  }
+  auto t = Open();
+  EXPECT_EQ(t->Stats().records(), 999u);
+}
+
+// A store process killed after acknowledging writes: the writes are there
+// and the counts are recomputed (the checkpoint was marked dirty at open).
+void CrashAfterWrites(const std::string& dir, common::v1::Durability durability) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    TableOptions o;
+    o.name = "agent_mailbox";
+    o.dir = dir;
+    o.storage.set_durability(durability);
+    o.storage.set_flush_interval_ms(10000);
+    o.storage.set_block_cache_mb(8);
+    o.storage.set_write_buffer_mb(4);
+    o.storage.set_max_open_files(100);
+    auto t = OpenTable(o);
+    if (!t.ok()) _exit(2);
+    for (int i = 0; i < 500; ++i) {
+      if (!(*t)->Put(absl::StrFormat("key%08d", i), "acknowledged").ok()) _exit(3);
+    }
+    _exit(0);  // no destructor, no close, no flush
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST_F(TableTest, AcknowledgedWritesSurviveAProcessCrashInBothModes) {
+  for (auto mode : {DURABILITY_SYNC, DURABILITY_BUFFERED}) {
+    SCOPED_TRACE(common::v1::Durability_Name(mode));
+    const std::string name = absl::StrCat("t", static_cast<int>(mode));
+    CrashAfterWrites(dir_.Sub(name), mode);
+    auto t = Open(mode, nullptr, name);
+    EXPECT_EQ(t->Stats().records(), 500u);
+    EXPECT_EQ(**t->Get(Key(499)), "acknowledged");
+  }
+}
+
+TEST_F(TableTest, FragmentationTracksReclaimableSpace) {
+  auto t = Open();
+  constexpr int kRecords = 30000;
+  Load(t.get(), kRecords);
+  const TableStats fresh = t->Stats();
+  EXPECT_LT(fresh.fragmentation_ratio(), 0.1) << fresh.DebugString();
+
+  Load(t.get(), kRecords, 1);
+  Load(t.get(), kRecords, 2);
+  for (int i = 0; i < kRecords; i += 2) {
+    TableBatch b;
+    b.Delete(Key(i));
+    ASSERT_TRUE(t->Write(b).ok());
+  }
+  const TableStats churned = t->Stats();
+  EXPECT_EQ(churned.records(), static_cast<uint64_t>(kRecords / 2));
+  EXPECT_GT(churned.fragmentation_ratio(), 0.3) << churned.DebugString();
+
+  ASSERT_TRUE(t->Compact().ok());
+  const TableStats compacted = t->Stats();
+  EXPECT_LT(compacted.fragmentation_ratio(), 0.05) << compacted.DebugString();
+  EXPECT_LT(compacted.disk_bytes(), churned.disk_bytes());
+  EXPECT_EQ(**t->Get(Key(1)), Value(1, 2));
+}
+
+TEST_F(TableTest, CompactKeepsServingReadsAndWrites) {
+  auto t = Open();
+  Load(t.get(), 20000);
+  Load(t.get(), 20000, 1);
+  std::atomic<bool> done{false};
+  std::atomic<int> ops{0}, failures{0};
+  std::thread client([&] {
+    for (int i = 0; !done; ++i) {
+      if (!t->Put(Key(100000 + i), "during").ok()) ++failures;
+      if (!t->Get(Key(i % 20000)).ok()) ++failures;
+      ++ops;
+    }
+  });
+  ASSERT_TRUE(t->Compact().ok());
+  done = true;
+  client.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_GT(ops, 0);
+}
+
+TEST_F(TableTest, VerifyHashesTheDocumentedStream) {
+  auto t = Open();
+  ASSERT_TRUE(t->Put("b", "two").ok());
+  ASSERT_TRUE(t->Put("a", "one").ok());
+  auto v = t->Verify();
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->record_count, 2u);
+  // varint32(len) key varint32(len) value, in key order.
+  internal::Sha256 expected;
+  expected.Update(std::string("\x01" "a" "\x03" "one" "\x01" "b" "\x03" "two"));
+  EXPECT_EQ(v->content_hash, expected.HexDigest());
+}
+
+TEST_F(TableTest, FlippedBytesOnDiskMarkTheTableCorruptedAndReportOnce) {
+  {
+    auto t = Open();
+    Load(t.get(), 5000);
+    ASSERT_TRUE(t->Compact().ok());  // everything into .ldb files
+  }
+  testing::FlipBytesInLargestTableFile(dir_.Sub("agent_mailbox"));
+  auto t = Open();
+  auto other = Open(DURABILITY_SYNC, nullptr, "agentcom_config");
+  ASSERT_TRUE(other->Put("still", "serving").ok());
+
+  absl::Status s = t->Scan("", "", [](absl::string_view, absl::string_view) { return true; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(s.message(), HasSubstr("table agent_mailbox is corrupted"));
+  EXPECT_EQ(t->state(), TABLE_STATE_CORRUPTED);
+  EXPECT_EQ(t->Stats().state(), TABLE_STATE_CORRUPTED);
+  EXPECT_THAT(t->Stats().state_reason(), HasSubstr("Corruption"));
+
+  // Later calls fail fast, and the listener heard exactly once.
+  EXPECT_EQ(t->Get(Key(1)).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(t->Put("new", "x").code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(t->Verify().status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_EQ(listener_.calls().size(), 1u);
+  EXPECT_THAT(listener_.calls()[0], HasSubstr("agent_mailbox: Corruption"));
+
+  // The other table is untouched.
+  EXPECT_EQ(**other->Get("still"), "serving");
+  EXPECT_EQ(other->state(), TABLE_STATE_OK);
+}
+
+TEST_F(TableTest, VerifyFindsCorruptionAsDataLoss) {
+  {
+    auto t = Open();
+    Load(t.get(), 5000);
+    ASSERT_TRUE(t->Compact().ok());
+  }
+  testing::FlipBytesInLargestTableFile(dir_.Sub("agent_mailbox"));
+  auto t = Open();
+  auto v = t->Verify();
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(t->state(), TABLE_STATE_CORRUPTED);
+  EXPECT_EQ(listener_.calls().size(), 1u);
+}
+
+TEST_F(TableTest, DiskFullIsResourceExhaustedAndNotCorruption) {
+  FaultyEnv env;
+  auto t = Open(DURABILITY_SYNC, &env);
+  ASSERT_TRUE(t->Put("a", "1").ok());
+  env.armed = true;
+  absl::Status s = t->Put("b", "2");
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(s.message(), HasSubstr("table agent_mailbox: disk full"));
+  EXPECT_EQ(t->state(), TABLE_STATE_OK);
+  EXPECT_TRUE(listener_.calls().empty());
+  EXPECT_EQ(**t->Get("a"), "1");
+}
+
+TEST_F(TableTest, OtherIoErrorsAreUnavailableAndNotCorruption) {
+  FaultyEnv env;
+  env.error = "Input/output error";
+  auto t = Open(DURABILITY_SYNC, &env);
+  env.armed = true;
+  absl::Status s = t->Put("b", "2");
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(s.message(), HasSubstr("I/O error"));
+  EXPECT_EQ(t->state(), TABLE_STATE_OK);
+  EXPECT_TRUE(listener_.calls().empty());
+}
+
+TEST_F(TableTest, DegradedMarkerIsReportedAndTheTableServes) {
+  std::filesystem::create_directories(dir_.Sub("agent_mailbox"));
+  std::ofstream(dir_.Sub("agent_mailbox") + "/" + kDegradedMarkerFile) << "restored empty\n";
+  auto t = Open();
+  EXPECT_EQ(t->state(), TABLE_STATE_DEGRADED);
+  EXPECT_TRUE(t->Put("a", "1").ok());
+  EXPECT_EQ(t->Stats().state(), TABLE_STATE_DEGRADED);
+}
+
+TEST_F(TableTest, ReopenWithRepairKeepsHealthyData) {
+  auto t = Open();
+  Load(t.get(), 100);
+  ASSERT_TRUE(t->Reopen(false).ok());
+  EXPECT_EQ(t->Stats().records(), 100u);
+  ASSERT_TRUE(t->Reopen(true).ok());
+  EXPECT_EQ(t->Stats().records(), 100u);
+  EXPECT_EQ(**t->Get(Key(7)), Value(7));
+}
+
+}  // namespace
+}  // namespace agentcom::storage

@@ -1,0 +1,154 @@
+#include "tests/integration/supervised_system.h"
+
+#include <fcntl.h>
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/support/test_support.h"
+
+namespace agentcom::testing {
+
+std::string RunCommand(const std::string& command, int* status) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
+  int rc = pclose(pipe);
+  if (status) *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  return out;
+}
+
+std::unique_ptr<SupervisedSystem> SupervisedSystem::Start(const std::string& root) {
+  auto shipped = config::LoadTopology(std::string(AGENTCOM_SOURCE_DIR) + "/deploy/agentcom.yaml");
+  EXPECT_TRUE(shipped.ok()) << shipped.status();
+  if (!shipped.ok()) return nullptr;
+  config::Topology t = *shipped;
+  auto port = [] { return absl::StrCat("127.0.0.1:", FreePort()); };
+  t.set_data_dir(root + "/data");
+  t.set_backup_dir(root + "/backups");
+  t.set_state_dir(root + "/state");
+  t.mutable_tokens()->set_agent_token_file(root + "/tokens/agent.token");
+  t.mutable_tokens()->set_admin_token_file(root + "/tokens/admin.token");
+  t.mutable_supervisor()->set_password_file(root + "/tokens/supervisor.password");
+  t.mutable_supervisor()->set_address(port());
+  t.mutable_maintenance()->set_address(port());
+  t.mutable_maintenance()->set_metrics_address(port());
+  for (auto& store : *t.mutable_stores()) {
+    store.set_address(port());
+    store.set_metrics_address(port());
+  }
+  // JSON is YAML, so the rewritten topology is written as JSON.
+  std::string json;
+  google::protobuf::util::JsonPrintOptions print;
+  print.preserve_proto_field_names = true;
+  print.add_whitespace = true;
+  EXPECT_TRUE(google::protobuf::util::MessageToJsonString(t, &json, print).ok());
+
+  auto system = std::unique_ptr<SupervisedSystem>(new SupervisedSystem());
+  system->root_ = root;
+  system->config_path_ = root + "/agentcom.yaml";
+  system->conf_path_ = root + "/supervisord.conf";
+  std::ofstream(system->config_path_) << json;
+  auto loaded = config::LoadTopology(system->config_path_);
+  EXPECT_TRUE(loaded.ok()) << loaded.status();
+  if (!loaded.ok()) return nullptr;
+  system->topology_ = *loaded;
+
+  // The same steps as deploy/run.sh.
+  const std::string bin = AGENTCOM_BIN_DIR;
+  int status = 0;
+  RunCommand(absl::StrCat("mkdir -p ", root, "/logs && ", bin,
+                          "/agentcomctl init --config=", system->config_path_),
+             &status);
+  EXPECT_EQ(status, 0) << "agentcomctl init failed";
+  RunCommand(absl::StrCat(bin, "/agentcomctl supervisord-conf --config=", system->config_path_,
+                          " --bin-dir=", bin, " --run-dir=", root, " > ", system->conf_path_),
+             &status);
+  EXPECT_EQ(status, 0) << "agentcomctl supervisord-conf failed";
+  if (status != 0) return nullptr;
+
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open((root + "/supervisord.out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execlp("supervisord", "supervisord", "-n", "-c", system->conf_path_.c_str(), nullptr);
+    _exit(127);
+  }
+  system->supervisord_ = pid;
+  if (!system->WaitServing(absl::Seconds(60))) {
+    ADD_FAILURE() << "stores did not become SERVING:\n"
+                  << system->Supervisorctl("status") << "\n"
+                  << RunCommand(absl::StrCat("tail -n 20 ", root, "/logs/*.log ", root,
+                                             "/supervisord.out"));
+    return nullptr;
+  }
+  return system;
+}
+
+SupervisedSystem::~SupervisedSystem() {
+  if (supervisord_ > 0) {
+    kill(supervisord_, SIGTERM);
+    int status;
+    waitpid(supervisord_, &status, 0);
+  }
+}
+
+std::string SupervisedSystem::agent_token() const {
+  return ReadFile(topology_.tokens().agent_token_file());
+}
+
+std::string SupervisedSystem::admin_token() const {
+  return ReadFile(topology_.tokens().admin_token_file());
+}
+
+std::shared_ptr<grpc::Channel> SupervisedSystem::Channel(const std::string& store) const {
+  return grpc::CreateChannel((*config::FindStore(topology_, store))->address(),
+                             grpc::InsecureChannelCredentials());
+}
+
+int SupervisedSystem::MetricsPort(const std::string& store) const {
+  const std::string& address = (*config::FindStore(topology_, store))->metrics_address();
+  int port = 0;
+  (void)absl::SimpleAtoi(address.substr(address.rfind(':') + 1), &port);
+  return port;
+}
+
+bool SupervisedSystem::WaitServing(absl::Duration timeout) const {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (const auto& store : topology_.stores()) {
+    auto health = grpc::health::v1::Health::NewStub(Channel(store.name()));
+    while (true) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+      grpc::health::v1::HealthCheckResponse r;
+      if (health->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &r).ok() &&
+          r.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
+        break;
+      }
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  }
+  return true;
+}
+
+std::string SupervisedSystem::Supervisorctl(const std::string& args) const {
+  return RunCommand(absl::StrCat("supervisorctl -c ", conf_path_, " ", args, " 2>&1"));
+}
+
+}  // namespace agentcom::testing

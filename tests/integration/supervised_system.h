@@ -1,0 +1,54 @@
+#ifndef AGENTCOM_TESTS_INTEGRATION_SUPERVISED_SYSTEM_H_
+#define AGENTCOM_TESTS_INTEGRATION_SUPERVISED_SYSTEM_H_
+
+#include <grpcpp/channel.h>
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "common/config/topology.h"
+
+namespace agentcom::testing {
+
+// The storage plane as deploy/run.sh starts it, on free loopback ports under
+// a temporary root: the shipped deploy/agentcom.yaml with its ports and
+// directories rewritten, `agentcomctl init`, `agentcomctl supervisord-conf`,
+// and a real `supervisord -n` running the real binaries.
+class SupervisedSystem {
+ public:
+  // Fails the current test (and returns nullptr) when anything does not start.
+  static std::unique_ptr<SupervisedSystem> Start(const std::string& root);
+  // Stops supervisord (SIGTERM) and waits for it and its programs.
+  ~SupervisedSystem();
+
+  const config::Topology& topology() const { return topology_; }
+  const std::string& config_path() const { return config_path_; }
+  const std::string& supervisord_conf() const { return conf_path_; }
+  std::string agent_token() const;
+  std::string admin_token() const;
+  std::shared_ptr<grpc::Channel> Channel(const std::string& store) const;
+  int MetricsPort(const std::string& store) const;
+
+  // Waits until every store answers its health check with SERVING.
+  bool WaitServing(absl::Duration timeout) const;
+  // Output of `supervisorctl -c <conf> <args>`.
+  std::string Supervisorctl(const std::string& args) const;
+
+ private:
+  SupervisedSystem() = default;
+  config::Topology topology_;
+  std::string root_;
+  std::string config_path_;
+  std::string conf_path_;
+  pid_t supervisord_ = -1;
+};
+
+// Runs a shell command and returns its standard output; `status` gets the
+// exit code.
+std::string RunCommand(const std::string& command, int* status = nullptr);
+
+}  // namespace agentcom::testing
+
+#endif  // AGENTCOM_TESTS_INTEGRATION_SUPERVISED_SYSTEM_H_

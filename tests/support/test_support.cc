@@ -1,0 +1,133 @@
+#include "tests/support/test_support.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace agentcom::testing {
+
+namespace fs = std::filesystem;
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TEST_TMPDIR");
+  std::string pattern = absl::StrCat(base ? base : "/tmp", "/agentcom-test-XXXXXX");
+  char* made = mkdtemp(pattern.data());
+  EXPECT_NE(made, nullptr);
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+void FlipBytes(const std::string& path, uint64_t offset, int count) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  ASSERT_TRUE(f.good()) << path;
+  std::string buf(count, '\0');
+  f.seekg(static_cast<std::streamoff>(offset));
+  f.read(buf.data(), count);
+  for (char& c : buf) c = static_cast<char>(~c);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(buf.data(), count);
+  f.flush();
+  ASSERT_TRUE(f.good()) << path;
+}
+
+std::string FlipBytesInLargestTableFile(const std::string& dir, int count) {
+  std::string largest;
+  uintmax_t size = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() == ".ldb" && e.file_size() > size) {
+      size = e.file_size();
+      largest = e.path().string();
+    }
+  }
+  EXPECT_FALSE(largest.empty()) << "no .ldb file in " << dir;
+  if (largest.empty()) return largest;
+  FlipBytes(largest, size / 3, count);
+  return largest;
+}
+
+config::Topology MakeTopology(
+    const std::string& root,
+    const std::vector<std::pair<std::string, std::vector<std::string>>>& stores,
+    const std::string& maintenance_address) {
+  std::string yaml = absl::StrCat(
+      "data_dir: data\nbackup_dir: backups\nstate_dir: state\n",
+      "supervisor: {address: 127.0.0.1:", FreePort(), "}\n",
+      "maintenance:\n  address: ",
+      maintenance_address.empty() ? absl::StrCat("127.0.0.1:", FreePort())
+                                  : maintenance_address,
+      "\n  metrics_address: 127.0.0.1:", FreePort(), "\nstores:\n");
+  for (const auto& [name, tables] : stores) {
+    absl::StrAppend(&yaml, "  - name: ", name, "\n    address: 127.0.0.1:0\n",
+                    "    metrics_address: 127.0.0.1:", FreePort(), "\n    tables:\n");
+    for (const auto& t : tables) absl::StrAppend(&yaml, "      - name: ", t, "\n");
+  }
+  auto topology = config::ParseTopology(yaml, root);
+  EXPECT_TRUE(topology.ok()) << topology.status();
+  return topology.ok() ? *topology : config::Topology();
+}
+
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return "";
+  }
+  std::string request = absl::StrCat("GET ", path,
+                                     " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+  if (write(fd, request.data(), request.size()) < 0) {
+    close(fd);
+    return "";
+  }
+  std::string response;
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) response.append(buf, static_cast<size_t>(n));
+  close(fd);
+  size_t body = response.find("\r\n\r\n");
+  return body == std::string::npos ? "" : response.substr(body + 4);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  std::string text = s.str();
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+void Authorize(grpc::ClientContext* context, const std::string& token) {
+  context->AddMetadata("authorization", absl::StrCat("Bearer ", token));
+}
+
+}  // namespace agentcom::testing
