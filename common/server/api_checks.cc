@@ -84,4 +84,20 @@ absl::StatusOr<std::string> DecodePageToken(absl::string_view token,
   return decoded.after_key();
 }
 
+google::protobuf::Timestamp ToProtoTime(absl::Time time) {
+  google::protobuf::Timestamp t;
+  const int64_t nanos = absl::ToUnixNanos(time);
+  t.set_seconds(nanos / 1'000'000'000);
+  t.set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+  if (t.nanos() < 0) {
+    t.set_seconds(t.seconds() - 1);
+    t.set_nanos(t.nanos() + 1'000'000'000);
+  }
+  return t;
+}
+
+absl::Time FromProtoTime(const google::protobuf::Timestamp& time) {
+  return absl::FromUnixSeconds(time.seconds()) + absl::Nanoseconds(time.nanos());
+}
+
 }  // namespace agentcom::server

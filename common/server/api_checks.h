@@ -6,6 +6,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "google/protobuf/timestamp.pb.h"
 
 namespace agentcom::server {
 
@@ -33,6 +35,10 @@ absl::StatusOr<uint32_t> PageSize(absl::string_view field, uint32_t requested,
 std::string EncodePageToken(absl::string_view query, absl::string_view after_key);
 absl::StatusOr<std::string> DecodePageToken(absl::string_view token,
                                             absl::string_view query);
+
+// Timestamps in API messages.
+google::protobuf::Timestamp ToProtoTime(absl::Time time);
+absl::Time FromProtoTime(const google::protobuf::Timestamp& time);
 
 }  // namespace agentcom::server
 

@@ -25,7 +25,7 @@ grpc::Status Handle(const auth::Authorizer& authorizer,
 
 // Moves a StatusOr's value into `*out`, returning its status.
 template <typename T>
-absl::Status Assign(absl::StatusOr<T> result, T* out) {
+absl::Status Respond(absl::StatusOr<T> result, T* out) {
   if (!result.ok()) return result.status();
   *out = std::move(*result);
   return absl::OkStatus();

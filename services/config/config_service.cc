@@ -5,19 +5,19 @@
 namespace agentcom::config_store {
 
 using auth::Role;
-using server::Assign;
+using server::Respond;
 using server::Handle;
 
 grpc::Status ConfigService::Get(grpc::ServerContext* context, const v1::GetRequest* request,
                                 v1::Entry* response) {
   return Handle(authorizer_, context, Role::kAgent,
-                [&] { return Assign(store_.Get(*request), response); });
+                [&] { return Respond(store_.Get(*request), response); });
 }
 
 grpc::Status ConfigService::Put(grpc::ServerContext* context, const v1::PutRequest* request,
                                 v1::Entry* response) {
   return Handle(authorizer_, context, Role::kAgent,
-                [&] { return Assign(store_.Put(*request), response); });
+                [&] { return Respond(store_.Put(*request), response); });
 }
 
 grpc::Status ConfigService::Delete(grpc::ServerContext* context,
@@ -28,7 +28,7 @@ grpc::Status ConfigService::Delete(grpc::ServerContext* context,
 grpc::Status ConfigService::List(grpc::ServerContext* context, const v1::ListRequest* request,
                                  v1::ListResponse* response) {
   return Handle(authorizer_, context, Role::kAgent,
-                [&] { return Assign(store_.List(*request), response); });
+                [&] { return Respond(store_.List(*request), response); });
 }
 
 store_admin::StoreDefinition ConfigStoreDefinition() {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/server/api_checks.h"
+#include "common/storage/keys.h"
 
 namespace agentcom::mailbox {
 namespace {
@@ -19,30 +20,15 @@ constexpr uint32_t kMaxPoll = 1000;
 constexpr int kMaxHeaders = 64;
 constexpr size_t kAckChunk = 10000;
 
-std::string BigEndian(uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    out[i] = static_cast<char>(v & 0xff);
-    v >>= 8;
-  }
-  return out;
-}
-
-uint64_t FromBigEndian(absl::string_view s) {
-  uint64_t v = 0;
-  for (char c : s.substr(0, 8)) v = (v << 8) | static_cast<unsigned char>(c);
-  return v;
-}
-
 std::string SeqKey(absl::string_view agent) { return absl::StrCat("s", agent); }
 std::string QueuePrefix(absl::string_view agent) {
-  return absl::StrCat("q", agent, absl::string_view("\0", 1));
+  return absl::StrCat("q", agent, storage::kSep);
 }
 std::string QueueEnd(absl::string_view agent) {
-  return absl::StrCat("q", agent, absl::string_view("\x01", 1));
+  return absl::StrCat("q", agent, storage::kSepEnd);
 }
 std::string MessageKey(absl::string_view agent, uint64_t seq) {
-  return absl::StrCat(QueuePrefix(agent), BigEndian(seq));
+  return absl::StrCat(QueuePrefix(agent), storage::EncodeU64(seq));
 }
 
 std::string RandomId() {
@@ -88,10 +74,10 @@ absl::StatusOr<v1::EnqueueResponse> Mailbox::Enqueue(const v1::EnqueueRequest& r
   absl::MutexLock lock(&stripes_[absl::Hash<std::string>()(agent) % kStripes]);
   absl::StatusOr<std::optional<std::string>> last = table_->Get(SeqKey(agent));
   if (!last.ok()) return last.status();
-  const uint64_t seq = (last->has_value() ? FromBigEndian(**last) : 0) + 1;
+  const uint64_t seq = (last->has_value() ? storage::DecodeU64(**last) : 0) + 1;
   message.set_seq(seq);
   storage::TableBatch batch;
-  batch.Put(SeqKey(agent), BigEndian(seq));
+  batch.Put(SeqKey(agent), storage::EncodeU64(seq));
   batch.Put(MessageKey(agent, seq), message.SerializeAsString());
   if (auto s = table_->Write(batch); !s.ok()) return s;
   v1::EnqueueResponse response;

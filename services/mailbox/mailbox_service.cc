@@ -5,28 +5,28 @@
 namespace agentcom::mailbox {
 
 using auth::Role;
-using server::Assign;
+using server::Respond;
 using server::Handle;
 
 grpc::Status MailboxService::Enqueue(grpc::ServerContext* context,
                                      const v1::EnqueueRequest* request,
                                      v1::EnqueueResponse* response) {
   return Handle(authorizer_, context, Role::kAgent,
-                [&] { return Assign(mailbox_.Enqueue(*request), response); });
+                [&] { return Respond(mailbox_.Enqueue(*request), response); });
 }
 
 grpc::Status MailboxService::Poll(grpc::ServerContext* context,
                                   const v1::PollRequest* request,
                                   v1::PollResponse* response) {
   return Handle(authorizer_, context, Role::kAgent,
-                [&] { return Assign(mailbox_.Poll(*request), response); });
+                [&] { return Respond(mailbox_.Poll(*request), response); });
 }
 
 grpc::Status MailboxService::Ack(grpc::ServerContext* context,
                                  const v1::AckRequest* request,
                                  v1::AckResponse* response) {
   return Handle(authorizer_, context, Role::kAgent,
-                [&] { return Assign(mailbox_.Ack(*request), response); });
+                [&] { return Respond(mailbox_.Ack(*request), response); });
 }
 
 store_admin::StoreDefinition MailboxStoreDefinition() {

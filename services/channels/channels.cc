@@ -1,0 +1,159 @@
+#include "services/channels/channels.h"
+
+#include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
+#include "common/server/api_checks.h"
+#include "common/storage/keys.h"
+
+namespace agentcom::channels {
+namespace {
+
+using storage::kSep;
+using storage::kSepEnd;
+
+constexpr uint32_t kDefaultPage = 100;
+constexpr uint32_t kMaxPage = 1000;
+constexpr size_t kMaxListedSubscribers = 10000;
+
+std::string SubPrefix(absl::string_view channel) { return absl::StrCat("s", channel, kSep); }
+std::string SubEnd(absl::string_view channel) { return absl::StrCat("s", channel, kSepEnd); }
+std::string MessagePrefix(absl::string_view channel) { return absl::StrCat("m", channel, kSep); }
+std::string MessageKey(absl::string_view channel, uint64_t seq) {
+  return absl::StrCat(MessagePrefix(channel), storage::EncodeU64(seq));
+}
+std::string SeqKey(absl::string_view channel) { return absl::StrCat("n", channel); }
+
+}  // namespace
+
+absl::Mutex& Channels::LockFor(const std::string& channel) {
+  return stripes_[absl::Hash<std::string>()(channel) % kStripes];
+}
+
+absl::Status Channels::CheckPair(const std::string& channel, const std::string& agent) const {
+  if (auto s = server::CheckId("channel", channel, limits_.max_id_bytes()); !s.ok()) return s;
+  return server::CheckId("agent_id", agent, limits_.max_id_bytes());
+}
+
+absl::StatusOr<v1::SubscribeResponse> Channels::Subscribe(const v1::SubscribeRequest& r) {
+  if (auto s = CheckPair(r.channel(), r.agent_id()); !s.ok()) return s;
+  absl::MutexLock l(&LockFor(r.channel()));
+  const std::string key = absl::StrCat(SubPrefix(r.channel()), r.agent_id());
+  auto existing = subscriptions_->Get(key);
+  if (!existing.ok()) return existing.status();
+  v1::SubscribeResponse response;
+  response.set_created(!existing->has_value());
+  if (response.created()) {
+    if (auto s = subscriptions_->Put(key, ""); !s.ok()) return s;
+  }
+  return response;
+}
+
+absl::StatusOr<v1::UnsubscribeResponse> Channels::Unsubscribe(const v1::UnsubscribeRequest& r) {
+  if (auto s = CheckPair(r.channel(), r.agent_id()); !s.ok()) return s;
+  absl::MutexLock l(&LockFor(r.channel()));
+  const std::string key = absl::StrCat(SubPrefix(r.channel()), r.agent_id());
+  auto existing = subscriptions_->Get(key);
+  if (!existing.ok()) return existing.status();
+  v1::UnsubscribeResponse response;
+  response.set_removed(existing->has_value());
+  if (response.removed()) {
+    if (auto s = subscriptions_->Delete(key); !s.ok()) return s;
+  }
+  return response;
+}
+
+absl::StatusOr<v1::ListSubscribersResponse> Channels::ListSubscribers(
+    const v1::ListSubscribersRequest& r) {
+  if (auto s = server::CheckId("channel", r.channel(), limits_.max_id_bytes()); !s.ok()) return s;
+  absl::StatusOr<uint32_t> page = server::PageSize("page_size", r.page_size(), kDefaultPage, kMaxPage);
+  if (!page.ok()) return page.status();
+  absl::StatusOr<std::string> after = server::DecodePageToken(r.page_token(), r.channel());
+  if (!after.ok()) return after.status();
+  if (!after->empty()) {
+    if (auto s = server::CheckId("page_token", *after, limits_.max_id_bytes()); !s.ok()) {
+      return absl::InvalidArgumentError("page_token is malformed");
+    }
+  }
+  const std::string prefix = SubPrefix(r.channel());
+  const std::string start = after->empty() ? prefix : absl::StrCat(prefix, *after, kSep);
+  v1::ListSubscribersResponse response;
+  absl::Status s = subscriptions_->Scan(start, SubEnd(r.channel()),
+                                        [&](absl::string_view key, absl::string_view) {
+                                          if (response.agent_ids_size() == static_cast<int>(*page)) {
+                                            response.set_next_page_token(server::EncodePageToken(
+                                                r.channel(), response.agent_ids(*page - 1)));
+                                            return false;
+                                          }
+                                          response.add_agent_ids(std::string(key.substr(prefix.size())));
+                                          return true;
+                                        });
+  if (!s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<v1::PublishResponse> Channels::Publish(const v1::PublishRequest& r) {
+  if (auto s = server::CheckId("channel", r.channel(), limits_.max_id_bytes()); !s.ok()) return s;
+  if (auto s = server::CheckId("from", r.from(), limits_.max_id_bytes(), true); !s.ok()) return s;
+  if (auto s = server::CheckSize("body", r.body().size(), limits_.max_body_bytes()); !s.ok()) {
+    return s;
+  }
+  absl::MutexLock l(&LockFor(r.channel()));
+  auto last = history_->Get(SeqKey(r.channel()));
+  if (!last.ok()) return last.status();
+  v1::ChannelMessage message;
+  message.set_channel(r.channel());
+  message.set_seq((last->has_value() ? storage::DecodeU64(**last) : 0) + 1);
+  message.set_from(r.from());
+  message.set_body(r.body());
+  *message.mutable_time() = server::ToProtoTime(clock_->Now());
+
+  v1::PublishResponse response;
+  const std::string prefix = SubPrefix(r.channel());
+  absl::Status s = subscriptions_->Scan(prefix, SubEnd(r.channel()),
+                                        [&](absl::string_view key, absl::string_view) {
+                                          if (response.subscribers_size() <
+                                              static_cast<int>(kMaxListedSubscribers)) {
+                                            response.add_subscribers(
+                                                std::string(key.substr(prefix.size())));
+                                          }
+                                          response.set_subscriber_count(
+                                              response.subscriber_count() + 1);
+                                          return true;
+                                        });
+  if (!s.ok()) return s;
+  storage::TableBatch batch;
+  batch.Put(SeqKey(r.channel()), storage::EncodeU64(message.seq()));
+  batch.Put(MessageKey(r.channel(), message.seq()), message.SerializeAsString());
+  if (auto ws = history_->Write(batch); !ws.ok()) return ws;
+  response.set_seq(message.seq());
+  return response;
+}
+
+absl::StatusOr<v1::HistoryResponse> Channels::History(const v1::HistoryRequest& r) {
+  if (auto s = server::CheckId("channel", r.channel(), limits_.max_id_bytes()); !s.ok()) return s;
+  absl::StatusOr<uint32_t> max =
+      server::PageSize("max_messages", r.max_messages(), kDefaultPage, kMaxPage);
+  if (!max.ok()) return max.status();
+  v1::HistoryResponse response;
+  if (r.after_seq() == UINT64_MAX) return response;
+  absl::Status parse_error;
+  absl::Status s = history_->Scan(
+      MessageKey(r.channel(), r.after_seq() + 1), absl::StrCat("m", r.channel(), kSepEnd),
+      [&](absl::string_view, absl::string_view value) {
+        if (response.messages_size() == static_cast<int>(*max)) {
+          response.set_has_more(true);
+          return false;
+        }
+        if (!response.add_messages()->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          parse_error = absl::DataLossError(
+              absl::StrCat("table ", kHistoryTable, ": unreadable message on ", r.channel()));
+          return false;
+        }
+        return true;
+      });
+  if (!s.ok()) return s;
+  if (!parse_error.ok()) return parse_error;
+  return response;
+}
+
+}  // namespace agentcom::channels

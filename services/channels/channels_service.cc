@@ -1,0 +1,58 @@
+#include "services/channels/channels_service.h"
+
+#include "common/server/handler.h"
+
+namespace agentcom::channels {
+
+using auth::Role;
+using server::Respond;
+using server::Handle;
+
+grpc::Status ChannelsService::Subscribe(grpc::ServerContext* c, const v1::SubscribeRequest* r,
+                                        v1::SubscribeResponse* out) {
+  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(channels_.Subscribe(*r), out); });
+}
+
+grpc::Status ChannelsService::Unsubscribe(grpc::ServerContext* c,
+                                          const v1::UnsubscribeRequest* r,
+                                          v1::UnsubscribeResponse* out) {
+  return Handle(authorizer_, c, Role::kAgent,
+                [&] { return Respond(channels_.Unsubscribe(*r), out); });
+}
+
+grpc::Status ChannelsService::ListSubscribers(grpc::ServerContext* c,
+                                              const v1::ListSubscribersRequest* r,
+                                              v1::ListSubscribersResponse* out) {
+  return Handle(authorizer_, c, Role::kAgent,
+                [&] { return Respond(channels_.ListSubscribers(*r), out); });
+}
+
+grpc::Status ChannelsService::Publish(grpc::ServerContext* c, const v1::PublishRequest* r,
+                                      v1::PublishResponse* out) {
+  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(channels_.Publish(*r), out); });
+}
+
+grpc::Status ChannelsService::History(grpc::ServerContext* c, const v1::HistoryRequest* r,
+                                      v1::HistoryResponse* out) {
+  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(channels_.History(*r), out); });
+}
+
+store_admin::StoreDefinition ChannelsStoreDefinition() {
+  return {
+      .kind = "channels",
+      .required_tables = {kSubscriptionsTable, kHistoryTable},
+      .make_services = [](const store_admin::StoreContext& ctx)
+          -> absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> {
+        absl::StatusOr<storage::Table*> subs = ctx.tables.Find(kSubscriptionsTable);
+        if (!subs.ok()) return subs.status();
+        absl::StatusOr<storage::Table*> history = ctx.tables.Find(kHistoryTable);
+        if (!history.ok()) return history.status();
+        std::vector<std::unique_ptr<grpc::Service>> services;
+        services.push_back(std::make_unique<ChannelsService>(ctx.authorizer, *subs, *history,
+                                                             ctx.topology.limits()));
+        return services;
+      },
+  };
+}
+
+}  // namespace agentcom::channels

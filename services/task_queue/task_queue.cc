@@ -1,0 +1,422 @@
+#include "services/task_queue/task_queue.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <set>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/logging/log.h"
+#include "common/server/api_checks.h"
+#include "common/storage/keys.h"
+
+namespace agentcom::task_queue {
+namespace {
+
+using server::FromProtoTime;
+using server::ToProtoTime;
+using storage::EncodeI64;
+using storage::kSep;
+using storage::kSepEnd;
+
+constexpr uint32_t kDefaultAttempts = 3;
+constexpr uint32_t kMaxAttempts = 100;
+constexpr int32_t kMaxPriority = 1000;
+constexpr uint32_t kDefaultLeaseSeconds = 60;
+constexpr uint32_t kMaxLeaseSeconds = 3600;
+constexpr int kMaxTypes = 16;
+constexpr uint32_t kDefaultPage = 100;
+constexpr uint32_t kMaxPage = 1000;
+constexpr size_t kMaxErrorBytes = 4096;
+
+std::string TaskKey(absl::string_view id) { return absl::StrCat("t", id); }
+std::string CreatedPart(const v1::Task& t) {
+  return EncodeI64(absl::ToUnixNanos(FromProtoTime(t.created())));
+}
+std::string QueuedPrefix(absl::string_view type) { return absl::StrCat("q", type, kSep); }
+std::string QueuedKey(const v1::Task& t) {
+  return absl::StrCat(QueuedPrefix(t.type()), EncodeI64(-static_cast<int64_t>(t.priority())),
+                      CreatedPart(t), t.id());
+}
+std::string LeaseKey(const v1::Task& t) {
+  return absl::StrCat("l", EncodeI64(absl::ToUnixNanos(FromProtoTime(t.lease_expires()))), t.id());
+}
+std::string StatusPrefix(v1::TaskStatus status) {
+  return absl::StrCat("s", std::string(1, static_cast<char>('0' + status)));
+}
+std::string StatusKey(const v1::Task& t) {
+  return absl::StrCat(StatusPrefix(t.status()), CreatedPart(t), t.id());
+}
+std::string IdempotencyKey(absl::string_view key) { return absl::StrCat("k", key); }
+// In the dead-letter table every task is DEAD, so its index has no status.
+std::string DeadIndexKey(const v1::Task& t) { return absl::StrCat("s", CreatedPart(t), t.id()); }
+
+void AddIndexes(storage::TableBatch* b, const v1::Task& t) {
+  b->Put(StatusKey(t), "");
+  if (t.status() == v1::TASK_STATUS_QUEUED) b->Put(QueuedKey(t), "");
+  if (t.status() == v1::TASK_STATUS_LEASED) b->Put(LeaseKey(t), "");
+}
+
+void DeleteIndexes(storage::TableBatch* b, const v1::Task& t) {
+  b->Delete(StatusKey(t));
+  if (t.status() == v1::TASK_STATUS_QUEUED) b->Delete(QueuedKey(t));
+  if (t.status() == v1::TASK_STATUS_LEASED) b->Delete(LeaseKey(t));
+}
+
+std::string NewTaskId() {
+  unsigned char raw[12];
+  RAND_bytes(raw, sizeof(raw));
+  return absl::StrCat("task-", absl::BytesToHexString(absl::string_view(
+                                   reinterpret_cast<const char*>(raw), sizeof(raw))));
+}
+
+absl::Status NotHeld(const v1::Task& t, absl::string_view agent) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "task ", t.id(), " is not leased to agent ", agent, " (status ",
+      v1::TaskStatus_Name(t.status()), ")"));
+}
+
+}  // namespace
+
+TaskQueue::TaskQueue(storage::Table* queue, storage::Table* dead, topology::v1::Limits limits,
+                     Clock* clock)
+    : queue_(queue),
+      dead_(dead),
+      limits_(std::move(limits)),
+      clock_(clock),
+      to_dead_(queue, dead),
+      from_dead_(dead, queue) {}
+
+absl::Status TaskQueue::Recover() {
+  absl::MutexLock l(&mu_);
+  if (auto n = to_dead_.Recover(); !n.ok()) return n.status();
+  if (auto n = from_dead_.Recover(); !n.ok()) return n.status();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<v1::Task>> TaskQueue::Load(storage::Table* table,
+                                                        const std::string& id) {
+  absl::StatusOr<std::optional<std::string>> raw = table->Get(TaskKey(id));
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) return std::optional<v1::Task>();
+  v1::Task task;
+  if (!task.ParseFromString(**raw)) {
+    return absl::DataLossError(absl::StrCat("table ", table->name(), ": unreadable task ", id));
+  }
+  return std::optional<v1::Task>(std::move(task));
+}
+
+absl::Status TaskQueue::Replace(const v1::Task* before, const v1::Task& now) {
+  storage::TableBatch b;
+  if (before != nullptr) DeleteIndexes(&b, *before);
+  b.Put(TaskKey(now.id()), now.SerializeAsString());
+  AddIndexes(&b, now);
+  return queue_->Write(b);
+}
+
+absl::StatusOr<v1::SubmitResponse> TaskQueue::Submit(const v1::SubmitRequest& r) {
+  if (auto s = server::CheckId("type", r.type(), limits_.max_id_bytes()); !s.ok()) return s;
+  if (auto s = server::CheckSize("payload", r.payload().size(), limits_.max_body_bytes());
+      !s.ok()) {
+    return s;
+  }
+  if (r.priority() < -kMaxPriority || r.priority() > kMaxPriority) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("priority must be within -", kMaxPriority, "..", kMaxPriority));
+  }
+  if (r.max_attempts() > kMaxAttempts) {
+    return absl::InvalidArgumentError(absl::StrCat("max_attempts must be at most ", kMaxAttempts));
+  }
+  if (!r.idempotency_key().empty()) {
+    if (auto s = server::CheckKey("idempotency_key", r.idempotency_key(), limits_.max_id_bytes());
+        !s.ok()) {
+      return s;
+    }
+  }
+  absl::MutexLock l(&mu_);
+  v1::SubmitResponse response;
+  if (!r.idempotency_key().empty()) {
+    auto existing = queue_->Get(IdempotencyKey(r.idempotency_key()));
+    if (!existing.ok()) return existing.status();
+    if (existing->has_value()) {
+      response.set_id(**existing);
+      response.set_created(false);
+      return response;
+    }
+  }
+  const absl::Time now = clock_->Now();
+  v1::Task task;
+  task.set_id(NewTaskId());
+  task.set_type(r.type());
+  task.set_payload(r.payload());
+  task.set_priority(r.priority());
+  task.set_max_attempts(r.max_attempts() == 0 ? kDefaultAttempts : r.max_attempts());
+  task.set_idempotency_key(r.idempotency_key());
+  task.set_status(v1::TASK_STATUS_QUEUED);
+  *task.mutable_created() = ToProtoTime(now);
+  *task.mutable_updated() = ToProtoTime(now);
+  storage::TableBatch b;
+  b.Put(TaskKey(task.id()), task.SerializeAsString());
+  AddIndexes(&b, task);
+  if (!r.idempotency_key().empty()) b.Put(IdempotencyKey(r.idempotency_key()), task.id());
+  if (auto s = queue_->Write(b); !s.ok()) return s;
+  response.set_id(task.id());
+  response.set_created(true);
+  return response;
+}
+
+absl::StatusOr<v1::Task> TaskQueue::Assign(const v1::AssignRequest& r) {
+  if (auto s = server::CheckId("agent_id", r.agent_id(), limits_.max_id_bytes()); !s.ok()) {
+    return s;
+  }
+  if (r.types().empty() || r.types_size() > kMaxTypes) {
+    return absl::InvalidArgumentError(absl::StrCat("types must list 1..", kMaxTypes, " task types"));
+  }
+  for (const auto& type : r.types()) {
+    if (auto s = server::CheckId("types[]", type, limits_.max_id_bytes()); !s.ok()) return s;
+  }
+  if (r.lease_seconds() > kMaxLeaseSeconds) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lease_seconds must be at most ", kMaxLeaseSeconds));
+  }
+  absl::MutexLock l(&mu_);
+  if (auto expired = ExpireLeasesLocked(); !expired.ok()) return expired.status();
+
+  // The head of each type's index; the smallest suffix is the best task of
+  // all (highest priority, then oldest), since suffixes share one encoding.
+  std::string best_suffix, best_key;
+  for (const std::string& type : std::set<std::string>(r.types().begin(), r.types().end())) {
+    const std::string prefix = QueuedPrefix(type);
+    absl::Status s = queue_->Scan(prefix, absl::StrCat("q", type, kSepEnd),
+                                  [&](absl::string_view key, absl::string_view) {
+                                    absl::string_view suffix = key.substr(prefix.size());
+                                    if (best_key.empty() || suffix < best_suffix) {
+                                      best_suffix = std::string(suffix);
+                                      best_key = std::string(key);
+                                    }
+                                    return false;
+                                  });
+    if (!s.ok()) return s;
+  }
+  if (best_key.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("no queued task of type ", absl::StrJoin(r.types(), ", ")));
+  }
+  const std::string id = best_suffix.substr(16);
+  auto task = Load(queue_, id);
+  if (!task.ok()) return task.status();
+  if (!task->has_value()) {
+    return absl::DataLossError(absl::StrCat("table ", kQueueTable, ": index names missing task ", id));
+  }
+  const v1::Task before = **task;
+  v1::Task leased = before;
+  const absl::Time now = clock_->Now();
+  leased.set_status(v1::TASK_STATUS_LEASED);
+  leased.set_attempts(leased.attempts() + 1);
+  leased.set_agent_id(r.agent_id());
+  *leased.mutable_lease_expires() =
+      ToProtoTime(now + absl::Seconds(r.lease_seconds() == 0 ? kDefaultLeaseSeconds
+                                                             : r.lease_seconds()));
+  *leased.mutable_updated() = ToProtoTime(now);
+  if (auto s = Replace(&before, leased); !s.ok()) return s;
+  return leased;
+}
+
+absl::StatusOr<v1::Task> TaskQueue::LoadHeld(const std::string& id, const std::string& agent_id) {
+  if (auto s = server::CheckId("id", id, limits_.max_id_bytes()); !s.ok()) return s;
+  if (auto s = server::CheckId("agent_id", agent_id, limits_.max_id_bytes()); !s.ok()) return s;
+  if (auto expired = ExpireLeasesLocked(); !expired.ok()) return expired.status();
+  auto task = Load(queue_, id);
+  if (!task.ok()) return task.status();
+  if (!task->has_value()) {
+    auto dead = Load(dead_, id);
+    if (!dead.ok()) return dead.status();
+    if (dead->has_value()) return NotHeld(**dead, agent_id);
+    return absl::NotFoundError(absl::StrCat("task ", id));
+  }
+  if ((*task)->status() != v1::TASK_STATUS_LEASED || (*task)->agent_id() != agent_id) {
+    return NotHeld(**task, agent_id);
+  }
+  return **task;
+}
+
+absl::StatusOr<v1::Task> TaskQueue::Complete(const v1::CompleteRequest& r) {
+  if (auto s = server::CheckSize("result", r.result().size(), limits_.max_body_bytes()); !s.ok()) {
+    return s;
+  }
+  absl::MutexLock l(&mu_);
+  absl::StatusOr<v1::Task> held = LoadHeld(r.id(), r.agent_id());
+  if (!held.ok()) return held.status();
+  v1::Task done = *held;
+  done.set_status(v1::TASK_STATUS_COMPLETED);
+  done.set_result(r.result());
+  done.clear_lease_expires();
+  *done.mutable_updated() = ToProtoTime(clock_->Now());
+  if (auto s = Replace(&*held, done); !s.ok()) return s;
+  return done;
+}
+
+absl::StatusOr<v1::Task> TaskQueue::Fail(const v1::FailRequest& r) {
+  if (auto s = server::CheckSize("error", r.error().size(), kMaxErrorBytes); !s.ok()) return s;
+  absl::MutexLock l(&mu_);
+  absl::StatusOr<v1::Task> held = LoadHeld(r.id(), r.agent_id());
+  if (!held.ok()) return held.status();
+  return FailLocked(*held, r.agent_id(), r.error());
+}
+
+absl::StatusOr<v1::Task> TaskQueue::FailLocked(v1::Task task, const std::string& agent_id,
+                                               const std::string& error) {
+  const v1::Task before = task;
+  const absl::Time now = clock_->Now();
+  v1::TaskError* e = task.add_errors();
+  e->set_attempt(task.attempts());
+  e->set_agent_id(agent_id);
+  e->set_error(error);
+  *e->mutable_time() = ToProtoTime(now);
+  task.clear_lease_expires();
+  task.clear_agent_id();
+  *task.mutable_updated() = ToProtoTime(now);
+  if (task.attempts() < task.max_attempts()) {
+    task.set_status(v1::TASK_STATUS_QUEUED);
+    if (auto s = Replace(&before, task); !s.ok()) return s;
+    return task;
+  }
+  task.set_status(v1::TASK_STATUS_DEAD);
+  storage::TableBatch leave;
+  leave.Delete(TaskKey(task.id()));
+  DeleteIndexes(&leave, before);
+  storage::TableBatch arrive;
+  arrive.Put(TaskKey(task.id()), task.SerializeAsString());
+  arrive.Put(DeadIndexKey(task), "");
+  if (auto s = to_dead_.Apply(leave, arrive); !s.ok()) return s;
+  log::Info("task moved to dead letter", {{"task", task.id()}, {"attempts", task.attempts()}});
+  return task;
+}
+
+absl::StatusOr<int> TaskQueue::ExpireLeases() {
+  absl::MutexLock l(&mu_);
+  return ExpireLeasesLocked();
+}
+
+absl::StatusOr<int> TaskQueue::ExpireLeasesLocked() {
+  const std::string limit =
+      absl::StrCat("l", EncodeI64(absl::ToUnixNanos(clock_->Now()) + 1));
+  std::vector<std::string> ids;
+  absl::Status s = queue_->Scan("l", limit, [&](absl::string_view key, absl::string_view) {
+    ids.emplace_back(key.substr(9));
+    return true;
+  });
+  if (!s.ok()) return s;
+  for (const std::string& id : ids) {
+    auto task = Load(queue_, id);
+    if (!task.ok()) return task.status();
+    if (!task->has_value() || (*task)->status() != v1::TASK_STATUS_LEASED) continue;
+    const std::string holder = (*task)->agent_id();
+    if (auto failed = FailLocked(**task, holder, "lease expired"); !failed.ok()) {
+      return failed.status();
+    }
+  }
+  return static_cast<int>(ids.size());
+}
+
+absl::StatusOr<v1::Task> TaskQueue::Get(const v1::GetRequest& r) {
+  if (auto s = server::CheckId("id", r.id(), limits_.max_id_bytes()); !s.ok()) return s;
+  absl::MutexLock l(&mu_);
+  for (storage::Table* table : {queue_, dead_}) {
+    auto task = Load(table, r.id());
+    if (!task.ok()) return task.status();
+    if (task->has_value()) return **task;
+  }
+  return absl::NotFoundError(absl::StrCat("task ", r.id()));
+}
+
+absl::StatusOr<v1::ListResponse> TaskQueue::List(const v1::ListRequest& r) {
+  if (r.status() == v1::TASK_STATUS_UNSPECIFIED || !v1::TaskStatus_IsValid(r.status())) {
+    return absl::InvalidArgumentError("status must be QUEUED, LEASED, COMPLETED or DEAD");
+  }
+  absl::StatusOr<uint32_t> page = server::PageSize("page_size", r.page_size(), kDefaultPage, kMaxPage);
+  if (!page.ok()) return page.status();
+  const std::string query = v1::TaskStatus_Name(r.status());
+  absl::StatusOr<std::string> after = server::DecodePageToken(r.page_token(), query);
+  if (!after.ok()) return after.status();
+  const bool dead = r.status() == v1::TASK_STATUS_DEAD;
+  storage::Table* table = dead ? dead_ : queue_;
+  const std::string prefix = dead ? std::string("s") : StatusPrefix(r.status());
+  if (!after->empty() && after->rfind(prefix, 0) != 0) {
+    return absl::InvalidArgumentError("page_token is malformed");
+  }
+  const std::string start = after->empty() ? prefix : absl::StrCat(*after, kSep);
+  const std::string limit = dead ? std::string("t") : StatusPrefix(static_cast<v1::TaskStatus>(r.status() + 1));
+
+  absl::MutexLock l(&mu_);
+  std::vector<std::string> keys;
+  absl::Status s = table->Scan(start, limit, [&](absl::string_view key, absl::string_view) {
+    keys.emplace_back(key);
+    return keys.size() <= *page;
+  });
+  if (!s.ok()) return s;
+  v1::ListResponse response;
+  for (size_t i = 0; i < keys.size() && i < *page; ++i) {
+    auto task = Load(table, keys[i].substr(prefix.size() + 8));
+    if (!task.ok()) return task.status();
+    if (task->has_value()) *response.add_tasks() = **task;
+  }
+  if (keys.size() > *page) {
+    response.set_next_page_token(server::EncodePageToken(query, keys[*page - 1]));
+  }
+  return response;
+}
+
+absl::StatusOr<v1::Task> TaskQueue::RetryDeadLetter(const v1::RetryDeadLetterRequest& r) {
+  if (auto s = server::CheckId("id", r.id(), limits_.max_id_bytes()); !s.ok()) return s;
+  absl::MutexLock l(&mu_);
+  auto dead = Load(dead_, r.id());
+  if (!dead.ok()) return dead.status();
+  if (!dead->has_value()) {
+    return absl::NotFoundError(absl::StrCat("task ", r.id(), " is not in the dead-letter table"));
+  }
+  v1::Task task = **dead;
+  storage::TableBatch leave;
+  leave.Delete(TaskKey(task.id()));
+  leave.Delete(DeadIndexKey(task));
+  task.set_status(v1::TASK_STATUS_QUEUED);
+  task.set_attempts(0);
+  task.clear_agent_id();
+  *task.mutable_updated() = ToProtoTime(clock_->Now());
+  storage::TableBatch arrive;
+  arrive.Put(TaskKey(task.id()), task.SerializeAsString());
+  AddIndexes(&arrive, task);
+  if (auto s = from_dead_.Apply(leave, arrive); !s.ok()) return s;
+  return task;
+}
+
+LeaseReaper::LeaseReaper(TaskQueue* queue, absl::Duration interval) : queue_(queue) {
+  thread_ = std::thread([this, interval] {
+    auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+    while (true) {
+      {
+        absl::MutexLock l(&mu_);
+        if (mu_.AwaitWithTimeout(absl::Condition(&stopping), interval)) return;
+      }
+      absl::StatusOr<int> n = queue_->ExpireLeases();
+      if (!n.ok()) {
+        log::Warn("cannot expire leases", {{"error", std::string(n.status().message())}});
+      } else if (*n > 0) {
+        log::Info("expired leases", {{"tasks", *n}});
+      }
+    }
+  });
+}
+
+LeaseReaper::~LeaseReaper() {
+  {
+    absl::MutexLock l(&mu_);
+    stopping_ = true;
+  }
+  thread_.join();
+}
+
+}  // namespace agentcom::task_queue

@@ -1,0 +1,99 @@
+#ifndef AGENTCOM_SERVICES_TASK_QUEUE_TASK_QUEUE_H_
+#define AGENTCOM_SERVICES_TASK_QUEUE_TASK_QUEUE_H_
+
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "agentcom/task_queue/v1/task_queue.pb.h"
+#include "agentcom/topology/v1/topology.pb.h"
+#include "common/clock/clock.h"
+#include "common/storage/linked_writer.h"
+#include "common/storage/table.h"
+
+namespace agentcom::task_queue {
+
+inline constexpr char kQueueTable[] = "task_queue";
+inline constexpr char kDeadLetterTable[] = "task_dead_letter";
+
+// A priority work queue with leases, retries and dead letters over two
+// tables (see task_queue.proto for the contract). Knows nothing of gRPC.
+//
+// Layout of task_queue:
+//   't' id                                         -> Task
+//   'q' type 0x00 i64(-priority) i64(created) id   -> ""  queued, best first
+//   'l' i64(lease_expires) id                      -> ""  leased, soonest first
+//   's' status i64(created) id                     -> ""  for List
+//   'k' idempotency_key                            -> id
+// Layout of task_dead_letter:
+//   't' id -> Task,  's' i64(created) id -> ""
+// Assign reads the first 'q' key of each requested type: O(types x log n).
+// Each transition within task_queue is one batch. Moving a task between the
+// two tables goes through storage::LinkedWriter: the source table's batch
+// carries an intent record for the destination, replayed by Recover() after
+// a crash, so no task is ever lost or in both tables once recovered.
+//
+// Thread-safe: one mutex serialises state transitions, so two agents can
+// never lease the same task.
+class TaskQueue {
+ public:
+  TaskQueue(storage::Table* queue, storage::Table* dead, topology::v1::Limits limits,
+            Clock* clock);
+
+  // Finishes moves a crash interrupted. Call before serving.
+  absl::Status Recover();
+
+  absl::StatusOr<v1::SubmitResponse> Submit(const v1::SubmitRequest& request);
+  absl::StatusOr<v1::Task> Assign(const v1::AssignRequest& request);
+  absl::StatusOr<v1::Task> Complete(const v1::CompleteRequest& request);
+  absl::StatusOr<v1::Task> Fail(const v1::FailRequest& request);
+  absl::StatusOr<v1::Task> Get(const v1::GetRequest& request);
+  absl::StatusOr<v1::ListResponse> List(const v1::ListRequest& request);
+  absl::StatusOr<v1::Task> RetryDeadLetter(const v1::RetryDeadLetterRequest& request);
+
+  // Treats every lease that expired by now as a failed attempt. Returns how
+  // many. Assign does this first; LeaseReaper calls it periodically.
+  absl::StatusOr<int> ExpireLeases();
+
+ private:
+  absl::StatusOr<int> ExpireLeasesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::optional<v1::Task>> Load(storage::Table* table, const std::string& id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The task, leased to `agent_id`; FAILED_PRECONDITION otherwise.
+  absl::StatusOr<v1::Task> LoadHeld(const std::string& id, const std::string& agent_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes `now` in place of `before` in task_queue, with its indexes.
+  absl::Status Replace(const v1::Task* before, const v1::Task& now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records a failed attempt: re-queues, or moves to the dead-letter table.
+  absl::StatusOr<v1::Task> FailLocked(v1::Task task, const std::string& agent_id,
+                                      const std::string& error)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  storage::Table* const queue_;
+  storage::Table* const dead_;
+  const topology::v1::Limits limits_;
+  Clock* const clock_;
+  storage::LinkedWriter to_dead_;
+  storage::LinkedWriter from_dead_;
+  absl::Mutex mu_;
+};
+
+// Calls TaskQueue::ExpireLeases every `interval` on a thread of its own.
+class LeaseReaper {
+ public:
+  LeaseReaper(TaskQueue* queue, absl::Duration interval);
+  ~LeaseReaper();
+
+ private:
+  TaskQueue* const queue_;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace agentcom::task_queue
+
+#endif  // AGENTCOM_SERVICES_TASK_QUEUE_TASK_QUEUE_H_

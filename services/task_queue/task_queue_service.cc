@@ -1,0 +1,72 @@
+#include "services/task_queue/task_queue_service.h"
+
+#include "common/server/handler.h"
+
+namespace agentcom::task_queue {
+
+using auth::Role;
+using server::Respond;
+using server::Handle;
+
+grpc::Status TaskQueueService::Submit(grpc::ServerContext* c, const v1::SubmitRequest* r,
+                                      v1::SubmitResponse* out) {
+  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(queue_->Submit(*r), out); });
+}
+
+grpc::Status TaskQueueService::Assign(grpc::ServerContext* c, const v1::AssignRequest* r,
+                                      v1::Task* out) {
+  return Handle(authorizer_, c, Role::kAgent,
+                [&] { return Respond(queue_->Assign(*r), out); });
+}
+
+grpc::Status TaskQueueService::Complete(grpc::ServerContext* c, const v1::CompleteRequest* r,
+                                        v1::Task* out) {
+  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(queue_->Complete(*r), out); });
+}
+
+grpc::Status TaskQueueService::Fail(grpc::ServerContext* c, const v1::FailRequest* r,
+                                    v1::Task* out) {
+  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(queue_->Fail(*r), out); });
+}
+
+grpc::Status TaskQueueService::Get(grpc::ServerContext* c, const v1::GetRequest* r,
+                                   v1::Task* out) {
+  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(queue_->Get(*r), out); });
+}
+
+grpc::Status TaskQueueService::List(grpc::ServerContext* c, const v1::ListRequest* r,
+                                    v1::ListResponse* out) {
+  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(queue_->List(*r), out); });
+}
+
+grpc::Status TaskQueueService::RetryDeadLetter(grpc::ServerContext* c,
+                                               const v1::RetryDeadLetterRequest* r,
+                                               v1::Task* out) {
+  return Handle(authorizer_, c, Role::kAgent,
+                [&] { return Respond(queue_->RetryDeadLetter(*r), out); });
+}
+
+store_admin::StoreDefinition TaskQueueStoreDefinition() {
+  return {
+      .kind = "task_queue",
+      .required_tables = {kQueueTable, kDeadLetterTable},
+      .make_services = [](const store_admin::StoreContext& ctx)
+          -> absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> {
+        absl::StatusOr<storage::Table*> queue = ctx.tables.Find(kQueueTable);
+        if (!queue.ok()) return queue.status();
+        absl::StatusOr<storage::Table*> dead = ctx.tables.Find(kDeadLetterTable);
+        if (!dead.ok()) return dead.status();
+        auto core = std::make_unique<TaskQueue>(*queue, *dead, ctx.topology.limits(),
+                                                Clock::Real());
+        // A corrupted table is reported and restored by maintenance; the
+        // interrupted move is replayed when the store starts next.
+        if (absl::Status s = core->Recover(); !s.ok() && !absl::IsUnavailable(s)) return s;
+        std::vector<std::unique_ptr<grpc::Service>> services;
+        services.push_back(std::make_unique<TaskQueueService>(ctx.authorizer, std::move(core),
+                                                              absl::Seconds(1)));
+        return services;
+      },
+  };
+}
+
+}  // namespace agentcom::task_queue

@@ -1,0 +1,47 @@
+#ifndef AGENTCOM_SERVICES_TASK_QUEUE_TASK_QUEUE_SERVICE_H_
+#define AGENTCOM_SERVICES_TASK_QUEUE_TASK_QUEUE_SERVICE_H_
+
+#include <memory>
+
+#include "agentcom/task_queue/v1/task_queue.grpc.pb.h"
+#include "common/auth/authorizer.h"
+#include "services/store_admin/store_process.h"
+#include "services/task_queue/task_queue.h"
+
+namespace agentcom::task_queue {
+
+// gRPC adapter over TaskQueue; agent role. Owns the queue and its lease
+// reaper. Thread-safe.
+class TaskQueueService final : public v1::TaskQueue::Service {
+ public:
+  TaskQueueService(const auth::Authorizer& authorizer, std::unique_ptr<TaskQueue> queue,
+                   absl::Duration reap_interval)
+      : authorizer_(authorizer),
+        queue_(std::move(queue)),
+        reaper_(queue_.get(), reap_interval) {}
+
+  grpc::Status Submit(grpc::ServerContext* c, const v1::SubmitRequest* r,
+                      v1::SubmitResponse* out) override;
+  grpc::Status Assign(grpc::ServerContext* c, const v1::AssignRequest* r, v1::Task* out) override;
+  grpc::Status Complete(grpc::ServerContext* c, const v1::CompleteRequest* r,
+                        v1::Task* out) override;
+  grpc::Status Fail(grpc::ServerContext* c, const v1::FailRequest* r, v1::Task* out) override;
+  grpc::Status Get(grpc::ServerContext* c, const v1::GetRequest* r, v1::Task* out) override;
+  grpc::Status List(grpc::ServerContext* c, const v1::ListRequest* r,
+                    v1::ListResponse* out) override;
+  grpc::Status RetryDeadLetter(grpc::ServerContext* c, const v1::RetryDeadLetterRequest* r,
+                               v1::Task* out) override;
+
+ private:
+  const auth::Authorizer& authorizer_;
+  std::unique_ptr<TaskQueue> queue_;
+  LeaseReaper reaper_;
+};
+
+// The task_queue store process: tables task_queue and task_dead_letter,
+// services TaskQueue + StoreAdmin.
+store_admin::StoreDefinition TaskQueueStoreDefinition();
+
+}  // namespace agentcom::task_queue
+
+#endif  // AGENTCOM_SERVICES_TASK_QUEUE_TASK_QUEUE_SERVICE_H_
