@@ -6,7 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "agentcom/config/v1/config.grpc.pb.h"
+#include "agentcom/channels/v1/channels.grpc.pb.h"
 #include "agentcom/mailbox/v1/mailbox.grpc.pb.h"
+#include "agentcom/message_history/v1/message_history.grpc.pb.h"
+#include "agentcom/task_queue/v1/task_queue.grpc.pb.h"
+#include "agentcom/threads/v1/threads.grpc.pb.h"
 #include "agentcom/store_admin/v1/store_admin.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -90,6 +94,60 @@ TEST_F(SupervisedTest, StoresRunServeAndExposeMetrics) {
   // Two messages and alice's sequence record.
   EXPECT_THAT(HttpGet(system_->MetricsPort("mailbox"), "/metrics"),
               HasSubstr("agentcom_table_records{table=\"agent_mailbox\"} 3"));
+}
+
+TEST_F(SupervisedTest, AllSixStoresAnswerTheirAgentApi) {
+  ASSERT_EQ(system_->topology().stores_size(), 6);
+  const std::string token = system_->agent_token();
+  {
+    auto stub = task_queue::v1::TaskQueue::NewStub(system_->Channel("task_queue"));
+    grpc::ClientContext ctx;
+    Authorize(&ctx, token);
+    task_queue::v1::SubmitRequest r;
+    r.set_type("summarise");
+    task_queue::v1::SubmitResponse out;
+    ASSERT_TRUE(stub->Submit(&ctx, r, &out).ok());
+    grpc::ClientContext actx;
+    Authorize(&actx, token);
+    task_queue::v1::AssignRequest a;
+    a.set_agent_id("worker-1");
+    a.add_types("summarise");
+    task_queue::v1::Task task;
+    ASSERT_TRUE(stub->Assign(&actx, a, &task).ok());
+    EXPECT_EQ(task.id(), out.id());
+  }
+  {
+    auto stub = channels::v1::Channels::NewStub(system_->Channel("channels"));
+    grpc::ClientContext ctx;
+    Authorize(&ctx, token);
+    channels::v1::PublishRequest r;
+    r.set_channel("news");
+    r.set_body("hello");
+    channels::v1::PublishResponse out;
+    ASSERT_TRUE(stub->Publish(&ctx, r, &out).ok());
+    EXPECT_EQ(out.seq(), 1u);
+  }
+  {
+    auto stub = threads::v1::Threads::NewStub(system_->Channel("threads"));
+    grpc::ClientContext ctx;
+    Authorize(&ctx, token);
+    threads::v1::IndexRequest r;
+    r.mutable_message()->set_id("m1");
+    threads::v1::IndexResponse out;
+    ASSERT_TRUE(stub->Index(&ctx, r, &out).ok());
+    EXPECT_EQ(out.root_id(), "m1");
+  }
+  {
+    auto stub = message_history::v1::MessageHistory::NewStub(system_->Channel("message_history"));
+    grpc::ClientContext ctx;
+    Authorize(&ctx, token);
+    message_history::v1::StoreRequest r;
+    r.mutable_message()->set_id("m1");
+    r.mutable_message()->set_from("alice");
+    message_history::v1::StoreResponse out;
+    ASSERT_TRUE(stub->Store(&ctx, r, &out).ok());
+    EXPECT_TRUE(out.created());
+  }
 }
 
 TEST_F(SupervisedTest, ThePrintedGrpcurlCommandWorks) {

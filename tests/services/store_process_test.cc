@@ -16,7 +16,17 @@
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "agentcom/channels/v1/channels.grpc.pb.h"
+#include "agentcom/config/v1/config.grpc.pb.h"
+#include "agentcom/message_history/v1/message_history.grpc.pb.h"
+#include "agentcom/task_queue/v1/task_queue.grpc.pb.h"
+#include "agentcom/threads/v1/threads.grpc.pb.h"
+#include "services/channels/channels_service.h"
+#include "services/config/config_service.h"
 #include "services/mailbox/mailbox_service.h"
+#include "services/message_history/message_history_service.h"
+#include "services/task_queue/task_queue_service.h"
+#include "services/threads/threads_service.h"
 #include "services/tools/grpcurl_cli.h"
 #include "tests/support/fake_maintenance.h"
 #include "tests/support/test_support.h"
@@ -253,6 +263,222 @@ TEST_F(StoreProcessTest, FlippedBytesFailTheReadAndAreReportedOnce) {
   EXPECT_THAT(metrics,
               HasSubstr("agentcom_table_state{table=\"agent_mailbox\",state=\"corrupted\"} 1"));
 }
+
+}  // namespace
+
+// Every store finds a flipped byte in its main table on its hot path, fails
+// the request with UNAVAILABLE, and reports to maintenance (issue 3).
+namespace {
+
+struct StoreCase {
+  std::string kind;
+  StoreDefinition (*definition)();
+  std::vector<std::string> tables;
+  std::string corrupted_table;
+  // Loads ~3000 records of ~200 bytes through the store's API.
+  std::function<void(const std::shared_ptr<grpc::Channel>&, const std::string& token)> load;
+  // Reads everything back through the API; returns the first error.
+  std::function<grpc::Status(const std::shared_ptr<grpc::Channel>&, const std::string& token)>
+      read_all;
+};
+
+constexpr int kRecords = 3000;
+const std::string kBody(200, 'b');
+
+std::vector<StoreCase> AllStores() {
+  std::vector<StoreCase> cases;
+  cases.push_back(
+      {"config", config_store::ConfigStoreDefinition, {"agentcom_config"}, "agentcom_config",
+       [](auto ch, auto token) {
+         auto stub = config::v1::Config::NewStub(ch);
+         for (int i = 0; i < kRecords; ++i) {
+           grpc::ClientContext ctx;
+           testing::Authorize(&ctx, token);
+           config::v1::PutRequest r;
+           r.set_key(absl::StrCat("k", i));
+           r.set_value(kBody);
+           config::v1::Entry e;
+           ASSERT_TRUE(stub->Put(&ctx, r, &e).ok());
+         }
+       },
+       [](auto ch, auto token) {
+         auto stub = config::v1::Config::NewStub(ch);
+         config::v1::ListRequest r;
+         r.set_page_size(1000);
+         while (true) {
+           grpc::ClientContext ctx;
+           testing::Authorize(&ctx, token);
+           config::v1::ListResponse page;
+           grpc::Status s = stub->List(&ctx, r, &page);
+           if (!s.ok() || page.next_page_token().empty()) return s;
+           r.set_page_token(page.next_page_token());
+         }
+       }});
+  cases.push_back(
+      {"task_queue", task_queue::TaskQueueStoreDefinition, {"task_queue", "task_dead_letter"},
+       "task_queue",
+       [](auto ch, auto token) {
+         auto stub = task_queue::v1::TaskQueue::NewStub(ch);
+         for (int i = 0; i < kRecords; ++i) {
+           grpc::ClientContext ctx;
+           testing::Authorize(&ctx, token);
+           task_queue::v1::SubmitRequest r;
+           r.set_type("work");
+           r.set_payload(kBody);
+           task_queue::v1::SubmitResponse out;
+           ASSERT_TRUE(stub->Submit(&ctx, r, &out).ok());
+         }
+       },
+       [](auto ch, auto token) {
+         auto stub = task_queue::v1::TaskQueue::NewStub(ch);
+         task_queue::v1::ListRequest r;
+         r.set_status(task_queue::v1::TASK_STATUS_QUEUED);
+         r.set_page_size(1000);
+         while (true) {
+           grpc::ClientContext ctx;
+           testing::Authorize(&ctx, token);
+           task_queue::v1::ListResponse page;
+           grpc::Status s = stub->List(&ctx, r, &page);
+           if (!s.ok() || page.next_page_token().empty()) return s;
+           r.set_page_token(page.next_page_token());
+         }
+       }});
+  cases.push_back(
+      {"channels", channels::ChannelsStoreDefinition, {"agent_channels", "channel_history"},
+       "channel_history",
+       [](auto ch, auto token) {
+         auto stub = channels::v1::Channels::NewStub(ch);
+         for (int i = 0; i < kRecords; ++i) {
+           grpc::ClientContext ctx;
+           testing::Authorize(&ctx, token);
+           channels::v1::PublishRequest r;
+           r.set_channel("news");
+           r.set_body(kBody);
+           channels::v1::PublishResponse out;
+           ASSERT_TRUE(stub->Publish(&ctx, r, &out).ok());
+         }
+       },
+       [](auto ch, auto token) {
+         auto stub = channels::v1::Channels::NewStub(ch);
+         channels::v1::HistoryRequest r;
+         r.set_channel("news");
+         r.set_max_messages(1000);
+         while (true) {
+           grpc::ClientContext ctx;
+           testing::Authorize(&ctx, token);
+           channels::v1::HistoryResponse page;
+           grpc::Status s = stub->History(&ctx, r, &page);
+           if (!s.ok() || !page.has_more()) return s;
+           r.set_after_seq(page.messages(page.messages_size() - 1).seq());
+         }
+       }});
+  cases.push_back(
+      {"threads", threads::ThreadsStoreDefinition, {"thread_messages", "thread_replies"},
+       "thread_messages",
+       [](auto ch, auto token) {
+         auto stub = threads::v1::Threads::NewStub(ch);
+         for (int i = 0; i < kRecords; ++i) {
+           grpc::ClientContext ctx;
+           testing::Authorize(&ctx, token);
+           threads::v1::IndexRequest r;
+           r.mutable_message()->set_id(absl::StrCat("m", i));
+           r.mutable_message()->set_body(kBody);
+           if (i > 0) r.mutable_message()->set_reply_to("m0");
+           threads::v1::IndexResponse out;
+           ASSERT_TRUE(stub->Index(&ctx, r, &out).ok());
+         }
+       },
+       [](auto ch, auto token) {
+         auto stub = threads::v1::Threads::NewStub(ch);
+         threads::v1::GetThreadRequest r;
+         r.set_root_id("m0");
+         r.set_page_size(1000);
+         while (true) {
+           grpc::ClientContext ctx;
+           testing::Authorize(&ctx, token);
+           threads::v1::GetThreadResponse page;
+           grpc::Status s = stub->GetThread(&ctx, r, &page);
+           if (!s.ok() || page.next_page_token().empty()) return s;
+           r.set_page_token(page.next_page_token());
+         }
+       }});
+  cases.push_back(
+      {"message_history", message_history::MessageHistoryStoreDefinition, {"message_history"},
+       "message_history",
+       [](auto ch, auto token) {
+         auto stub = message_history::v1::MessageHistory::NewStub(ch);
+         for (int i = 0; i < kRecords; ++i) {
+           grpc::ClientContext ctx;
+           testing::Authorize(&ctx, token);
+           message_history::v1::StoreRequest r;
+           r.mutable_message()->set_id(absl::StrCat("m", i));
+           r.mutable_message()->set_from("alice");
+           r.mutable_message()->set_body(kBody);
+           message_history::v1::StoreResponse out;
+           ASSERT_TRUE(stub->Store(&ctx, r, &out).ok());
+         }
+       },
+       [](auto ch, auto token) {
+         auto stub = message_history::v1::MessageHistory::NewStub(ch);
+         message_history::v1::QueryRequest r;
+         r.set_agent_id("alice");
+         r.set_limit(1000);
+         while (true) {
+           grpc::ClientContext ctx;
+           testing::Authorize(&ctx, token);
+           message_history::v1::QueryResponse page;
+           grpc::Status s = stub->Query(&ctx, r, &page);
+           if (!s.ok() || page.next_page_token().empty()) return s;
+           r.set_page_token(page.next_page_token());
+         }
+       }});
+  return cases;
+}
+
+void PrintTo(const StoreCase& c, std::ostream* os) { *os << c.kind; }
+
+class EveryStoreTest : public ::testing::TestWithParam<StoreCase> {};
+
+TEST_P(EveryStoreTest, FlippedBytesInTheMainTableFailTheHotPathAndAreReported) {
+  const StoreCase& c = GetParam();
+  testing::TempDir dir;
+  testing::FakeMaintenance fake;
+  config::Topology topology = testing::MakeTopology(dir.path(), {{c.kind, c.tables}}, fake.address());
+  auto start = [&] {
+    auto p = StoreProcess::Start(topology, c.kind, c.definition(), {});
+    EXPECT_TRUE(p.ok()) << p.status();
+    return p.ok() ? *std::move(p) : nullptr;
+  };
+  auto channel_of = [](const StoreProcess& p) {
+    return grpc::CreateChannel(absl::StrCat("127.0.0.1:", p.port()),
+                               grpc::InsecureChannelCredentials());
+  };
+  std::string token;
+  {
+    auto process = start();
+    ASSERT_NE(process, nullptr);
+    token = testing::ReadFile(topology.tokens().agent_token_file());
+    c.load(channel_of(*process), token);
+    ASSERT_TRUE(c.read_all(channel_of(*process), token).ok());
+    for (storage::Table* t : process->tables().All()) ASSERT_TRUE(t->Compact().ok());
+  }
+  testing::FlipBytesInLargestTableFile(topology.data_dir() + "/" + c.corrupted_table);
+  auto process = start();
+  ASSERT_NE(process, nullptr);
+  grpc::Status s = c.read_all(channel_of(*process), token);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("table " + c.corrupted_table + " is corrupted"));
+  EXPECT_EQ((*process->tables().Find(c.corrupted_table))->state(),
+            common::v1::TABLE_STATE_CORRUPTED);
+  ASSERT_TRUE(fake.WaitForReports(1, absl::Seconds(10)));
+  EXPECT_EQ(fake.reports()[0].store(), c.kind);
+  EXPECT_EQ(fake.reports()[0].table(), c.corrupted_table);
+  // Without a token the same call is refused before touching the table.
+  EXPECT_EQ(c.read_all(channel_of(*process), "").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, EveryStoreTest, ::testing::ValuesIn(AllStores()),
+                         [](const auto& info) { return info.param.kind; });
 
 }  // namespace
 }  // namespace agentcom::store_admin

@@ -9,6 +9,9 @@
 #include <vector>
 
 #include "common/config/topology.h"
+#include "common/storage/table.h"
+
+#include <atomic>
 
 namespace agentcom::testing {
 
@@ -43,6 +46,52 @@ config::Topology MakeTopology(
 
 // Body of GET http://127.0.0.1:<port><path>, or "" when it fails.
 std::string HttpGet(int port, const std::string& path);
+
+// Opens a table named `name` in <dir>/<name> with small default settings.
+std::unique_ptr<storage::Table> OpenTestTable(const std::string& dir, const std::string& name);
+
+// Wraps a table; while `fail_writes` is set every Write fails with
+// UNAVAILABLE, as if the process died before the write reached the disk.
+class FailingTable : public storage::Table {
+ public:
+  explicit FailingTable(storage::Table* base) : base_(base) {}
+  std::atomic<bool> fail_writes{false};
+
+  const std::string& name() const override { return base_->name(); }
+  storage::TableState state() const override { return base_->state(); }
+  absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) override {
+    return base_->Get(key);
+  }
+  absl::Status Put(absl::string_view key, absl::string_view value) override {
+    storage::TableBatch b;
+    b.Put(key, value);
+    return Write(b);
+  }
+  absl::Status Delete(absl::string_view key) override {
+    storage::TableBatch b;
+    b.Delete(key);
+    return Write(b);
+  }
+  absl::Status Write(const storage::TableBatch& batch) override {
+    if (fail_writes) return absl::UnavailableError("injected: process died");
+    return base_->Write(batch);
+  }
+  absl::Status Scan(absl::string_view start, absl::string_view limit,
+                    const std::function<bool(absl::string_view, absl::string_view)>& visit)
+      override {
+    return base_->Scan(start, limit, visit);
+  }
+  storage::TableStats Stats() override { return base_->Stats(); }
+  absl::Status Compact() override { return base_->Compact(); }
+  absl::StatusOr<storage::VerifyResult> Verify() override { return base_->Verify(); }
+  absl::StatusOr<storage::BackupManifest> Snapshot(const std::string& root) override {
+    return base_->Snapshot(root);
+  }
+  absl::Status Reopen(bool repair) override { return base_->Reopen(repair); }
+
+ private:
+  storage::Table* base_;
+};
 
 // Token file contents.
 std::string ReadFile(const std::string& path);

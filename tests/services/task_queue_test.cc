@@ -1,0 +1,306 @@
+// TaskQueue (issue 3): every RPC, priorities, leases on a manual clock,
+// retries into dead letter and back, idempotent submit, concurrent Assign,
+// crash between the two tables, bad input.
+#include "services/task_queue/task_queue.h"
+
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/server/api_checks.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/test_support.h"
+
+namespace agentcom::task_queue {
+namespace {
+
+using ::testing::HasSubstr;
+
+class TaskQueueTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    limits_.set_max_body_bytes(1024);
+    limits_.set_max_id_bytes(64);
+    queue_table_ = testing::OpenTestTable(dir_.path(), kQueueTable);
+    dead_table_ = testing::OpenTestTable(dir_.path(), kDeadLetterTable);
+    q_ = std::make_unique<TaskQueue>(queue_table_.get(), dead_table_.get(), limits_, &clock_);
+  }
+  std::string Submit(const std::string& type, int priority = 0, uint32_t max_attempts = 0,
+                     const std::string& key = "") {
+    v1::SubmitRequest r;
+    r.set_type(type);
+    r.set_payload("payload");
+    r.set_priority(priority);
+    r.set_max_attempts(max_attempts);
+    r.set_idempotency_key(key);
+    auto s = q_->Submit(r);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? s->id() : "";
+  }
+  absl::StatusOr<v1::Task> Assign(const std::string& agent, std::vector<std::string> types,
+                                  uint32_t lease = 30) {
+    v1::AssignRequest r;
+    r.set_agent_id(agent);
+    for (auto& t : types) r.add_types(t);
+    r.set_lease_seconds(lease);
+    return q_->Assign(r);
+  }
+  absl::StatusOr<v1::Task> Fail(const std::string& id, const std::string& agent) {
+    v1::FailRequest r;
+    r.set_id(id);
+    r.set_agent_id(agent);
+    r.set_error("boom");
+    return q_->Fail(r);
+  }
+  absl::StatusOr<v1::Task> Complete(const std::string& id, const std::string& agent) {
+    v1::CompleteRequest r;
+    r.set_id(id);
+    r.set_agent_id(agent);
+    r.set_result("done");
+    return q_->Complete(r);
+  }
+  v1::Task Get(const std::string& id) {
+    v1::GetRequest r;
+    r.set_id(id);
+    auto t = q_->Get(r);
+    EXPECT_TRUE(t.ok()) << t.status();
+    return t.ok() ? *t : v1::Task();
+  }
+  std::vector<std::string> ListIds(v1::TaskStatus status, uint32_t page_size = 0) {
+    std::vector<std::string> ids;
+    v1::ListRequest r;
+    r.set_status(status);
+    r.set_page_size(page_size);
+    do {
+      auto page = q_->List(r);
+      EXPECT_TRUE(page.ok()) << page.status();
+      if (!page.ok()) break;
+      for (const auto& t : page->tasks()) ids.push_back(t.id());
+      r.set_page_token(page->next_page_token());
+    } while (!r.page_token().empty());
+    return ids;
+  }
+
+  testing::TempDir dir_;
+  topology::v1::Limits limits_;
+  ManualClock clock_;
+  std::unique_ptr<storage::Table> queue_table_, dead_table_;
+  std::unique_ptr<TaskQueue> q_;
+};
+
+TEST_F(TaskQueueTest, AssignTakesHighestPriorityThenOldestAcrossTypes) {
+  const std::string low = Submit("email", 1);
+  clock_.Advance(absl::Seconds(1));
+  const std::string high_new = Submit("email", 5);
+  clock_.Advance(absl::Seconds(1));
+  const std::string high_newer = Submit("sms", 5);
+  const std::string other = Submit("fax", 100);
+
+  auto first = Assign("a1", {"email", "sms"});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->id(), high_new);
+  EXPECT_EQ(first->status(), v1::TASK_STATUS_LEASED);
+  EXPECT_EQ(first->agent_id(), "a1");
+  EXPECT_EQ(first->attempts(), 1u);
+  EXPECT_EQ(Assign("a1", {"email", "sms"})->id(), high_newer);
+  EXPECT_EQ(Assign("a1", {"sms", "email"})->id(), low);
+  auto none = Assign("a1", {"email", "sms"});
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(none.status().message(), HasSubstr("email, sms"));
+  EXPECT_EQ(Get(other).status(), v1::TASK_STATUS_QUEUED);
+}
+
+TEST_F(TaskQueueTest, CompleteAndFailRequireTheLeaseHolder) {
+  const std::string id = Submit("t");
+  ASSERT_TRUE(Assign("a1", {"t"}).ok());
+  EXPECT_EQ(Complete(id, "a2").status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Fail(id, "a2").status().code(), absl::StatusCode::kFailedPrecondition);
+  auto done = Complete(id, "a1");
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->status(), v1::TASK_STATUS_COMPLETED);
+  EXPECT_EQ(Get(id).result(), "done");
+  auto again = Complete(id, "a1");
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(again.status().message(), HasSubstr("TASK_STATUS_COMPLETED"));
+  EXPECT_EQ(Complete("task-missing", "a1").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(TaskQueueTest, AnExpiredLeaseReturnsTheTask) {
+  const std::string id = Submit("t");
+  ASSERT_EQ(Assign("a1", {"t"}, 10)->id(), id);
+  clock_.Advance(absl::Seconds(9));
+  EXPECT_EQ(Assign("a2", {"t"}).status().code(), absl::StatusCode::kNotFound);
+  clock_.Advance(absl::Seconds(2));
+  auto retaken = Assign("a2", {"t"});
+  ASSERT_TRUE(retaken.ok()) << retaken.status();
+  EXPECT_EQ(retaken->id(), id);
+  EXPECT_EQ(retaken->attempts(), 2u);
+  ASSERT_EQ(retaken->errors_size(), 1);
+  EXPECT_EQ(retaken->errors(0).error(), "lease expired");
+  EXPECT_EQ(retaken->errors(0).agent_id(), "a1");
+  // The first holder lost it.
+  EXPECT_EQ(Complete(id, "a1").status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(Complete(id, "a2").ok());
+}
+
+TEST_F(TaskQueueTest, ExpireLeasesRunsWithoutAnAssign) {
+  const std::string id = Submit("t");
+  ASSERT_TRUE(Assign("a1", {"t"}, 5).ok());
+  clock_.Advance(absl::Seconds(6));
+  EXPECT_EQ(*q_->ExpireLeases(), 1);
+  EXPECT_EQ(Get(id).status(), v1::TASK_STATUS_QUEUED);
+  EXPECT_EQ(*q_->ExpireLeases(), 0);
+}
+
+TEST_F(TaskQueueTest, MaxAttemptsMovesToDeadLetterAndRetryBringsItBack) {
+  const std::string id = Submit("t", 0, 2);
+  ASSERT_TRUE(Assign("a1", {"t"}).ok());
+  auto first = Fail(id, "a1");
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->status(), v1::TASK_STATUS_QUEUED);
+  ASSERT_TRUE(Assign("a2", {"t"}).ok());
+  auto second = Fail(id, "a2");
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->status(), v1::TASK_STATUS_DEAD);
+  ASSERT_EQ(second->errors_size(), 2);
+  EXPECT_EQ(second->errors(1).agent_id(), "a2");
+
+  EXPECT_FALSE(queue_table_->Get("t" + id)->has_value());
+  EXPECT_EQ(Get(id).status(), v1::TASK_STATUS_DEAD);
+  EXPECT_THAT(ListIds(v1::TASK_STATUS_DEAD), ::testing::ElementsAre(id));
+  EXPECT_TRUE(ListIds(v1::TASK_STATUS_QUEUED).empty());
+  EXPECT_EQ(Assign("a3", {"t"}).status().code(), absl::StatusCode::kNotFound);
+
+  v1::RetryDeadLetterRequest retry;
+  retry.set_id(id);
+  auto back = q_->RetryDeadLetter(retry);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->status(), v1::TASK_STATUS_QUEUED);
+  EXPECT_EQ(back->attempts(), 0u);
+  EXPECT_EQ(back->errors_size(), 2);  // history kept
+  EXPECT_TRUE(ListIds(v1::TASK_STATUS_DEAD).empty());
+  EXPECT_EQ(Assign("a3", {"t"})->id(), id);
+  EXPECT_EQ(q_->RetryDeadLetter(retry).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(TaskQueueTest, IdempotentSubmit) {
+  const std::string id = Submit("t", 0, 0, "order-17");
+  v1::SubmitRequest again;
+  again.set_type("t");
+  again.set_idempotency_key("order-17");
+  auto r = q_->Submit(again);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->id(), id);
+  EXPECT_FALSE(r->created());
+  EXPECT_EQ(ListIds(v1::TASK_STATUS_QUEUED).size(), 1u);
+}
+
+TEST_F(TaskQueueTest, TwoAgentsAssigningAtOnceNeverGetTheSameTask) {
+  for (int i = 0; i < 200; ++i) Submit("t", i % 7);
+  std::vector<std::vector<std::string>> got(4);
+  std::vector<std::thread> agents;
+  for (int a = 0; a < 4; ++a) {
+    agents.emplace_back([&, a] {
+      while (true) {
+        auto t = Assign(absl::StrCat("agent", a), {"t"});
+        if (!t.ok()) break;
+        got[a].push_back(t->id());
+      }
+    });
+  }
+  for (auto& t : agents) t.join();
+  std::set<std::string> all;
+  size_t total = 0;
+  for (const auto& g : got) {
+    total += g.size();
+    all.insert(g.begin(), g.end());
+  }
+  EXPECT_EQ(total, 200u);
+  EXPECT_EQ(all.size(), 200u);
+  EXPECT_EQ(ListIds(v1::TASK_STATUS_LEASED, 7).size(), 200u);
+}
+
+TEST_F(TaskQueueTest, ACrashBetweenTheTablesIsFinishedByRecover) {
+  auto failing_dead = std::make_unique<testing::FailingTable>(dead_table_.get());
+  TaskQueue crashing(queue_table_.get(), failing_dead.get(), limits_, &clock_);
+  v1::SubmitRequest s;
+  s.set_type("t");
+  s.set_max_attempts(1);
+  const std::string id = crashing.Submit(s)->id();
+  v1::AssignRequest a;
+  a.set_agent_id("a1");
+  a.add_types("t");
+  ASSERT_TRUE(crashing.Assign(a).ok());
+  failing_dead->fail_writes = true;
+  v1::FailRequest f;
+  f.set_id(id);
+  f.set_agent_id("a1");
+  f.set_error("boom");
+  EXPECT_FALSE(crashing.Fail(f).ok());
+
+  // Restart: Recover completes the move; the task is in exactly one table.
+  TaskQueue restarted(queue_table_.get(), dead_table_.get(), limits_, &clock_);
+  ASSERT_TRUE(restarted.Recover().ok());
+  EXPECT_FALSE(queue_table_->Get("t" + id)->has_value());
+  v1::GetRequest g;
+  g.set_id(id);
+  EXPECT_EQ(restarted.Get(g)->status(), v1::TASK_STATUS_DEAD);
+}
+
+TEST_F(TaskQueueTest, ListPagesAndRejectsForeignTokens) {
+  for (int i = 0; i < 5; ++i) {
+    Submit("t");
+    clock_.Advance(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(ListIds(v1::TASK_STATUS_QUEUED, 2).size(), 5u);
+  v1::ListRequest r;
+  r.set_status(v1::TASK_STATUS_QUEUED);
+  r.set_page_size(2);
+  auto page = q_->List(r);
+  ASSERT_FALSE(page->next_page_token().empty());
+  r.set_status(v1::TASK_STATUS_COMPLETED);
+  r.set_page_token(page->next_page_token());
+  EXPECT_EQ(q_->List(r).status().code(), absl::StatusCode::kInvalidArgument);
+  r.set_status(v1::TASK_STATUS_QUEUED);
+  r.set_page_token("AAAA");
+  EXPECT_EQ(q_->List(r).status().code(), absl::StatusCode::kInvalidArgument);
+  r.set_page_token(server::EncodePageToken("TASK_STATUS_QUEUED", "zz-outside"));
+  EXPECT_EQ(q_->List(r).status().code(), absl::StatusCode::kInvalidArgument);
+  v1::ListRequest unspecified;
+  EXPECT_EQ(q_->List(unspecified).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(TaskQueueTest, BadInputIsRejectedAndWritesNothing) {
+  auto submit = [&](auto mutate) {
+    v1::SubmitRequest r;
+    r.set_type("t");
+    mutate(r);
+    return q_->Submit(r).status().code();
+  };
+  EXPECT_EQ(submit([](auto& r) { r.set_type(""); }), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(submit([](auto& r) { r.set_type("has space"); }), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(submit([](auto& r) { r.set_payload(std::string(1025, 'p')); }),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(submit([](auto& r) { r.set_priority(5000); }), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(submit([](auto& r) { r.set_max_attempts(1000); }), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(submit([](auto& r) { r.set_idempotency_key(std::string(65, 'k')); }),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(queue_table_->Stats().records(), 0u);
+
+  EXPECT_EQ(Assign("", {"t"}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Assign("a", {}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Assign("a", {"t"}, 99999).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Complete("", "a").status().code(), absl::StatusCode::kInvalidArgument);
+  v1::FailRequest f;
+  f.set_id("x");
+  f.set_agent_id("a");
+  f.set_error(std::string(5000, 'e'));
+  EXPECT_EQ(q_->Fail(f).status().code(), absl::StatusCode::kInvalidArgument);
+  v1::GetRequest g;
+  g.set_id("../etc");
+  EXPECT_EQ(q_->Get(g).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace agentcom::task_queue
