@@ -20,8 +20,9 @@ CONFIG=$HOME_DIR/agentcom.yaml
 "$BIN/agentcomctl" supervisord-conf --config="$CONFIG" --bin-dir="$BIN" \
   --run-dir="$HOME_DIR" >"$HOME_DIR/supervisord.conf"
 
-first_store=$("$BIN/agentcomctl" endpoints --config="$CONFIG" | head -n1)
+first_store=$("$BIN/agentcomctl" endpoints --config="$CONFIG" | sed -n 2p)
 read -r _ first_addr _ <<<"$first_store"
+read -r _ maint_addr _ <<<"$("$BIN/agentcomctl" endpoints --config="$CONFIG" | head -n1)"
 cat <<INFO
 
 agentcom storage plane
@@ -38,6 +39,8 @@ try it (agentcom_grpcurl takes grpcurl's arguments; upstream grpcurl works too):
     -d '{"agent_id":"alice","message":{"body":"aGVsbG8="}}' $first_addr agentcom.mailbox.v1.Mailbox/Enqueue
   $BIN/agentcom_grpcurl -plaintext -H "authorization: Bearer \$(cat $HOME_DIR/tokens/admin.token)" \\
     $first_addr agentcom.store_admin.v1.StoreAdmin/ListTables
+  $BIN/agentcom_grpcurl -plaintext -H "authorization: Bearer \$(cat $HOME_DIR/tokens/admin.token)" \\
+    $maint_addr agentcom.maintenance.v1.Maintenance/GetHealth
 
 starting supervisord (Ctrl-C stops everything)...
 INFO

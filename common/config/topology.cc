@@ -102,6 +102,13 @@ void ApplyDefaults(Topology* t) {
   if (tokens->agent_token_file().empty()) tokens->set_agent_token_file("tokens/agent.token");
   if (tokens->admin_token_file().empty()) tokens->set_admin_token_file("tokens/admin.token");
   if (t->log_level().empty()) t->set_log_level("info");
+  auto* m = t->mutable_maintenance();
+  if (!m->has_backup_interval_seconds()) m->set_backup_interval_seconds(86400);
+  if (!m->has_compaction_interval_seconds()) m->set_compaction_interval_seconds(21600);
+  if (!m->has_first_run_delay_seconds()) m->set_first_run_delay_seconds(300);
+  if (!m->has_backup_retention()) m->set_backup_retention(3);
+  if (!m->has_compaction_threshold()) m->set_compaction_threshold(0.10);
+  if (!m->has_store_start_timeout_seconds()) m->set_store_start_timeout_seconds(60);
   auto* sup = t->mutable_supervisor();
   if (sup->address().empty()) sup->set_address("127.0.0.1:9001");
   if (sup->username().empty()) sup->set_username("agentcom");
@@ -172,6 +179,41 @@ absl::Status Validate(Topology* t, absl::string_view base_dir) {
     return s;
   }
 
+  const auto& m = t->maintenance();
+  if (auto s = CheckRange("maintenance.backup_interval_seconds", m.backup_interval_seconds(), 60,
+                          30 * 86400);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckRange("maintenance.compaction_interval_seconds",
+                          m.compaction_interval_seconds(), 60, 30 * 86400);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckRange("maintenance.first_run_delay_seconds", m.first_run_delay_seconds(), 0,
+                          30 * 86400);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckRange("maintenance.backup_retention", m.backup_retention(), 1, 1000); !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckRange("maintenance.store_start_timeout_seconds",
+                          m.store_start_timeout_seconds(), 1, 3600);
+      !s.ok()) {
+    return s;
+  }
+  if (!(m.compaction_threshold() >= 0 && m.compaction_threshold() <= 1)) {
+    return Invalid("maintenance.compaction_threshold",
+                   absl::StrCat(m.compaction_threshold(), " is outside 0..1"));
+  }
+  for (int i = 0; i < m.webhook_urls_size(); ++i) {
+    const std::string& url = m.webhook_urls(i);
+    if (!absl::StartsWith(url, "http://") && !absl::StartsWith(url, "https://")) {
+      return Invalid(absl::StrCat("maintenance.webhook_urls[", i, "]"),
+                     absl::StrCat("'", url, "' is not an http(s) URL"));
+    }
+  }
   if (t->stores().empty()) return Invalid("stores", "at least one store is required");
   std::set<std::string> store_names, table_names;
   std::set<std::string> addresses = {t->maintenance().address(),

@@ -80,6 +80,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "endpoints") {
+    std::cout << "maintenance " << topology->maintenance().address() << " http://"
+              << topology->maintenance().metrics_address() << "/metrics\n";
     for (const auto& store : topology->stores()) {
       std::cout << store.name() << " " << store.address() << " http://"
                 << store.metrics_address() << "/metrics\n";

@@ -6,9 +6,10 @@ namespace agentcom::tools {
 namespace {
 
 void AppendProgram(std::string* out, const std::string& name, const std::string& command,
-                   const std::string& run_dir) {
+                   const std::string& run_dir, int priority) {
   absl::StrAppend(out, "\n[program:", name, "]\n",
                   "command=", command, "\n",
+                  "priority=", priority, "\n",
                   "autostart=true\n",
                   "autorestart=true\n",
                   // Long enough for a table to be opened and recounted.
@@ -52,8 +53,12 @@ std::string RenderSupervisordConf(const config::Topology& topology,
                   absl::StrCat(options.bin_dir, "/agentcom_", store.kind(),
                                "_store --config=", options.config_path,
                                " --store=", store.name()),
-                  options.run_dir);
+                  options.run_dir, 100);
   }
+  // Started after the stores (higher priority number), stopped before them.
+  AppendProgram(&out, "maintenance",
+                absl::StrCat(options.bin_dir, "/agentcom_maintenance --config=", options.config_path),
+                options.run_dir, 200);
   return out;
 }
 

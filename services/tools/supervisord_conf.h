@@ -19,7 +19,8 @@ struct SupervisordOptions {
 };
 
 // supervisord.conf for the topology: one [program:<store>] per store
-// running agentcom_<kind>_store --config=... --store=<name>, its XML-RPC
+// running agentcom_<kind>_store --config=... --store=<name>, then
+// [program:maintenance], supervisord's XML-RPC
 // endpoint on supervisor.address with username and password, everything in
 // the foreground so Ctrl-C stops it all. Deterministic output.
 std::string RenderSupervisordConf(const config::Topology& topology,

@@ -130,8 +130,11 @@ int SupervisedSystem::MetricsPort(const std::string& store) const {
 
 bool SupervisedSystem::WaitServing(absl::Duration timeout) const {
   const absl::Time deadline = absl::Now() + timeout;
-  for (const auto& store : topology_.stores()) {
-    auto health = grpc::health::v1::Health::NewStub(Channel(store.name()));
+  std::vector<std::string> addresses = {topology_.maintenance().address()};
+  for (const auto& store : topology_.stores()) addresses.push_back(store.address());
+  for (const auto& address : addresses) {
+    auto health = grpc::health::v1::Health::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
     while (true) {
       grpc::ClientContext ctx;
       ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));

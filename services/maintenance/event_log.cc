@@ -1,0 +1,114 @@
+#include "services/maintenance/event_log.h"
+
+#include <fcntl.h>
+#include <google/protobuf/util/json_util.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/logging/log.h"
+#include "common/server/api_checks.h"
+
+namespace agentcom::maintenance {
+
+absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  const std::string tmp = absl::StrCat(path, ".tmp");
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+  bool ok = write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
+            fsync(fd) == 0;
+  close(fd);
+  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot write ", path));
+  }
+  return absl::OkStatus();
+}
+
+EventLog::EventLog(std::string path, Clock* clock, size_t capacity)
+    : path_(std::move(path)), clock_(clock), capacity_(capacity) {}
+
+absl::Status EventLog::Load() {
+  std::ifstream in(path_);
+  if (!in) return absl::OkStatus();
+  absl::MutexLock l(&mu_);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    v1::Event e;
+    if (!google::protobuf::util::JsonStringToMessage(line, &e).ok()) {
+      log::Warn("skipping an unreadable event line", {{"file", path_}});
+      continue;
+    }
+    next_id_ = std::max(next_id_, e.id() + 1);
+    events_.push_back(std::move(e));
+  }
+  while (events_.size() > capacity_) events_.pop_front();
+  return absl::OkStatus();
+}
+
+absl::Status EventLog::Persist() {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions print;
+  print.preserve_proto_field_names = true;
+  for (const auto& e : events_) {
+    std::string line;
+    (void)google::protobuf::util::MessageToJsonString(e, &line, print);
+    absl::StrAppend(&out, line, "\n");
+  }
+  return WriteFileAtomically(path_, out);
+}
+
+v1::Event EventLog::Add(const std::string& type, const std::string& table,
+                        const std::string& message, std::map<std::string, std::string> details) {
+  v1::Event e;
+  std::vector<std::function<void(const v1::Event&)>> listeners;
+  {
+    absl::MutexLock l(&mu_);
+    e.set_id(next_id_++);
+    *e.mutable_time() = server::ToProtoTime(clock_->Now());
+    e.set_type(type);
+    e.set_table(table);
+    e.set_message(message);
+    for (auto& [k, v] : details) (*e.mutable_details())[k] = v;
+    events_.push_back(e);
+    while (events_.size() > capacity_) events_.pop_front();
+    if (auto s = Persist(); !s.ok()) {
+      log::Error("cannot persist events", {{"error", std::string(s.message())}});
+    }
+    listeners = listeners_;
+  }
+  log::Info("event", {{"id", e.id()}, {"type", type}, {"table", table}, {"message", message}});
+  for (auto& f : listeners) f(e);
+  return e;
+}
+
+std::vector<v1::Event> EventLog::After(uint64_t after_id, size_t limit) const {
+  absl::MutexLock l(&mu_);
+  std::vector<v1::Event> out;
+  for (const auto& e : events_) {
+    if (e.id() > after_id) {
+      out.push_back(e);
+      if (out.size() == limit) break;
+    }
+  }
+  return out;
+}
+
+bool EventLog::WaitAfter(uint64_t after_id, absl::Duration timeout) const {
+  absl::MutexLock l(&mu_);
+  auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return next_id_ > after_id + 1; };
+  return mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+}
+
+void EventLog::OnEvent(std::function<void(const v1::Event&)> listener) {
+  absl::MutexLock l(&mu_);
+  listeners_.push_back(std::move(listener));
+}
+
+}  // namespace agentcom::maintenance
