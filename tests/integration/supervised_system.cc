@@ -128,6 +128,17 @@ int SupervisedSystem::MetricsPort(const std::string& store) const {
   return port;
 }
 
+std::shared_ptr<grpc::Channel> SupervisedSystem::MaintenanceChannel() const {
+  return grpc::CreateChannel(topology_.maintenance().address(), grpc::InsecureChannelCredentials());
+}
+
+int SupervisedSystem::MaintenanceMetricsPort() const {
+  const std::string& address = topology_.maintenance().metrics_address();
+  int port = 0;
+  (void)absl::SimpleAtoi(address.substr(address.rfind(':') + 1), &port);
+  return port;
+}
+
 bool SupervisedSystem::WaitServing(absl::Duration timeout) const {
   const absl::Time deadline = absl::Now() + timeout;
   std::vector<std::string> addresses = {topology_.maintenance().address()};

@@ -30,6 +30,8 @@ class SupervisedSystem {
   std::string admin_token() const;
   std::shared_ptr<grpc::Channel> Channel(const std::string& store) const;
   int MetricsPort(const std::string& store) const;
+  std::shared_ptr<grpc::Channel> MaintenanceChannel() const;
+  int MaintenanceMetricsPort() const;
 
   // Waits until every store answers its health check with SERVING.
   bool WaitServing(absl::Duration timeout) const;
