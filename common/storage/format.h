@@ -34,6 +34,11 @@ inline std::string DataKey(absl::string_view key) {
 // fragmentation_ratio in table.proto.
 inline constexpr uint64_t kRecordOverheadBytes = 14;
 
+// Bytes no compaction can reclaim (LevelDB's MANIFEST, the current log's
+// header and this engine's own bookkeeping), so a small or empty table does
+// not look fragmented.
+inline constexpr uint64_t kUnreclaimableBytes = 64 << 10;
+
 // Record count and logical size, checkpointed under kStatsKey. `clean` is
 // true only when written by an orderly close; after a crash the numbers are
 // recomputed by a scan at open.

@@ -348,8 +348,9 @@ TableStats LevelDbTable::Stats() {
   }
   stats.set_disk_bytes(disk);
   double ratio = 0;
-  if (disk > 0 && disk > stats.live_bytes()) {
-    ratio = 1.0 - static_cast<double>(stats.live_bytes()) / static_cast<double>(disk);
+  const uint64_t kept = stats.live_bytes() + internal::kUnreclaimableBytes;
+  if (disk > kept) {
+    ratio = static_cast<double>(disk - kept) / static_cast<double>(disk);
   }
   stats.set_fragmentation_ratio(std::clamp(ratio, 0.0, 1.0));
   stats.set_durability(options_.storage.durability());

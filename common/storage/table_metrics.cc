@@ -39,7 +39,7 @@ std::vector<prometheus::MetricFamily> TableMetrics::Collect() const {
                     "Estimated bytes of the table right after a full compaction.");
   auto frag = Gauge("agentcom_table_fragmentation_ratio",
                     "Share of disk bytes a full compaction would reclaim "
-                    "(1 - live/disk, in [0, 1]).");
+                    "((disk - live - 64 KiB) / disk, in [0, 1]).");
   auto state = Gauge("agentcom_table_state",
                      "1 for the table's current state, 0 for the others.");
   auto degraded = Gauge("agentcom_table_degraded",

@@ -1,0 +1,445 @@
+// The maintenance core's rules (issue 4) on a manual clock, with a fake
+// supervisor and fake store processes that own real tables on real files:
+// "stopping" a store closes its tables, "starting" it opens them again.
+#include "services/maintenance/maintenance.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/storage/backup.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/maintenance/notifier.h"
+#include "services/maintenance/scheduler.h"
+#include "tests/support/test_support.h"
+
+namespace agentcom::maintenance {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+// Store processes in-process: tables opened from the topology's data dir.
+class FakeProcesses final : public ProcessSupervisor, public StoreClient {
+ public:
+  explicit FakeProcesses(const config::Topology& t) : topology_(t) {
+    for (const auto& s : t.stores()) EXPECT_TRUE(Start(s.name()).ok());
+  }
+
+  // ProcessSupervisor
+  absl::Status Stop(const std::string& name) override {
+    absl::MutexLock l(&mu_);
+    calls_.push_back("stop " + name);
+    for (const auto& t : (*config::FindStore(topology_, name))->tables()) tables_.erase(t.name());
+    return absl::OkStatus();
+  }
+  absl::Status Start(const std::string& name) override {
+    absl::MutexLock l(&mu_);
+    calls_.push_back("start " + name);
+    if (fail_start) return absl::FailedPreconditionError("FATAL");
+    for (const auto& t : (*config::FindStore(topology_, name))->tables()) {
+      if (tables_.count(t.name())) continue;
+      storage::TableOptions o;
+      o.name = t.name();
+      o.dir = topology_.data_dir() + "/" + t.name();
+      o.storage = config::EffectiveStorage(topology_, t);
+      auto table = storage::OpenTable(o);
+      if (!table.ok()) return table.status();
+      tables_[t.name()] = *std::move(table);
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<ProcessState> GetState(const std::string& name) override {
+    absl::MutexLock l(&mu_);
+    const auto& t = (*config::FindStore(topology_, name))->tables(0).name();
+    return tables_.count(t) ? ProcessState::kRunning : ProcessState::kStopped;
+  }
+
+  // StoreClient
+  absl::StatusOr<common::v1::TableStats> GetTableStats(const std::string& table) override {
+    auto t = Find(table);
+    if (!t.ok()) return t.status();
+    return (*t)->Stats();
+  }
+  absl::StatusOr<store_admin::v1::CompactResponse> Compact(const std::string& table) override {
+    {
+      absl::MutexLock l(&mu_);
+      ++compact_calls;
+      if (compact_failures > 0) {
+        --compact_failures;
+        return absl::UnavailableError("injected compaction failure");
+      }
+    }
+    auto t = Find(table);
+    if (!t.ok()) return t.status();
+    store_admin::v1::CompactResponse r;
+    *r.mutable_before() = (*t)->Stats();
+    if (auto s = (*t)->Compact(); !s.ok()) return s;
+    *r.mutable_after() = (*t)->Stats();
+    return r;
+  }
+  absl::StatusOr<store_admin::v1::SnapshotResponse> Snapshot(const std::string& table) override {
+    auto t = Find(table);
+    if (!t.ok()) return t.status();
+    auto m = (*t)->Snapshot(topology_.backup_dir());
+    if (!m.ok()) return m.status();
+    store_admin::v1::SnapshotResponse r;
+    *r.mutable_manifest() = *m;
+    return r;
+  }
+  absl::StatusOr<store_admin::v1::VerifyResponse> Verify(const std::string& table) override {
+    auto t = Find(table);
+    if (!t.ok()) return t.status();
+    auto v = (*t)->Verify();
+    if (!v.ok()) return v.status();
+    store_admin::v1::VerifyResponse r;
+    r.set_record_count(v->record_count);
+    r.set_content_hash(v->content_hash);
+    return r;
+  }
+  absl::Status WaitServing(const std::string& table, absl::Duration) override {
+    return Find(table).status();
+  }
+
+  absl::StatusOr<storage::Table*> Find(const std::string& table) {
+    absl::MutexLock l(&mu_);
+    auto it = tables_.find(table);
+    if (it == tables_.end()) return absl::UnavailableError(absl::StrCat("store of ", table, " is down"));
+    return it->second.get();
+  }
+  std::vector<std::string> calls() {
+    absl::MutexLock l(&mu_);
+    return calls_;
+  }
+
+  std::atomic<bool> fail_start{false};
+  int compact_failures ABSL_GUARDED_BY(mu_) = 0;
+  int compact_calls ABSL_GUARDED_BY(mu_) = 0;
+  absl::Mutex mu_;
+
+ private:
+  const config::Topology topology_;
+  std::map<std::string, std::unique_ptr<storage::Table>> tables_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
+};
+
+class MaintenanceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    topology_ = testing::MakeTopology(dir_.path(), {{"mailbox", {"agent_mailbox"}},
+                                                    {"config", {"agentcom_config"}}});
+    processes_ = std::make_unique<FakeProcesses>(topology_);
+    NewCore();
+  }
+  void NewCore() {
+    core_.reset();
+    events_ = std::make_unique<EventLog>(topology_.state_dir() + "/events.jsonl", &clock_);
+    ASSERT_TRUE(events_->Load().ok());
+    core_ = std::make_unique<MaintenanceCore>(MaintenanceCore::Options{
+        .topology = topology_,
+        .clock = &clock_,
+        .supervisor = processes_.get(),
+        .stores = processes_.get(),
+        .events = events_.get(),
+        .metrics = &registry_});
+    ASSERT_TRUE(core_->Start().ok());
+  }
+  storage::Table* Mailbox() { return *processes_->Find("agent_mailbox"); }
+  void Fill(int n, int gen = 0) {
+    for (int i = 0; i < n; i += 100) {
+      storage::TableBatch b;
+      for (int j = i; j < i + 100 && j < n; ++j) {
+        b.Put(absl::StrCat("k", 100000 + j), absl::StrCat(std::string(150, 'v'), gen));
+      }
+      ASSERT_TRUE(Mailbox()->Write(b).ok());
+    }
+  }
+  std::string Backup() {
+    clock_.Advance(absl::Seconds(1));
+    auto r = core_->BackupTable("agent_mailbox", "manual");
+    EXPECT_TRUE(r.ok() && r->results(0).ok()) << (r.ok() ? r->results(0).error() : "");
+    return r.ok() ? r->results(0).backup_id() : "";
+  }
+  std::vector<std::string> Backups() {
+    return *storage::ListBackups(topology_.backup_dir(), "agent_mailbox");
+  }
+  std::vector<std::string> EventTypes() {
+    std::vector<std::string> types;
+    for (const auto& e : events_->After(0, 1000)) types.push_back(e.type());
+    return types;
+  }
+  void CorruptLiveMailbox() {
+    ASSERT_TRUE(Mailbox()->Compact().ok());
+    ASSERT_TRUE(processes_->Stop("mailbox").ok());
+    testing::FlipBytesInLargestTableFile(topology_.data_dir() + "/agent_mailbox");
+    ASSERT_TRUE(processes_->Start("mailbox").ok());
+    EXPECT_FALSE(Mailbox()->Verify().ok());
+  }
+
+  testing::TempDir dir_;
+  config::Topology topology_;
+  ManualClock clock_;
+  prometheus::Registry registry_;
+  std::unique_ptr<FakeProcesses> processes_;
+  std::unique_ptr<EventLog> events_;
+  std::unique_ptr<MaintenanceCore> core_;
+};
+
+TEST_F(MaintenanceTest, SchedulerRunsBackupsAndCompactionOnTheirIntervals) {
+  Scheduler scheduler(core_.get(), &clock_, absl::Hours(24), absl::Hours(6), absl::Minutes(5));
+  EXPECT_TRUE(scheduler.RunDue().empty());
+  clock_.Advance(absl::Minutes(5));
+  EXPECT_THAT(scheduler.RunDue(), ElementsAre("backup", "compaction"));
+  EXPECT_EQ(Backups().size(), 1u);
+  clock_.Advance(absl::Hours(6) - absl::Seconds(1));
+  EXPECT_TRUE(scheduler.RunDue().empty());
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_THAT(scheduler.RunDue(), ElementsAre("compaction"));
+  clock_.Advance(absl::Hours(18));
+  EXPECT_THAT(scheduler.RunDue(), ElementsAre("backup", "compaction"));
+  EXPECT_EQ(core_->CompactionHistory().runs(0).trigger(), "scheduled");
+}
+
+TEST_F(MaintenanceTest, CompactionSkipsBelowThresholdUnlessForced) {
+  Fill(3000);
+  ASSERT_TRUE(Mailbox()->Compact().ok());
+  v1::CompactionRun run = core_->CompactAll(false, "scheduled");
+  EXPECT_EQ(run.tables_total(), 2u);
+  EXPECT_EQ(run.skipped(), 2u);
+  EXPECT_EQ(run.results(0).reason(), "below_threshold");
+  Fill(3000, 1);
+  Fill(3000, 2);
+  run = core_->CompactAll(false, "scheduled");
+  ASSERT_EQ(run.results(0).table(), "agent_mailbox");
+  EXPECT_EQ(run.results(0).outcome(), v1::COMPACTION_OUTCOME_COMPACTED);
+  EXPECT_GT(run.results(0).fragmentation_before(), 0.1);
+  EXPECT_LT(run.results(0).fragmentation_after(), 0.05);
+  EXPECT_EQ(run.results(1).outcome(), v1::COMPACTION_OUTCOME_SKIPPED);
+  run = core_->CompactAll(true, "manual");
+  EXPECT_EQ(run.compacted(), 2u);
+}
+
+TEST_F(MaintenanceTest, AFailedCompactionIsRetriedOnce) {
+  {
+    absl::MutexLock l(&processes_->mu_);
+    processes_->compact_failures = 1;
+  }
+  auto run = core_->CompactTable("agent_mailbox");
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->results(0).outcome(), v1::COMPACTION_OUTCOME_COMPACTED);
+  EXPECT_TRUE(run->results(0).retried());
+  {
+    absl::MutexLock l(&processes_->mu_);
+    processes_->compact_failures = 2;
+    processes_->compact_calls = 0;
+  }
+  run = core_->CompactTable("agent_mailbox");
+  EXPECT_EQ(run->results(0).outcome(), v1::COMPACTION_OUTCOME_ERROR);
+  EXPECT_TRUE(run->results(0).retried());
+  {
+    absl::MutexLock l(&processes_->mu_);
+    EXPECT_EQ(processes_->compact_calls, 2);  // once, and once more; not a third time
+  }
+  EXPECT_EQ(EventTypes().back(), "compaction_failed");
+}
+
+TEST_F(MaintenanceTest, HistoryKeepsTwentyRunsAcrossARestart) {
+  for (int i = 0; i < 25; ++i) core_->CompactAll(false, "scheduled");
+  EXPECT_EQ(core_->CompactionHistory().runs_size(), 20);
+  NewCore();
+  EXPECT_EQ(core_->CompactionHistory().runs_size(), 20);
+  EXPECT_EQ(core_->CompactionHistory().runs(0).tables_total(), 2u);
+}
+
+TEST_F(MaintenanceTest, RetentionKeepsTheNewestVerifiedAndCleansPartials) {
+  Fill(100);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(Backup());
+  EXPECT_THAT(Backups(), ElementsAre(ids[2], ids[3], ids[4]));
+
+  // A partial backup from a crashed snapshot is removed once it is stale.
+  const fs::path partial = fs::path(topology_.backup_dir()) / "agent_mailbox" / ".tmp-20200101T000000.000000Z";
+  fs::create_directories(partial);
+  fs::last_write_time(partial, fs::file_time_type::clock::now() - std::chrono::hours(1));
+  // The two newest backups are damaged: the newest verified one must stay.
+  for (const std::string& id : {ids[3], ids[4]}) {
+    const std::string f = storage::BackupPath(topology_.backup_dir(), "agent_mailbox", id) + "/data-000001.ldb";
+    testing::FlipBytes(f, 100, 4);
+  }
+  NewCore();  // forget what was verified, as after a restart
+  const std::string newest = Backup();
+  EXPECT_FALSE(fs::exists(partial));
+  // Kept: the new one, and ids[2], the newest that still verifies; the
+  // damaged ones newer than it stay for inspection.
+  EXPECT_THAT(Backups(), ElementsAre(ids[2], ids[3], ids[4], newest));
+}
+
+TEST_F(MaintenanceTest, ABackupFailingVerificationIsRemovedAndReported) {
+  auto r = core_->BackupTable("no_such_table", "manual");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(processes_->Stop("mailbox").ok());
+  v1::BackupRun run = core_->BackupAll("manual");
+  EXPECT_EQ(run.failed(), 1u);
+  EXPECT_EQ(run.succeeded(), 1u);
+  for (const auto& res : run.results()) {
+    if (res.table() == "agent_mailbox") {
+      EXPECT_THAT(res.error(), HasSubstr("is down"));  // B6
+    }
+  }
+  EXPECT_THAT(EventTypes(), ElementsAre("backup_failed", "backup_complete"));
+}
+
+TEST_F(MaintenanceTest, RestoreFallsBackToAnOlderBackupWhenTheNewestFailsVerification) {
+  Fill(500);
+  const std::string older = Backup();
+  Fill(600, 1);
+  const std::string newer = Backup();
+  testing::FlipBytes(storage::BackupPath(topology_.backup_dir(), "agent_mailbox", newer) + "/data-000001.ldb",
+                     200, 4);
+  CorruptLiveMailbox();
+  auto result = core_->RestoreTable("agent_mailbox", "", "manual");
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->outcome(), v1::RESTORE_OUTCOME_RESTORED) << result->reason();
+  EXPECT_EQ(result->backup_id(), older);
+  EXPECT_EQ(result->record_count(), 500u);
+  ASSERT_EQ(result->rejected_backups_size(), 1);
+  EXPECT_THAT(result->rejected_backups(0), HasSubstr(newer));
+  EXPECT_TRUE(Mailbox()->Verify().ok());
+  EXPECT_EQ(Mailbox()->Stats().records(), 500u);
+  EXPECT_TRUE(fs::exists(result->quarantine_path()));
+  EXPECT_THAT(processes_->calls(), ::testing::IsSupersetOf({"stop mailbox", "start mailbox"}));
+  EXPECT_EQ(EventTypes().back(), "recovery_complete");
+}
+
+TEST_F(MaintenanceTest, WithNoUsableBackupTheTableIsDegradedAndKeptInQuarantine) {
+  Fill(500);
+  CorruptLiveMailbox();
+  auto result = core_->RestoreTable("agent_mailbox", "", "manual");
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->outcome(), v1::RESTORE_OUTCOME_DEGRADED);
+  EXPECT_THAT(result->reason(), HasSubstr("no backup of the table exists"));
+  EXPECT_EQ(Mailbox()->state(), common::v1::TABLE_STATE_DEGRADED);
+  EXPECT_EQ(Mailbox()->Stats().records(), 0u);
+  EXPECT_TRUE(Mailbox()->Put("new", "data").ok());  // serving
+  bool has_ldb = false;
+  for (const auto& f : fs::directory_iterator(result->quarantine_path())) {
+    has_ldb |= f.path().extension() == ".ldb";
+  }
+  EXPECT_TRUE(has_ldb);
+  EXPECT_EQ(EventTypes().back(), "recovery_failed");
+}
+
+TEST_F(MaintenanceTest, DuplicateReportsCollapseIntoOneRestore) {
+  Fill(200);
+  Backup();
+  CorruptLiveMailbox();
+  int started = 0;
+  for (int i = 0; i < 5; ++i) started += *core_->ReportCorruption("agent_mailbox", "Corruption: x");
+  EXPECT_EQ(started, 1);
+  ASSERT_TRUE(core_->WaitRestoresIdle(absl::Seconds(30)));
+  int completes = 0;
+  for (const auto& t : EventTypes()) completes += t == "recovery_complete";
+  EXPECT_EQ(completes, 1);
+  EXPECT_TRUE(Mailbox()->Verify().ok());
+  // Once done, a new report starts a new restore.
+  EXPECT_TRUE(*core_->ReportCorruption("agent_mailbox", "Corruption: again"));
+  ASSERT_TRUE(core_->WaitRestoresIdle(absl::Seconds(30)));
+}
+
+// A maintenance process killed during a restore leaves a journal naming the
+// step it reached. For each step, recreate what the crash left on disk and
+// check that a new maintenance finishes the restore and starts the store.
+TEST_F(MaintenanceTest, ARestoreInterruptedAtAnyStepIsFinishedAtStartUp) {
+  Fill(300);
+  const std::string id = Backup();
+  for (const std::string step : {"started", "stopping", "quarantining", "installing", "starting",
+                                 "verifying"}) {
+    SCOPED_TRACE(step);
+    core_.reset();
+    CorruptLiveMailbox();
+    const std::string table_dir = topology_.data_dir() + "/agent_mailbox";
+    if (step != "started" && step != "stopping") ASSERT_TRUE(processes_->Stop("mailbox").ok());
+    if (step == "installing" || step == "starting" || step == "verifying") {
+      fs::rename(table_dir, topology_.data_dir() + "/quarantine-test-" + step);
+    }
+    if (step == "installing") {  // a half-built staging directory
+      fs::create_directories(topology_.data_dir() + "/.restore-agent_mailbox");
+      std::ofstream(topology_.data_dir() + "/.restore-agent_mailbox/000005.ldb") << "partial";
+    }
+    if (step == "starting" || step == "verifying") {
+      ASSERT_TRUE(storage::RestoreBackup(
+          storage::BackupPath(topology_.backup_dir(), "agent_mailbox", id), table_dir).ok());
+    }
+    std::ofstream(topology_.state_dir() + "/restore-journal/agent_mailbox.json")
+        << "{\"table\":\"agent_mailbox\",\"trigger\":\"auto\",\"reason\":\"" << step
+        << "\",\"backup_id\":\"" << id << "\"}";
+    NewCore();
+    ASSERT_TRUE(core_->WaitRestoresIdle(absl::Seconds(30)));
+    auto state = processes_->GetState("mailbox");
+    EXPECT_EQ(*state, ProcessState::kRunning);
+    ASSERT_TRUE(processes_->Find("agent_mailbox").ok());
+    EXPECT_TRUE(Mailbox()->Verify().ok());
+    EXPECT_EQ(Mailbox()->Stats().records(), 300u);
+    EXPECT_FALSE(fs::exists(topology_.state_dir() + "/restore-journal/agent_mailbox.json"));
+  }
+}
+
+TEST_F(MaintenanceTest, AStoreThatCannotStartIsReportedAsFailed) {
+  Fill(100);
+  Backup();
+  CorruptLiveMailbox();
+  processes_->fail_start = true;
+  auto result = core_->RestoreTable("agent_mailbox", "", "manual");
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->outcome(), v1::RESTORE_OUTCOME_FAILED);
+  EXPECT_THAT(result->reason(), HasSubstr("FATAL"));
+  processes_->fail_start = false;
+}
+
+TEST_F(MaintenanceTest, WebhooksOnlyForCompactionFailuresAutoRestoresAndRecoveryFailures) {
+  auto event = [](const std::string& type, const std::string& trigger) {
+    v1::Event e;
+    e.set_type(type);
+    if (!trigger.empty()) (*e.mutable_details())["trigger"] = trigger;
+    return e;
+  };
+  EXPECT_TRUE(ShouldNotify(event("compaction_failed", "")));
+  EXPECT_TRUE(ShouldNotify(event("recovery_complete", "auto")));
+  EXPECT_TRUE(ShouldNotify(event("recovery_failed", "manual")));
+  EXPECT_FALSE(ShouldNotify(event("recovery_complete", "manual")));
+  EXPECT_FALSE(ShouldNotify(event("compaction_complete", "")));
+  EXPECT_FALSE(ShouldNotify(event("backup_complete", "")));
+  EXPECT_FALSE(ShouldNotify(event("backup_failed", "")));
+  EXPECT_FALSE(ShouldNotify(event("corruption_detected", "")));
+}
+
+TEST_F(MaintenanceTest, EventsPersistAcrossARestartWithIncreasingIds) {
+  core_->CompactAll(false, "manual");
+  const uint64_t last = events_->After(0, 1000).back().id();
+  NewCore();
+  core_->CompactAll(false, "manual");
+  auto all = events_->After(0, 1000);
+  EXPECT_GT(all.back().id(), last);
+  EXPECT_EQ(events_->After(last, 1000).size(), 1u);
+}
+
+TEST_F(MaintenanceTest, HealthReportsEveryTable) {
+  Fill(100);
+  Backup();
+  core_->CompactAll(true, "manual");
+  ASSERT_TRUE(processes_->Stop("config").ok());
+  v1::GetHealthResponse h = core_->GetHealth();
+  ASSERT_EQ(h.tables_size(), 2);
+  EXPECT_EQ(h.tables(0).stats().table(), "agent_mailbox");
+  EXPECT_EQ(h.tables(0).stats().records(), 100u);
+  EXPECT_EQ(h.tables(0).backups_retained(), 1u);
+  EXPECT_EQ(h.tables(0).last_backup_result(), "ok");
+  EXPECT_EQ(h.tables(0).last_compaction_result(), "compacted");
+  EXPECT_EQ(h.tables(1).stats().state(), common::v1::TABLE_STATE_UNAVAILABLE);
+  EXPECT_DOUBLE_EQ(h.compaction_threshold(), 0.10);
+}
+
+}  // namespace
+}  // namespace agentcom::maintenance
