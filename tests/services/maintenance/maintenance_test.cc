@@ -360,7 +360,9 @@ TEST_F(MaintenanceTest, ARestoreInterruptedAtAnyStepIsFinishedAtStartUp) {
     core_.reset();
     CorruptLiveMailbox();
     const std::string table_dir = topology_.data_dir() + "/agent_mailbox";
-    if (step != "started" && step != "stopping") ASSERT_TRUE(processes_->Stop("mailbox").ok());
+    if (step != "started" && step != "stopping") {
+      ASSERT_TRUE(processes_->Stop("mailbox").ok());
+    }
     if (step == "installing" || step == "starting" || step == "verifying") {
       fs::rename(table_dir, topology_.data_dir() + "/quarantine-test-" + step);
     }
