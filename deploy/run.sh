@@ -18,14 +18,16 @@ CONFIG=$HOME_DIR/agentcom.yaml
 [[ -f "$CONFIG" ]] || cp "$ROOT/deploy/agentcom.yaml" "$CONFIG"
 "$BIN/agentcomctl" init --config="$CONFIG"
 "$BIN/agentcomctl" supervisord-conf --config="$CONFIG" --bin-dir="$BIN" \
-  --run-dir="$HOME_DIR" >"$HOME_DIR/supervisord.conf"
+  --run-dir="$HOME_DIR" --static-dir="$ROOT/services/gateway/static" >"$HOME_DIR/supervisord.conf"
 
-first_store=$("$BIN/agentcomctl" endpoints --config="$CONFIG" | sed -n 2p)
+first_store=$("$BIN/agentcomctl" endpoints --config="$CONFIG" | sed -n 3p)
+read -r _ dashboard _ <<<"$("$BIN/agentcomctl" endpoints --config="$CONFIG" | sed -n 2p)"
 read -r _ first_addr _ <<<"$first_store"
 read -r _ maint_addr _ <<<"$("$BIN/agentcomctl" endpoints --config="$CONFIG" | head -n1)"
 cat <<INFO
 
 agentcom storage plane
+  dashboard:    $dashboard  (sign in with the admin token)
   config:       $CONFIG
   logs:         $HOME_DIR/logs/
   admin token:  $HOME_DIR/tokens/admin.token

@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config
   libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   libabsl-dev libleveldb-dev libsnappy-dev prometheus-cpp-dev libyaml-cpp-dev
-  libspdlog-dev libssl-dev
+  libspdlog-dev libssl-dev libboost-dev libcurl4-openssl-dev libtinyxml2-dev
   supervisor curl ca-certificates
 )
 if [[ "${1:-}" == "--tests" ]]; then

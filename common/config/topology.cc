@@ -109,6 +109,11 @@ void ApplyDefaults(Topology* t) {
   if (!m->has_backup_retention()) m->set_backup_retention(3);
   if (!m->has_compaction_threshold()) m->set_compaction_threshold(0.10);
   if (!m->has_store_start_timeout_seconds()) m->set_store_start_timeout_seconds(60);
+  auto* g = t->mutable_gateway();
+  if (g->address().empty()) g->set_address("127.0.0.1:8080");
+  if (g->metrics_address().empty()) g->set_metrics_address("127.0.0.1:9407");
+  if (!g->has_max_body_bytes()) g->set_max_body_bytes(65536);
+  if (!g->has_idle_timeout_seconds()) g->set_idle_timeout_seconds(30);
   auto* sup = t->mutable_supervisor();
   if (sup->address().empty()) sup->set_address("127.0.0.1:9001");
   if (sup->username().empty()) sup->set_username("agentcom");
@@ -140,6 +145,24 @@ absl::Status Validate(Topology* t, absl::string_view base_dir) {
     return s;
   }
   if (auto s = CheckAddress("supervisor.address", t->supervisor().address()); !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckAddress("gateway.address", t->gateway().address()); !s.ok()) return s;
+  if (auto s = CheckAddress("gateway.metrics_address", t->gateway().metrics_address()); !s.ok()) {
+    return s;
+  }
+  if (auto s = ResolvePath("gateway.static_dir", t->mutable_gateway()->mutable_static_dir(),
+                           base_dir, false);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckRange("gateway.max_body_bytes", t->gateway().max_body_bytes(), 1024, 16 << 20);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckRange("gateway.idle_timeout_seconds", t->gateway().idle_timeout_seconds(), 1,
+                          3600);
+      !s.ok()) {
     return s;
   }
   if (t->tokens().agent_token_file() == t->tokens().admin_token_file()) {
@@ -218,7 +241,9 @@ absl::Status Validate(Topology* t, absl::string_view base_dir) {
   std::set<std::string> store_names, table_names;
   std::set<std::string> addresses = {t->maintenance().address(),
                                      t->maintenance().metrics_address(),
-                                     t->supervisor().address()};
+                                     t->supervisor().address(),
+                                     t->gateway().address(),
+                                     t->gateway().metrics_address()};
   for (int i = 0; i < t->stores_size(); ++i) {
     const StoreSpec& store = t->stores(i);
     const std::string key = absl::StrCat("stores[", i, "]");

@@ -2,7 +2,7 @@
 //   agentcomctl init --config=FILE
 //       creates the data, backup and state directories and the token and
 //       supervisord password files (mode 0600) when missing.
-//   agentcomctl supervisord-conf --config=FILE --bin-dir=DIR --run-dir=DIR
+//   agentcomctl supervisord-conf --config=FILE --bin-dir=DIR --run-dir=DIR [--static-dir=DIR]
 //       prints supervisord.conf for the topology.
 //   agentcomctl endpoints --config=FILE
 //       prints one line per process: name, gRPC address, metrics URL.
@@ -76,12 +76,17 @@ int main(int argc, char** argv) {
         *topology, {.config_path = config_path,
                     .bin_dir = std::filesystem::absolute(flags["bin-dir"]).string(),
                     .run_dir = std::filesystem::absolute(flags["run-dir"]).string(),
-                    .password = *password});
+                    .password = *password,
+                    .static_dir = flags["static-dir"].empty()
+                                      ? std::string()
+                                      : std::filesystem::absolute(flags["static-dir"]).string()});
     return 0;
   }
   if (command == "endpoints") {
     std::cout << "maintenance " << topology->maintenance().address() << " http://"
               << topology->maintenance().metrics_address() << "/metrics\n";
+    std::cout << "gateway http://" << topology->gateway().address() << "/ http://"
+              << topology->gateway().metrics_address() << "/metrics\n";
     for (const auto& store : topology->stores()) {
       std::cout << store.name() << " " << store.address() << " http://"
                 << store.metrics_address() << "/metrics\n";

@@ -59,6 +59,10 @@ std::string RenderSupervisordConf(const config::Topology& topology,
   AppendProgram(&out, "maintenance",
                 absl::StrCat(options.bin_dir, "/agentcom_maintenance --config=", options.config_path),
                 options.run_dir, 200);
+  AppendProgram(&out, "gateway",
+                absl::StrCat(options.bin_dir, "/agentcom_gateway --config=", options.config_path,
+                             options.static_dir.empty() ? "" : " --static_dir=", options.static_dir),
+                options.run_dir, 300);
   return out;
 }
 

@@ -16,11 +16,13 @@ struct SupervisordOptions {
   std::string run_dir;
   // supervisord's XML-RPC password (topology supervisor.password_file).
   std::string password;
+  // The dashboard's files for the gateway (services/gateway/static).
+  std::string static_dir;
 };
 
 // supervisord.conf for the topology: one [program:<store>] per store
 // running agentcom_<kind>_store --config=... --store=<name>, then
-// [program:maintenance], supervisord's XML-RPC
+// [program:maintenance] and [program:gateway], supervisord's XML-RPC
 // endpoint on supervisor.address with username and password, everything in
 // the foreground so Ctrl-C stops it all. Deterministic output.
 std::string RenderSupervisordConf(const config::Topology& topology,

@@ -47,6 +47,8 @@ std::unique_ptr<SupervisedSystem> SupervisedSystem::Start(const std::string& roo
   t.mutable_supervisor()->set_address(port());
   t.mutable_maintenance()->set_address(port());
   t.mutable_maintenance()->set_metrics_address(port());
+  t.mutable_gateway()->set_address(port());
+  t.mutable_gateway()->set_metrics_address(port());
   for (auto& store : *t.mutable_stores()) {
     store.set_address(port());
     store.set_metrics_address(port());
@@ -76,7 +78,8 @@ std::unique_ptr<SupervisedSystem> SupervisedSystem::Start(const std::string& roo
              &status);
   EXPECT_EQ(status, 0) << "agentcomctl init failed";
   RunCommand(absl::StrCat(bin, "/agentcomctl supervisord-conf --config=", system->config_path_,
-                          " --bin-dir=", bin, " --run-dir=", root, " > ", system->conf_path_),
+                          " --bin-dir=", bin, " --run-dir=", root, " --static-dir=",
+                          AGENTCOM_SOURCE_DIR, "/services/gateway/static > ", system->conf_path_),
              &status);
   EXPECT_EQ(status, 0) << "agentcomctl supervisord-conf failed";
   if (status != 0) return nullptr;
