@@ -12,7 +12,9 @@ packages=(
   supervisor curl ca-certificates
 )
 if [[ "${1:-}" == "--tests" ]]; then
-  packages+=(libgtest-dev libgmock-dev)
+  # chromium: the dashboard's browser test (driven by playwright-core from npm)
+  packages+=(libgtest-dev libgmock-dev chromium)
+  command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 
 missing=()

@@ -6,6 +6,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${AGENTCOM_TEST_BUILD_DIR:-$ROOT/build}
 
 "$ROOT/deploy/setup.sh" --tests
+(cd "$ROOT/tests/e2e" && npm ci --no-audit --no-fund --loglevel=error)
 cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 cd "$BUILD_DIR"
