@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Builds the storage plane (Release), prepares its directories and tokens, and
 # runs every process in the foreground under supervisord. Ctrl-C stops it all.
-#   AGENTCOM_HOME   where config, data, backups, state, tokens and logs live
-#                   (default: <checkout>/run); a second run reuses them.
+#   AGENTCOM_HOME      where config, data, backups, state, tokens and logs live
+#                      (default: <checkout>/run); a second run reuses them.
+#   AGENTCOM_TOPOLOGY  topology copied into AGENTCOM_HOME on the first run
+#                      (default: deploy/agentcom.yaml)
+#   AGENTCOM_PROGRAMS  which programs supervisord runs
+#                      (default: stores,maintenance,gateway)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HOME_DIR=${AGENTCOM_HOME:-$ROOT/run}
@@ -15,10 +19,11 @@ cmake --build "$BUILD_DIR" -j"$(nproc)"
 
 mkdir -p "$HOME_DIR/logs"
 CONFIG=$HOME_DIR/agentcom.yaml
-[[ -f "$CONFIG" ]] || cp "$ROOT/deploy/agentcom.yaml" "$CONFIG"
+[[ -f "$CONFIG" ]] || cp "${AGENTCOM_TOPOLOGY:-$ROOT/deploy/agentcom.yaml}" "$CONFIG"
 "$BIN/agentcomctl" init --config="$CONFIG"
 "$BIN/agentcomctl" supervisord-conf --config="$CONFIG" --bin-dir="$BIN" \
-  --run-dir="$HOME_DIR" --static-dir="$ROOT/services/gateway/static" >"$HOME_DIR/supervisord.conf"
+  --run-dir="$HOME_DIR" --static-dir="$ROOT/services/gateway/static" \
+  --programs="${AGENTCOM_PROGRAMS:-stores,maintenance,gateway}" >"$HOME_DIR/supervisord.conf"
 
 first_store=$("$BIN/agentcomctl" endpoints --config="$CONFIG" | sed -n 3p)
 read -r _ dashboard _ <<<"$("$BIN/agentcomctl" endpoints --config="$CONFIG" | sed -n 2p)"

@@ -13,7 +13,7 @@ packages=(
 )
 if [[ "${1:-}" == "--tests" ]]; then
   # chromium: the dashboard's browser test (driven by playwright-core from npm)
-  packages+=(libgtest-dev libgmock-dev chromium)
+  packages+=(libgtest-dev libgmock-dev chromium prometheus docker-compose)
   command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 

@@ -125,6 +125,8 @@ MaintenanceCore::MaintenanceCore(Options options) : options_(std::move(options))
       metrics_->backups_retained.Add({{"table", table}});
       metrics_->degraded.Add({{"table", table}});
       metrics_->corruption_reports.Add({{"table", table}});
+      metrics_->compaction_duration.Add({{"table", table}}, Metrics::Buckets());
+      metrics_->recovery_duration.Add({{"table", table}}, Metrics::Buckets());
       for (const char* trigger : {"auto", "manual"}) {
         for (const char* result : {"restored", "degraded", "failed"}) {
           metrics_->recoveries.Add({{"table", table}, {"trigger", trigger}, {"result", result}});

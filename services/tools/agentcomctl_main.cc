@@ -2,7 +2,8 @@
 //   agentcomctl init --config=FILE
 //       creates the data, backup and state directories and the token and
 //       supervisord password files (mode 0600) when missing.
-//   agentcomctl supervisord-conf --config=FILE --bin-dir=DIR --run-dir=DIR [--static-dir=DIR]
+//   agentcomctl supervisord-conf --config=FILE --bin-dir=DIR --run-dir=DIR
+//                                [--static-dir=DIR] [--programs=stores,maintenance,gateway]
 //       prints supervisord.conf for the topology.
 //   agentcomctl endpoints --config=FILE
 //       prints one line per process: name, gRPC address, metrics URL.
@@ -72,6 +73,9 @@ int main(int argc, char** argv) {
       std::cerr << password.status().message() << "\n";
       return 1;
     }
+    const std::string programs =
+        flags["programs"].empty() ? "stores,maintenance,gateway" : flags["programs"];
+    auto has = [&](const char* p) { return programs.find(p) != std::string::npos; };
     std::cout << agentcom::tools::RenderSupervisordConf(
         *topology, {.config_path = config_path,
                     .bin_dir = std::filesystem::absolute(flags["bin-dir"]).string(),
@@ -79,7 +83,10 @@ int main(int argc, char** argv) {
                     .password = *password,
                     .static_dir = flags["static-dir"].empty()
                                       ? std::string()
-                                      : std::filesystem::absolute(flags["static-dir"]).string()});
+                                      : std::filesystem::absolute(flags["static-dir"]).string(),
+                    .stores = has("stores"),
+                    .maintenance = has("maintenance"),
+                    .gateway = has("gateway")});
     return 0;
   }
   if (command == "endpoints") {

@@ -49,6 +49,7 @@ std::string RenderSupervisordConf(const config::Topology& topology,
       "username=", sup.username(), "\n",
       "password=", options.password, "\n");
   for (const auto& store : topology.stores()) {
+    if (!options.stores) break;
     AppendProgram(&out, store.name(),
                   absl::StrCat(options.bin_dir, "/agentcom_", store.kind(),
                                "_store --config=", options.config_path,
@@ -56,13 +57,17 @@ std::string RenderSupervisordConf(const config::Topology& topology,
                   options.run_dir, 100);
   }
   // Started after the stores (higher priority number), stopped before them.
-  AppendProgram(&out, "maintenance",
+  if (options.maintenance) {
+    AppendProgram(&out, "maintenance",
                 absl::StrCat(options.bin_dir, "/agentcom_maintenance --config=", options.config_path),
                 options.run_dir, 200);
-  AppendProgram(&out, "gateway",
+  }
+  if (options.gateway) {
+    AppendProgram(&out, "gateway",
                 absl::StrCat(options.bin_dir, "/agentcom_gateway --config=", options.config_path,
                              options.static_dir.empty() ? "" : " --static_dir=", options.static_dir),
                 options.run_dir, 300);
+  }
   return out;
 }
 

@@ -18,6 +18,10 @@ struct SupervisordOptions {
   std::string password;
   // The dashboard's files for the gateway (services/gateway/static).
   std::string static_dir;
+  // Which programs to include: "stores", "maintenance", "gateway".
+  bool stores = true;
+  bool maintenance = true;
+  bool gateway = true;
 };
 
 // supervisord.conf for the topology: one [program:<store>] per store

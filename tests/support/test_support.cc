@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <mutex>
+#include <set>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -16,6 +18,8 @@
 namespace agentcom::testing {
 
 namespace fs = std::filesystem;
+
+int BindAnyPort();
 
 TempDir::TempDir() {
   const char* base = std::getenv("TEST_TMPDIR");
@@ -31,6 +35,20 @@ TempDir::~TempDir() {
 }
 
 int FreePort() {
+  // The kernel may hand the same ephemeral port out again right away; never
+  // return one twice in a process, so one topology cannot get duplicates.
+  static std::mutex mu;
+  static std::set<int> given;
+  std::lock_guard<std::mutex> lock(mu);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    int port = BindAnyPort();
+    if (given.insert(port).second) return port;
+  }
+  ADD_FAILURE() << "no free port";
+  return 0;
+}
+
+int BindAnyPort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;

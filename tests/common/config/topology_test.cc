@@ -39,6 +39,14 @@ TEST(TopologyTest, ShippedFileParses) {
   EXPECT_TRUE(FindStoreOfTable(*t, "agentcom_config").ok());
 }
 
+TEST(TopologyTest, ContainerTopologyParses) {
+  auto t = LoadTopology(std::string(AGENTCOM_SOURCE_DIR) + "/deploy/docker/agentcom.yaml");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->data_dir(), "/var/lib/agentcom/data");
+  EXPECT_EQ(t->gateway().address(), "0.0.0.0:8080");
+  EXPECT_EQ(t->stores_size(), 6);
+}
+
 TEST(TopologyTest, ResolvesPathsAndAppliesDefaults) {
   auto t = ParseTopology(kMinimal, "/srv/agentcom");
   ASSERT_TRUE(t.ok()) << t.status();
