@@ -22,8 +22,9 @@ namespace agentcom::gateway {
 class EventHub {
  public:
   // Called with each event as JSON, in id order, under the hub's lock: it
-  // must not block (queue the message and return). Returns false to be
-  // unsubscribed (e.g. its queue overflowed).
+  // must not block (queue the message and return) nor call back into the
+  // hub. Returns false to be unsubscribed (its client is gone or its queue
+  // overflowed).
   using Sink = std::function<bool(uint64_t id, const std::string& json)>;
 
   EventHub(std::shared_ptr<maintenance::v1::Maintenance::StubInterface> stub, std::string token);

@@ -56,8 +56,6 @@ std::string ContentType(const std::string& name) {
 
 struct GatewayServer::Impl {
   Options options;
-  asio::io_context io{2};
-  tcp::acceptor acceptor{io};
   asio::thread_pool workers{4};
   std::vector<std::thread> io_threads;
   std::shared_ptr<mnt::Maintenance::Stub> stub;
@@ -68,6 +66,10 @@ struct GatewayServer::Impl {
   bool stopped = false;
   prometheus::Family<prometheus::Counter>* requests = nullptr;
   prometheus::Gauge* ws_clients = nullptr;
+  // Declared last so they are destroyed first: the sessions still queued in
+  // the io_context go while everything they point to is alive.
+  asio::io_context io{2};
+  tcp::acceptor acceptor{io};
 
   void Accept();
 };
@@ -83,8 +85,10 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       : ws_(std::move(socket)), gw_(gw) {
     if (gw_->ws_clients) gw_->ws_clients->Increment();
   }
+  // Not unsubscribed here: this may run inside the hub's fan-out (when the
+  // hub held the last reference), and the hub drops sinks whose session is
+  // gone by itself.
   ~WsSession() {
-    if (handle_ != 0) gw_->hub->Unsubscribe(handle_);
     if (gw_->ws_clients) gw_->ws_clients->Decrement();
   }
 
@@ -141,7 +145,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         }
         self->Send("{\"type\":\"ready\"}");
         std::weak_ptr<WsSession> weak = self;
-        self->handle_ = self->gw_->hub->Subscribe(after, [weak](uint64_t, const std::string& json) {
+        self->gw_->hub->Subscribe(after, [weak](uint64_t, const std::string& json) {
           auto s = weak.lock();
           if (!s) return false;
           return s->Enqueue(json);
@@ -220,7 +224,6 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   beast::flat_buffer buffer_;
   std::string header_token_;
   std::deque<std::string> outbox_;
-  std::atomic<uint64_t> handle_{0};
   bool closing_ = false;
   bool dropped_ = false;
   absl::Mutex queue_mu_;
