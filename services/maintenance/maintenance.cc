@@ -707,6 +707,9 @@ v1::RestoreResult MaintenanceCore::RestoreLocked(const std::string& table,
         {"records", absl::StrCat(result.record_count())},
         {"seconds", absl::StrCat(result.duration_seconds())},
         {"quarantine", result.quarantine_path()}};
+    for (const auto& [step, seconds] : result.step_seconds()) {
+      details[absl::StrCat("step_", step, "_seconds")] = absl::StrCat(seconds);
+    }
     if (outcome == v1::RESTORE_OUTCOME_RESTORED) {
       options_.events->Add("recovery_complete", table,
                            absl::StrCat("restored ", table, " from backup ", result.backup_id()),

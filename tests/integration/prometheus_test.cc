@@ -19,8 +19,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
-#include "agentcom/mailbox/v1/mailbox.grpc.pb.h"
-#include "agentcom/maintenance/v1/maintenance.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/supervised_system.h"
@@ -28,9 +26,6 @@
 
 namespace agentcom::testing {
 namespace {
-
-namespace mbx = ::agentcom::mailbox::v1;
-namespace mnt = ::agentcom::maintenance::v1;
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(path);
@@ -179,46 +174,9 @@ TEST_F(PrometheusTest, ARealPrometheusScrapesEveryProcessAndSeesARecovery) {
   EXPECT_EQ(Query("sum(agentcom_recoveries_total{trigger=\"auto\"})"), 0);
 
   // Induce a corruption that maintenance restores automatically.
-  auto mailbox = mbx::Mailbox::NewStub(system_->Channel("mailbox"));
-  for (int i = 0; i < 3000; ++i) {
-    grpc::ClientContext ctx;
-    Authorize(&ctx, system_->agent_token());
-    mbx::EnqueueRequest r;
-    r.set_agent_id("alice");
-    r.mutable_message()->set_body(std::string(200, 'p'));
-    mbx::EnqueueResponse out;
-    ASSERT_TRUE(mailbox->Enqueue(&ctx, r, &out).ok());
-  }
-  auto maintenance = mnt::Maintenance::NewStub(system_->MaintenanceChannel());
-  {
-    grpc::ClientContext ctx;
-    Authorize(&ctx, system_->admin_token());
-    mnt::CompactTableRequest r;
-    r.set_table("agent_mailbox");
-    mnt::CompactionRun out;
-    ASSERT_TRUE(maintenance->CompactTable(&ctx, r, &out).ok());
-  }
-  {
-    grpc::ClientContext ctx;
-    Authorize(&ctx, system_->admin_token());
-    mnt::BackupTableRequest r;
-    r.set_table("agent_mailbox");
-    mnt::BackupRun out;
-    ASSERT_TRUE(maintenance->BackupTable(&ctx, r, &out).ok());
-  }
-  FlipBytesInLargestTableFile(system_->topology().data_dir() + "/agent_mailbox");
-  uint64_t after = 0;
-  for (int page = 0; page < 5; ++page) {
-    grpc::ClientContext ctx;
-    Authorize(&ctx, system_->agent_token());
-    mbx::PollRequest r;
-    r.set_agent_id("alice");
-    r.set_after_seq(after);
-    r.set_max_messages(1000);
-    mbx::PollResponse out;
-    if (!mailbox->Poll(&ctx, r, &out).ok() || !out.has_more()) break;
-    after = out.messages(out.messages_size() - 1).seq();
-  }
+  system_->EnqueueMessages(3000);
+  ASSERT_FALSE(system_->CompactAndBackUpMailbox().empty());
+  EXPECT_EQ(system_->CorruptMailboxAndRead().error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_TRUE(WaitFor("sum(agentcom_recoveries_total{trigger=\"auto\",result=\"restored\"})", 1,
                       absl::Seconds(90)));
   EXPECT_GE(Query("time() - max(agentcom_backup_last_success_timestamp_seconds)"), 0);

@@ -40,17 +40,6 @@ class RecoveryTest : public ::testing::Test {
     Authorize(ctx, system_->admin_token());
     ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(120)));
   }
-  void Load(int n) {
-    for (int i = 0; i < n; ++i) {
-      grpc::ClientContext ctx;
-      Authorize(&ctx, system_->agent_token());
-      mbx::EnqueueRequest r;
-      r.set_agent_id("alice");
-      r.mutable_message()->set_body(std::string(200, static_cast<char>('a' + i % 26)));
-      mbx::EnqueueResponse out;
-      ASSERT_TRUE(mailbox_->Enqueue(&ctx, r, &out).ok());
-    }
-  }
   // Reads alice's whole inbox; returns the status and the message count.
   grpc::Status PollAll(size_t* count) {
     *count = 0;
@@ -69,23 +58,6 @@ class RecoveryTest : public ::testing::Test {
       if (!page.has_more()) return s;
       after = page.messages(page.messages_size() - 1).seq();
     }
-  }
-  std::string BackUpAndCompact() {
-    grpc::ClientContext c1;
-    Admin(&c1);
-    mnt::CompactTableRequest compact;
-    compact.set_table("agent_mailbox");
-    mnt::CompactionRun run;
-    EXPECT_TRUE(maintenance_->CompactTable(&c1, compact, &run).ok());
-    grpc::ClientContext c2;
-    Admin(&c2);
-    mnt::BackupTableRequest backup;
-    backup.set_table("agent_mailbox");
-    mnt::BackupRun result;
-    grpc::Status s = maintenance_->BackupTable(&c2, backup, &result);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    EXPECT_EQ(result.succeeded(), 1u);
-    return result.results_size() ? result.results(0).backup_id() : "";
   }
   std::vector<mnt::Event> Events() {
     grpc::ClientContext ctx;
@@ -115,10 +87,10 @@ class RecoveryTest : public ::testing::Test {
 };
 
 TEST_F(RecoveryTest, FlippedBytesInALiveTableAreRestoredAutomatically) {
-  Load(kMessages);
-  const std::string backup_id = BackUpAndCompact();
+  system_->EnqueueMessages(kMessages);
+  const std::string backup_id = system_->CompactAndBackUpMailbox();
   ASSERT_FALSE(backup_id.empty());
-  Load(10);  // written after the backup: lost by the restore, by design
+  system_->EnqueueMessages(10);  // written after the backup: lost by the restore, by design
 
   FlipBytesInLargestTableFile(DataDir() + "/agent_mailbox");
   size_t count = 0;
@@ -164,8 +136,8 @@ TEST_F(RecoveryTest, FlippedBytesInALiveTableAreRestoredAutomatically) {
 }
 
 TEST_F(RecoveryTest, WithEveryBackupDamagedTheTableIsDegradedAndNothingIsDeleted) {
-  Load(kMessages);
-  const std::string backup_id = BackUpAndCompact();
+  system_->EnqueueMessages(kMessages);
+  const std::string backup_id = system_->CompactAndBackUpMailbox();
   ASSERT_FALSE(backup_id.empty());
   const std::string backup_dir =
       storage::BackupPath(system_->topology().backup_dir(), "agent_mailbox", backup_id);
@@ -207,9 +179,9 @@ TEST_F(RecoveryTest, WithEveryBackupDamagedTheTableIsDegradedAndNothingIsDeleted
 }
 
 TEST_F(RecoveryTest, ManualRestoreAndCompactAllNeedTheAdminToken) {
-  Load(100);
-  const std::string backup_id = BackUpAndCompact();
-  Load(5);
+  system_->EnqueueMessages(100);
+  const std::string backup_id = system_->CompactAndBackUpMailbox();
+  system_->EnqueueMessages(5);
   for (const std::string& token : {std::string(""), system_->agent_token()}) {
     grpc::ClientContext ctx;
     if (!token.empty()) Authorize(&ctx, token);

@@ -14,6 +14,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "agentcom/mailbox/v1/mailbox.grpc.pb.h"
+#include "agentcom/maintenance/v1/maintenance.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_support.h"
@@ -162,6 +164,56 @@ bool SupervisedSystem::WaitServing(absl::Duration timeout) const {
     }
   }
   return true;
+}
+
+void SupervisedSystem::EnqueueMessages(int n) const {
+  auto mailbox = mailbox::v1::Mailbox::NewStub(Channel("mailbox"));
+  for (int i = 0; i < n; ++i) {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, agent_token());
+    mailbox::v1::EnqueueRequest r;
+    r.set_agent_id("alice");
+    r.mutable_message()->set_body(std::string(200, static_cast<char>('a' + i % 26)));
+    mailbox::v1::EnqueueResponse out;
+    ASSERT_TRUE(mailbox->Enqueue(&ctx, r, &out).ok());
+  }
+}
+
+std::string SupervisedSystem::CompactAndBackUpMailbox() const {
+  auto maintenance = maintenance::v1::Maintenance::NewStub(MaintenanceChannel());
+  grpc::ClientContext c1;
+  Authorize(&c1, admin_token());
+  maintenance::v1::CompactTableRequest compact;
+  compact.set_table("agent_mailbox");
+  maintenance::v1::CompactionRun run;
+  EXPECT_TRUE(maintenance->CompactTable(&c1, compact, &run).ok());
+  grpc::ClientContext c2;
+  Authorize(&c2, admin_token());
+  maintenance::v1::BackupTableRequest backup;
+  backup.set_table("agent_mailbox");
+  maintenance::v1::BackupRun result;
+  grpc::Status s = maintenance->BackupTable(&c2, backup, &result);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(result.succeeded(), 1u);
+  return result.results_size() ? result.results(0).backup_id() : "";
+}
+
+grpc::Status SupervisedSystem::CorruptMailboxAndRead() const {
+  FlipBytesInLargestTableFile(topology_.data_dir() + "/agent_mailbox");
+  auto mailbox = mailbox::v1::Mailbox::NewStub(Channel("mailbox"));
+  uint64_t after = 0;
+  while (true) {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, agent_token());
+    mailbox::v1::PollRequest r;
+    r.set_agent_id("alice");
+    r.set_after_seq(after);
+    r.set_max_messages(1000);
+    mailbox::v1::PollResponse page;
+    grpc::Status s = mailbox->Poll(&ctx, r, &page);
+    if (!s.ok() || !page.has_more()) return s;
+    after = page.messages(page.messages_size() - 1).seq();
+  }
 }
 
 std::string SupervisedSystem::Supervisorctl(const std::string& args) const {

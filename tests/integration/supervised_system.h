@@ -2,6 +2,7 @@
 #define AGENTCOM_TESTS_INTEGRATION_SUPERVISED_SYSTEM_H_
 
 #include <grpcpp/channel.h>
+#include <grpcpp/support/status.h>
 #include <sys/types.h>
 
 #include <memory>
@@ -37,6 +38,16 @@ class SupervisedSystem {
   bool WaitServing(absl::Duration timeout) const;
   // Output of `supervisorctl -c <conf> <args>`.
   std::string Supervisorctl(const std::string& args) const;
+
+  // Scenario steps shared by the recovery, dashboard and Prometheus tests.
+  // Enqueues `n` messages of 200 bytes for agent "alice".
+  void EnqueueMessages(int n) const;
+  // Compacts agent_mailbox (moving its records into table files, where bytes
+  // get flipped) and backs it up through maintenance; returns the backup id.
+  std::string CompactAndBackUpMailbox() const;
+  // Flips bytes in the live agent_mailbox and reads alice's inbox page by
+  // page; returns the first read's error (OK if nothing failed).
+  grpc::Status CorruptMailboxAndRead() const;
 
  private:
   SupervisedSystem() = default;

@@ -1,0 +1,513 @@
+// agentcom_bench: throughput, latency, compaction stall, backup under load,
+// restore time, verify rate and memory of the real processes under a real
+// supervisord, each next to a baseline measured in the same run (raw LevelDB
+// in-process, dd, cp -r). Prints a table and writes JSON. See BENCHMARKS.md.
+//
+//   agentcom_bench [--clients=16] [--ops=2000] [--reps=3] [--table_records=200000]
+//                  [--out=bench.json] [--smoke]
+#include <grpcpp/client_context.h>
+#include <leveldb/db.h>
+#include <leveldb/write_batch.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "agentcom/config/v1/config.grpc.pb.h"
+#include "agentcom/mailbox/v1/mailbox.grpc.pb.h"
+#include "agentcom/maintenance/v1/maintenance.grpc.pb.h"
+#include "agentcom/store_admin/v1/store_admin.grpc.pb.h"
+#include "agentcom/task_queue/v1/task_queue.grpc.pb.h"
+#include "tests/integration/supervised_system.h"
+#include "tests/support/test_support.h"
+
+ABSL_FLAG(int, clients, 16, "Concurrent gRPC clients.");
+ABSL_FLAG(int, ops, 2000, "Operations per client per data-path measurement.");
+ABSL_FLAG(int, reps, 3, "Repetitions; medians are reported.");
+ABSL_FLAG(int, table_records, 200000, "Records of the table used for stall/backup/restore/verify.");
+ABSL_FLAG(std::string, out, "bench.json", "JSON results file.");
+ABSL_FLAG(bool, smoke, false, "Tiny sizes, one repetition: proves the bench runs.");
+
+namespace agentcom::bench {
+namespace {
+
+using testing::Authorize;
+namespace fs = std::filesystem;
+
+struct Stats {
+  double ops_per_sec = 0, p50_ms = 0, p99_ms = 0, max_ms = 0;
+};
+
+Stats Summarise(std::vector<double> latencies_ms, double seconds) {
+  Stats s;
+  if (latencies_ms.empty()) return s;
+  std::sort(latencies_ms.begin(), latencies_ms.end());
+  auto at = [&](double q) { return latencies_ms[std::min(latencies_ms.size() - 1, size_t(q * latencies_ms.size()))]; };
+  s.ops_per_sec = latencies_ms.size() / seconds;
+  s.p50_ms = at(0.50);
+  s.p99_ms = at(0.99);
+  s.max_ms = latencies_ms.back();
+  return s;
+}
+
+// Runs `op(client, i)` ops times on each of `clients` threads; returns stats.
+Stats RunClients(int clients, int ops, const std::function<bool(int, int)>& op) {
+  std::vector<std::vector<double>> lat(clients);
+  std::atomic<int> failures{0};
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      lat[c].reserve(ops);
+      for (int i = 0; i < ops; ++i) {
+        const absl::Time t = absl::Now();
+        if (!op(c, i)) ++failures;
+        lat[c].push_back(absl::ToDoubleMilliseconds(absl::Now() - t));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::vector<double> all;
+  for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
+  if (failures > 0) std::cerr << "warning: " << failures << " failed operations\n";
+  return Summarise(std::move(all), seconds);
+}
+
+// Runs `op` on `clients` threads until `stop`; returns latencies.
+std::vector<double> Background(int clients, std::atomic<bool>* stop,
+                               const std::function<void(int, int)>& op, absl::Time* started) {
+  std::vector<std::vector<double>> lat(clients);
+  std::vector<std::thread> threads;
+  *started = absl::Now();
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      for (int i = 0; !*stop; ++i) {
+        const absl::Time t = absl::Now();
+        op(c, i);
+        lat[c].push_back(absl::ToDoubleMilliseconds(absl::Now() - t));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::vector<double> all;
+  for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
+  return all;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+Stats MedianStats(const std::vector<Stats>& runs) {
+  std::vector<double> a, b, c, d;
+  for (const auto& r : runs) {
+    a.push_back(r.ops_per_sec);
+    b.push_back(r.p50_ms);
+    c.push_back(r.p99_ms);
+    d.push_back(r.max_ms);
+  }
+  return {Median(a), Median(b), Median(c), Median(d)};
+}
+
+// In-process LevelDB, sync writes like the stores' default: the baseline.
+Stats RawLevelDb(const std::string& dir, int clients, int ops, bool batch) {
+  fs::remove_all(dir);
+  leveldb::Options o;
+  o.create_if_missing = true;
+  o.compression = leveldb::kNoCompression;
+  leveldb::DB* raw = nullptr;
+  leveldb::DB::Open(o, dir, &raw);
+  std::unique_ptr<leveldb::DB> db(raw);
+  leveldb::WriteOptions sync;
+  sync.sync = true;
+  const std::string value(200, 'v');
+  return RunClients(clients, ops, [&](int c, int i) {
+    const std::string key = absl::StrFormat("c%03d-%09d", c, i);
+    if (!batch) return db->Put(sync, key, value).ok();
+    leveldb::WriteBatch b;  // the shape of a store write: record + index
+    b.Put(key, value);
+    b.Put("i" + key, "");
+    return db->Write(sync, &b).ok();
+  });
+}
+
+long RssKb(const std::string& pid, const char* field) {
+  std::ifstream in("/proc/" + pid + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field, 0) == 0) return std::stol(line.substr(std::string(field).size()));
+  }
+  return -1;
+}
+
+std::map<std::string, std::pair<long, long>> Memory(testing::SupervisedSystem& sys) {
+  std::map<std::string, std::pair<long, long>> out;
+  std::vector<std::string> names = {"maintenance", "gateway"};
+  for (const auto& s : sys.topology().stores()) names.push_back(s.name());
+  for (const auto& n : names) {
+    std::string pid = sys.Supervisorctl("pid " + n);
+    pid.erase(pid.find_last_not_of(" \n") + 1);
+    out[n] = {RssKb(pid, "VmRSS:"), RssKb(pid, "VmHWM:")};
+  }
+  return out;
+}
+
+struct Json {
+  std::string body = "{";
+  void Add(const std::string& key, double v) { Sep(); absl::StrAppend(&body, "\"", key, "\":", v); }
+  void Add(const std::string& key, const Stats& s) {
+    Sep();
+    absl::StrAppend(&body, "\"", key, "\":{\"ops_per_sec\":", s.ops_per_sec, ",\"p50_ms\":", s.p50_ms,
+                    ",\"p99_ms\":", s.p99_ms, ",\"max_ms\":", s.max_ms, "}");
+  }
+  void Sep() { if (body.size() > 1) body += ","; }
+  std::string Done() { return body + "}"; }
+};
+
+void Row(const std::string& name, const Stats& s, const std::string& extra = "") {
+  std::cout << absl::StrFormat("%-38s %11.0f ops/s  p50 %7.2f ms  p99 %7.2f ms  max %8.2f ms  %s\n",
+                               name, s.ops_per_sec, s.p50_ms, s.p99_ms, s.max_ms, extra);
+}
+
+int Main() {
+  const bool smoke = absl::GetFlag(FLAGS_smoke);
+  const int clients = smoke ? 2 : absl::GetFlag(FLAGS_clients);
+  const int ops = smoke ? 50 : absl::GetFlag(FLAGS_ops);
+  const int reps = smoke ? 1 : absl::GetFlag(FLAGS_reps);
+  const int records = smoke ? 2000 : absl::GetFlag(FLAGS_table_records);
+  testing::TempDir dir;
+  auto sys = testing::SupervisedSystem::Start(dir.path());
+  if (!sys) return 1;
+  const std::string agent = sys->agent_token(), admin = sys->admin_token();
+  auto mailbox = mailbox::v1::Mailbox::NewStub(sys->Channel("mailbox"));
+  auto tasks = task_queue::v1::TaskQueue::NewStub(sys->Channel("task_queue"));
+  auto config = config::v1::Config::NewStub(sys->Channel("config"));
+  auto config_admin = store_admin::v1::StoreAdmin::NewStub(sys->Channel("config"));
+  auto maintenance = maintenance::v1::Maintenance::NewStub(sys->MaintenanceChannel());
+  Json json;
+  std::cout << absl::StrFormat("agentcom_bench: %d clients, %d ops/client, %d reps, table %d records, durability sync\n\n",
+                               clients, ops, reps, records);
+  auto idle_memory = Memory(*sys);
+
+  // 1. Data path, with the in-process LevelDB baseline.
+  std::vector<Stats> enq, poll, submit, assign, raw_put, raw_batch;
+  for (int r = 0; r < reps; ++r) {
+    const std::string prefix = absl::StrCat("r", r, "-");
+    enq.push_back(RunClients(clients, ops, [&](int c, int) {
+      grpc::ClientContext ctx;
+      Authorize(&ctx, agent);
+      mailbox::v1::EnqueueRequest q;
+      q.set_agent_id(absl::StrCat(prefix, "agent", c));
+      q.mutable_message()->set_body(std::string(200, 'm'));
+      mailbox::v1::EnqueueResponse out;
+      return mailbox->Enqueue(&ctx, q, &out).ok();
+    }));
+    poll.push_back(RunClients(clients, ops, [&](int c, int i) {
+      grpc::ClientContext ctx;
+      Authorize(&ctx, agent);
+      mailbox::v1::PollRequest q;
+      q.set_agent_id(absl::StrCat(prefix, "agent", c));
+      q.set_after_seq(i % std::max(1, ops - 10));
+      q.set_max_messages(10);
+      mailbox::v1::PollResponse out;
+      return mailbox->Poll(&ctx, q, &out).ok();
+    }));
+    submit.push_back(RunClients(clients, ops, [&](int, int) {
+      grpc::ClientContext ctx;
+      Authorize(&ctx, agent);
+      task_queue::v1::SubmitRequest q;
+      q.set_type(prefix + "work");
+      q.set_payload(std::string(200, 't'));
+      task_queue::v1::SubmitResponse out;
+      return tasks->Submit(&ctx, q, &out).ok();
+    }));
+    assign.push_back(RunClients(clients, ops, [&](int c, int) {
+      grpc::ClientContext ctx;
+      Authorize(&ctx, agent);
+      task_queue::v1::AssignRequest q;
+      q.set_agent_id(absl::StrCat("worker", c));
+      q.add_types(prefix + "work");
+      task_queue::v1::Task t;
+      if (!tasks->Assign(&ctx, q, &t).ok()) return false;
+      grpc::ClientContext cctx;
+      Authorize(&cctx, agent);
+      task_queue::v1::CompleteRequest done;
+      done.set_id(t.id());
+      done.set_agent_id(absl::StrCat("worker", c));
+      return tasks->Complete(&cctx, done, &t).ok();
+    }));
+    raw_put.push_back(RawLevelDb(dir.Sub("raw"), clients, ops, false));
+    raw_batch.push_back(RawLevelDb(dir.Sub("raw"), clients, ops, true));
+  }
+  const Stats e = MedianStats(enq), p = MedianStats(poll), s = MedianStats(submit),
+              a = MedianStats(assign), rp = MedianStats(raw_put), rb = MedianStats(raw_batch);
+  std::cout << "1. data path (median of " << reps << ")\n";
+  Row("Mailbox.Enqueue", e, absl::StrFormat("%.2fx raw batch", e.ops_per_sec / rb.ops_per_sec));
+  Row("Mailbox.Poll (10 messages)", p);
+  Row("TaskQueue.Submit", s, absl::StrFormat("%.2fx raw batch", s.ops_per_sec / rb.ops_per_sec));
+  Row("TaskQueue.Assign+Complete", a);
+  Row("raw leveldb Put (sync, in-process)", rp);
+  Row("raw leveldb WriteBatch(2) (sync)", rb);
+  json.Add("enqueue", e); json.Add("poll", p); json.Add("submit", s); json.Add("assign_complete", a);
+  json.Add("raw_put", rp); json.Add("raw_batch", rb);
+  json.Add("enqueue_vs_raw_batch", e.ops_per_sec / rb.ops_per_sec);
+  auto loaded_memory = Memory(*sys);
+
+  // The table for 2-5: config records of ~200 bytes, half overwritten, a
+  // quarter deleted (loaded through the Config API).
+  auto put = [&](int k, char fill) {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, agent);
+    config::v1::PutRequest q;
+    q.set_key(absl::StrFormat("key%09d", k));
+    q.set_value(std::string(180, fill));
+    config::v1::Entry out;
+    return config->Put(&ctx, q, &out).ok();
+  };
+  const absl::Time load_start = absl::Now();
+  const int per = records / clients;
+  RunClients(clients, per, [&](int c, int i) { return put(c * per + i, 'a'); });
+  RunClients(clients, per / 2, [&](int c, int i) { return put(c * per + 2 * i, 'b'); });
+  RunClients(clients, per / 4, [&](int c, int i) {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, agent);
+    config::v1::DeleteRequest q;
+    q.set_key(absl::StrFormat("key%09d", c * per + 4 * i + 1));
+    config::v1::DeleteResponse out;
+    return config->Delete(&ctx, q, &out).ok();
+  });
+  std::cout << absl::StrFormat("\nloaded %d records (+50%% overwritten, 25%% deleted) in %.1f s\n", records,
+                               absl::ToDoubleSeconds(absl::Now() - load_start));
+
+  // 2. Compaction stall: the same mixed load with and without a compaction.
+  auto mixed = [&](int c, int i) {
+    const int k = (c * 7919 + i * 104729) % records;
+    if (i % 2) {
+      put(k, 'c');
+    } else {
+      grpc::ClientContext ctx;
+      Authorize(&ctx, agent);
+      config::v1::GetRequest q;
+      q.set_key(absl::StrFormat("key%09d", k));
+      config::v1::Entry out;
+      config->Get(&ctx, q, &out);
+    }
+  };
+  auto run_for = [&](absl::Duration d) {
+    std::atomic<bool> stop{false};
+    absl::Time started;
+    std::thread timer([&] { absl::SleepFor(d); stop = true; });
+    auto lat = Background(clients, &stop, mixed, &started);
+    timer.join();
+    return Summarise(lat, absl::ToDoubleSeconds(d));
+  };
+  store_admin::v1::CompactResponse compact;
+  double compact_seconds = 0;
+  Stats during;
+  {
+    std::atomic<bool> stop{false};
+    absl::Time started;
+    std::vector<double> lat;
+    std::thread load([&] { lat = Background(clients, &stop, mixed, &started); });
+    grpc::ClientContext ctx;
+    Authorize(&ctx, admin);
+    store_admin::v1::CompactRequest q;
+    q.set_table("agentcom_config");
+    const absl::Time t = absl::Now();
+    config_admin->Compact(&ctx, q, &compact);
+    compact_seconds = absl::ToDoubleSeconds(absl::Now() - t);
+    stop = true;
+    load.join();
+    during = Summarise(lat, compact_seconds);
+  }
+  const Stats quiet = run_for(absl::Seconds(std::max(1.0, compact_seconds)));
+  std::cout << "\n2. compaction stall\n";
+  Row("mixed get/put without compaction", quiet);
+  Row("mixed get/put during compaction", during,
+      absl::StrFormat("p99 %.2fx, max %.2fx", during.p99_ms / quiet.p99_ms, during.max_ms / quiet.max_ms));
+  std::cout << absl::StrFormat("   compaction %.2f s, disk %llu -> %llu bytes (fragmentation %.2f -> %.2f)\n",
+                               compact_seconds, (unsigned long long)compact.before().disk_bytes(),
+                               (unsigned long long)compact.after().disk_bytes(),
+                               compact.before().fragmentation_ratio(), compact.after().fragmentation_ratio());
+  json.Add("stall_quiet", quiet); json.Add("stall_during", during);
+  json.Add("compaction_seconds", compact_seconds);
+  json.Add("compaction_bytes_reclaimed", double(compact.before().disk_bytes()) - compact.after().disk_bytes());
+
+  // 3. Backup under load vs dd of the same size.
+  maintenance::v1::BackupRun backup;
+  double backup_seconds = 0;
+  Stats backup_load;
+  {
+    std::atomic<bool> stop{false};
+    absl::Time started;
+    std::vector<double> lat;
+    std::thread load([&] { lat = Background(clients, &stop, [&](int c, int i) { put((c * 31 + i) % records, 'd'); }, &started); });
+    grpc::ClientContext ctx;
+    Authorize(&ctx, admin);
+    maintenance::v1::BackupTableRequest q;
+    q.set_table("agentcom_config");
+    const absl::Time t = absl::Now();
+    maintenance->BackupTable(&ctx, q, &backup);
+    backup_seconds = absl::ToDoubleSeconds(absl::Now() - t);
+    stop = true;
+    load.join();
+    backup_load = Summarise(lat, backup_seconds);
+  }
+  const Stats writes_quiet = [&] {
+    std::atomic<bool> stop{false};
+    absl::Time started;
+    const double seconds = std::max(1.0, backup_seconds);
+    std::thread timer([&] { absl::SleepFor(absl::Seconds(seconds)); stop = true; });
+    auto lat = Background(clients, &stop, [&](int c, int i) { put((c * 31 + i) % records, 'e'); }, &started);
+    timer.join();
+    return Summarise(lat, seconds);
+  }();
+  const double backup_bytes = backup.results_size() ? backup.results(0).size_bytes() : 0;
+  const long mb = std::max(1L, long(backup_bytes / (1 << 20)));
+  const absl::Time dd_start = absl::Now();
+  testing::RunCommand(absl::StrCat("dd if=/dev/zero of=", dir.Sub("dd.out"), " bs=1M count=", mb,
+                                   " conv=fsync 2>/dev/null"));
+  const double dd_mbps = mb / absl::ToDoubleSeconds(absl::Now() - dd_start);
+  const double backup_mbps = backup_bytes / (1 << 20) / backup_seconds;
+  std::cout << "\n3. backup under load\n";
+  std::cout << absl::StrFormat("   backup %.1f MB in %.2f s = %.1f MB/s; dd conv=fsync %.1f MB/s; ratio %.2f\n",
+                               backup_bytes / (1 << 20), backup_seconds, backup_mbps, dd_mbps, backup_mbps / dd_mbps);
+  Row("writers without backup", writes_quiet);
+  Row("writers during backup", backup_load,
+      absl::StrFormat("p99 %.2fx, max %.2fx", backup_load.p99_ms / writes_quiet.p99_ms,
+                      backup_load.max_ms / writes_quiet.max_ms));
+  json.Add("backup_mb_per_sec", backup_mbps); json.Add("dd_mb_per_sec", dd_mbps);
+  json.Add("backup_writers_quiet", writes_quiet); json.Add("backup_writers_during", backup_load);
+
+  // 5. Verify scan vs a plain in-process iteration of a copy.
+  store_admin::v1::VerifyResponse verify;
+  {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, admin);
+    store_admin::v1::VerifyRequest q;
+    q.set_table("agentcom_config");
+    config_admin->Verify(&ctx, q, &verify);
+  }
+  testing::RunCommand(absl::StrCat("cp -r ", sys->topology().data_dir(), "/agentcom_config ", dir.Sub("copy")));
+  double iterate_seconds;
+  uint64_t iterated = 0;
+  {
+    leveldb::DB* raw = nullptr;
+    leveldb::Options o;
+    leveldb::DB::Open(o, dir.Sub("copy"), &raw);
+    std::unique_ptr<leveldb::DB> db(raw);
+    const absl::Time t = absl::Now();
+    std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) ++iterated;
+    iterate_seconds = absl::ToDoubleSeconds(absl::Now() - t);
+  }
+  const double verify_rate = verify.record_count() / verify.duration_seconds();
+  const double iterate_rate = iterated / iterate_seconds;
+  std::cout << "\n5. verify scan\n";
+  std::cout << absl::StrFormat("   Verify %llu records at %.0f records/s; plain iteration %.0f records/s; ratio %.2f\n",
+                               (unsigned long long)verify.record_count(), verify_rate, iterate_rate, verify_rate / iterate_rate);
+  json.Add("verify_records_per_sec", verify_rate); json.Add("iterate_records_per_sec", iterate_rate);
+
+  // 4. Restore: flip bytes in the live table, read, wait for verified data.
+  {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, admin);
+    store_admin::v1::CompactRequest q;
+    q.set_table("agentcom_config");
+    store_admin::v1::CompactResponse out;
+    config_admin->Compact(&ctx, q, &out);
+    grpc::ClientContext bctx;
+    Authorize(&bctx, admin);
+    maintenance::v1::BackupTableRequest b;
+    b.set_table("agentcom_config");
+    maintenance->BackupTable(&bctx, b, &backup);
+  }
+  const absl::Time cp_start = absl::Now();
+  testing::RunCommand(absl::StrCat("cp -r ", sys->topology().data_dir(), "/agentcom_config ", dir.Sub("copy2")));
+  const double cp_seconds = absl::ToDoubleSeconds(absl::Now() - cp_start);
+  testing::FlipBytesInLargestTableFile(sys->topology().data_dir() + "/agentcom_config");
+  absl::Time detected = absl::InfinitePast();
+  for (int i = 0; i < records && detected == absl::InfinitePast(); i += 997) {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, agent);
+    config::v1::ListRequest q;
+    q.set_page_size(1000);
+    q.set_page_token("");
+    config::v1::ListResponse out;
+    // Pages through everything until the first failing read.
+    std::string token;
+    do {
+      grpc::ClientContext c2;
+      Authorize(&c2, agent);
+      q.set_page_token(token);
+      grpc::Status st = config->List(&c2, q, &out);
+      if (!st.ok()) {
+        detected = absl::Now();
+        break;
+      }
+      token = out.next_page_token();
+    } while (!token.empty());
+    break;
+  }
+  std::map<std::string, std::string> details;
+  double restore_seconds = -1;
+  while (detected != absl::InfinitePast() && absl::Now() - detected < absl::Minutes(10)) {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, admin);
+    maintenance::v1::ListEventsRequest q;
+    q.set_limit(1000);
+    maintenance::v1::ListEventsResponse out;
+    maintenance->ListEvents(&ctx, q, &out);
+    for (const auto& ev : out.events()) {
+      if (ev.type() == "recovery_complete" && ev.table() == "agentcom_config") {
+        details.insert(ev.details().begin(), ev.details().end());
+      }
+    }
+    if (!details.empty()) {
+      restore_seconds = absl::ToDoubleSeconds(absl::Now() - detected);
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  std::cout << "\n4. restore\n";
+  std::cout << absl::StrFormat("   detection to verified serving %.2f s (cp -r of the table %.3f s, ratio %.1f)\n",
+                               restore_seconds, cp_seconds, restore_seconds / cp_seconds);
+  for (const auto& [k, v] : details) {
+    if (k.rfind("step_", 0) == 0) std::cout << "     " << k << " = " << v << "\n";
+  }
+  json.Add("restore_seconds", restore_seconds); json.Add("cp_seconds", cp_seconds);
+
+  // 6. Memory.
+  std::cout << "\n6. memory (RSS at idle -> peak after the data-path load), KiB\n";
+  for (const auto& [name, idle] : idle_memory) {
+    std::cout << absl::StrFormat("   %-16s idle %7ld   peak %7ld\n", name, idle.first,
+                                 loaded_memory[name].second);
+    json.Add("rss_idle_kb_" + name, idle.first);
+    json.Add("rss_peak_kb_" + name, loaded_memory[name].second);
+  }
+  std::ofstream(absl::GetFlag(FLAGS_out)) << json.Done() << "\n";
+  std::cout << "\nwrote " << absl::GetFlag(FLAGS_out) << "\n";
+  return restore_seconds > 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace agentcom::bench
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return agentcom::bench::Main();
+}
