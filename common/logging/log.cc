@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <memory>
-#include <mutex>
 
 #include "absl/strings/str_cat.h"
 

@@ -146,7 +146,7 @@ absl::Status LevelDbTable::LoadOrRecountStats() {
                       return true;
                     });
     if (!s.ok()) return Classify(s, "open");
-    if (s.ok() && (stored.has_value() || counted.records > 0)) {
+    if (stored.has_value() || counted.records > 0) {
       log::Warn("table was not closed cleanly; recounted",
                 {{"table", name()},
                  {"records", counted.records},
