@@ -5,6 +5,10 @@
 //
 //   agentcom_bench [--clients=16] [--ops=2000] [--reps=3] [--table_records=200000]
 //                  [--out=bench.json] [--smoke]
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <boost/beast/websocket.hpp>
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/client_context.h>
 #include <leveldb/db.h>
 #include <leveldb/write_batch.h>
@@ -39,6 +43,7 @@ ABSL_FLAG(int, reps, 3, "Repetitions; medians are reported.");
 ABSL_FLAG(int, table_records, 200000, "Records of the table used for stall/backup/restore/verify.");
 ABSL_FLAG(std::string, out, "bench.json", "JSON results file.");
 ABSL_FLAG(bool, smoke, false, "Tiny sizes, one repetition: proves the bench runs.");
+ABSL_FLAG(int, ws_clients, 500, "WebSocket clients for the dashboard fan-out measurement.");
 
 namespace agentcom::bench {
 namespace {
@@ -181,6 +186,63 @@ struct Json {
 void Row(const std::string& name, const Stats& s, const std::string& extra = "") {
   std::cout << absl::StrFormat("%-38s %11.0f ops/s  p50 %7.2f ms  p99 %7.2f ms  max %8.2f ms  %s\n",
                                name, s.ops_per_sec, s.p50_ms, s.p99_ms, s.max_ms, extra);
+}
+
+// 7. The time from an event's creation (its timestamp in maintenance) to its
+// arrival at each of `n` WebSocket clients of the gateway; returns the p99
+// in milliseconds of each repetition.
+std::vector<double> FanOut(testing::SupervisedSystem& sys, int n, int reps) {
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  namespace websocket = beast::websocket;
+  using tcp = asio::ip::tcp;
+  const std::string& address = sys.topology().gateway().address();
+  const std::string host = address.substr(0, address.rfind(':'));
+  const auto port = static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+  asio::io_context ioc;
+  std::vector<std::unique_ptr<websocket::stream<tcp::socket>>> conns;
+  for (int i = 0; i < n; ++i) {
+    auto ws = std::make_unique<websocket::stream<tcp::socket>>(ioc);
+    ws->next_layer().connect(tcp::endpoint(asio::ip::make_address(host), port));
+    ws->handshake(host, "/ws");
+    ws->write(asio::buffer(absl::StrCat("{\"token\":\"", sys.admin_token(), "\",\"after_id\":1000000000}")));
+    beast::flat_buffer ready;
+    ws->read(ready);  // {"type":"ready"}
+    conns.push_back(std::move(ws));
+  }
+  auto maintenance = maintenance::v1::Maintenance::NewStub(sys.MaintenanceChannel());
+  std::vector<double> p99s;
+  for (int r = 0; r < reps; ++r) {
+    std::vector<beast::flat_buffer> buffers(n);
+    std::vector<absl::Time> arrived(n);
+    for (int i = 0; i < n; ++i) {
+      conns[i]->async_read(buffers[i], [&, i](beast::error_code, size_t) { arrived[i] = absl::Now(); });
+    }
+    std::thread trigger([&] {
+      grpc::ClientContext ctx;
+      Authorize(&ctx, sys.admin_token());
+      maintenance::v1::CompactTableRequest q;
+      q.set_table("agentcom_config");
+      maintenance::v1::CompactionRun out;
+      maintenance->CompactTable(&ctx, q, &out);
+    });
+    ioc.restart();
+    std::thread second([&] { ioc.run(); });
+    ioc.run();
+    second.join();
+    trigger.join();
+    std::vector<double> lat;
+    for (int i = 0; i < n; ++i) {
+      maintenance::v1::Event e;
+      if (!google::protobuf::util::JsonStringToMessage(beast::buffers_to_string(buffers[i].data()), &e).ok()) {
+        continue;
+      }
+      const absl::Time created = absl::FromUnixSeconds(e.time().seconds()) + absl::Nanoseconds(e.time().nanos());
+      lat.push_back(absl::ToDoubleMilliseconds(arrived[i] - created));
+    }
+    p99s.push_back(Summarise(lat, 1).p99_ms);
+  }
+  return p99s;
 }
 
 int Main() {
@@ -499,6 +561,12 @@ int Main() {
     json.Add("rss_idle_kb_" + name, idle.first);
     json.Add("rss_peak_kb_" + name, loaded_memory[name].second);
   }
+  // 7. Dashboard fan-out.
+  const int ws = smoke ? 20 : absl::GetFlag(FLAGS_ws_clients);
+  const double fan = Median(FanOut(*sys, ws, reps));
+  std::cout << absl::StrFormat("\n7. dashboard fan-out: one event reaches %d WebSocket clients, p99 %.1f ms\n", ws, fan);
+  json.Add("ws_clients", ws);
+  json.Add("ws_fanout_p99_ms", fan);
   std::ofstream(absl::GetFlag(FLAGS_out)) << json.Done() << "\n";
   std::cout << "\nwrote " << absl::GetFlag(FLAGS_out) << "\n";
   return restore_seconds > 0 ? 0 : 1;
