@@ -1,5 +1,6 @@
 #include "common/config/topology.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -338,6 +339,12 @@ absl::StatusOr<const StoreSpec*> FindStoreOfTable(const Topology& topology,
     }
   }
   return absl::NotFoundError(absl::StrCat("table ", table));
+}
+
+std::string FlagOrEnv(const std::string& flag, const char* env, const std::string& fallback) {
+  if (!flag.empty()) return flag;
+  if (const char* v = std::getenv(env); v != nullptr && *v != '\0') return v;
+  return fallback;
 }
 
 StorageSettings EffectiveStorage(const Topology& topology,

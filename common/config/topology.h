@@ -45,6 +45,10 @@ absl::StatusOr<const StoreSpec*> FindStoreOfTable(const Topology& topology,
 StorageSettings EffectiveStorage(const Topology& topology,
                                  const TableSpec& table);
 
+// A command-line flag's value, else the environment variable `env` (for
+// containers), else `fallback`. Used by every main() for --config and --store.
+std::string FlagOrEnv(const std::string& flag, const char* env, const std::string& fallback);
+
 }  // namespace agentcom::config
 
 #endif  // AGENTCOM_COMMON_CONFIG_TOPOLOGY_H_

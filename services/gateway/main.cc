@@ -22,9 +22,13 @@ int main(int argc, char** argv) {
   using namespace agentcom;
   server::BlockShutdownSignals();
   absl::ParseCommandLine(argc, argv);
-  std::string config_path = absl::GetFlag(FLAGS_config);
-  if (config_path.empty() && std::getenv("AGENTCOM_CONFIG")) config_path = std::getenv("AGENTCOM_CONFIG");
+  const std::string config_path =
+      config::FlagOrEnv(absl::GetFlag(FLAGS_config), "AGENTCOM_CONFIG", "");
   log::Init("gateway", "info");
+  if (config_path.empty()) {
+    log::Error("no topology file: pass --config or set AGENTCOM_CONFIG");
+    return 2;
+  }
   auto topology = config::LoadTopology(config_path);
   if (!topology.ok()) {
     log::Error("invalid topology", {{"error", std::string(topology.status().message())}});

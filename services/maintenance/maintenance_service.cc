@@ -134,8 +134,8 @@ grpc::Status MaintenanceService::WatchEvents(grpc::ServerContext* c,
 int RunMaintenanceMain(int argc, char** argv) {
   server::BlockShutdownSignals();
   absl::ParseCommandLine(argc, argv);
-  std::string config_path = absl::GetFlag(FLAGS_config);
-  if (config_path.empty() && std::getenv("AGENTCOM_CONFIG")) config_path = std::getenv("AGENTCOM_CONFIG");
+  const std::string config_path =
+      config::FlagOrEnv(absl::GetFlag(FLAGS_config), "AGENTCOM_CONFIG", "");
   log::Init("maintenance", "info");
   if (config_path.empty()) {
     log::Error("no topology file: pass --config or set AGENTCOM_CONFIG");

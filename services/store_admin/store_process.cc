@@ -130,13 +130,10 @@ void StoreProcess::Shutdown() {
 int RunStoreMain(int argc, char** argv, const StoreDefinition& definition) {
   server::BlockShutdownSignals();
   absl::ParseCommandLine(argc, argv);
-  auto from_env = [](const std::string& flag, const char* env, std::string fallback) {
-    if (!flag.empty()) return flag;
-    if (const char* v = std::getenv(env); v != nullptr && *v != '\0') return std::string(v);
-    return fallback;
-  };
-  const std::string config_path = from_env(absl::GetFlag(FLAGS_config), "AGENTCOM_CONFIG", "");
-  const std::string store = from_env(absl::GetFlag(FLAGS_store), "AGENTCOM_STORE", definition.kind);
+  const std::string config_path =
+      config::FlagOrEnv(absl::GetFlag(FLAGS_config), "AGENTCOM_CONFIG", "");
+  const std::string store =
+      config::FlagOrEnv(absl::GetFlag(FLAGS_store), "AGENTCOM_STORE", definition.kind);
   log::Init(store, "info");
   if (config_path.empty()) {
     log::Error("no topology file: pass --config or set AGENTCOM_CONFIG");

@@ -21,15 +21,7 @@ class ConfigStoreTest : public ::testing::Test {
   void SetUp() override {
     limits_.set_max_body_bytes(100);
     limits_.set_max_id_bytes(64);
-    storage::TableOptions o;
-    o.name = kConfigTable;
-    o.dir = dir_.Sub(kConfigTable);
-    o.storage.set_durability(common::v1::DURABILITY_SYNC);
-    o.storage.set_flush_interval_ms(100);
-    o.storage.set_block_cache_mb(8);
-    o.storage.set_write_buffer_mb(4);
-    o.storage.set_max_open_files(100);
-    table_ = *storage::OpenTable(o);
+    table_ = testing::OpenTestTable(dir_.path(), kConfigTable, common::v1::DURABILITY_SYNC);
     store_ = std::make_unique<ConfigStore>(table_.get(), limits_);
   }
   absl::StatusOr<v1::Entry> Put(const std::string& k, const std::string& v,

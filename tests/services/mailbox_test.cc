@@ -24,15 +24,7 @@ class MailboxTest : public ::testing::Test {
   void Reopen() {
     mailbox_.reset();
     table_.reset();
-    storage::TableOptions o;
-    o.name = kMailboxTable;
-    o.dir = dir_.Sub(kMailboxTable);
-    o.storage.set_durability(common::v1::DURABILITY_SYNC);
-    o.storage.set_flush_interval_ms(100);
-    o.storage.set_block_cache_mb(8);
-    o.storage.set_write_buffer_mb(4);
-    o.storage.set_max_open_files(100);
-    table_ = *storage::OpenTable(o);
+    table_ = testing::OpenTestTable(dir_.path(), kMailboxTable, common::v1::DURABILITY_SYNC);
     mailbox_ = std::make_unique<Mailbox>(table_.get(), limits_);
   }
   absl::StatusOr<v1::EnqueueResponse> Enqueue(const std::string& agent, const std::string& body) {

@@ -135,11 +135,12 @@ std::string HttpGet(int port, const std::string& path) {
   return body == std::string::npos ? "" : response.substr(body + 4);
 }
 
-std::unique_ptr<storage::Table> OpenTestTable(const std::string& dir, const std::string& name) {
+std::unique_ptr<storage::Table> OpenTestTable(const std::string& dir, const std::string& name,
+                                              common::v1::Durability durability) {
   storage::TableOptions o;
   o.name = name;
   o.dir = dir + "/" + name;
-  o.storage.set_durability(common::v1::DURABILITY_BUFFERED);
+  o.storage.set_durability(durability);
   o.storage.set_flush_interval_ms(100);
   o.storage.set_block_cache_mb(8);
   o.storage.set_write_buffer_mb(4);
