@@ -107,6 +107,13 @@ absl::Status LevelDbTable::OpenLocked() {
   // Uncompressed, so disk bytes and live bytes are comparable and the
   // fragmentation ratio means what it says (table.proto).
   o.compression = leveldb::kNoCompression;
+  // LevelDB treats a directory without CURRENT as a new database and would
+  // then delete the table files it does not know as obsolete. Files of a
+  // table without CURRENT are damage, not an empty table.
+  if (std::string orphan = FileWithoutCurrent(); !orphan.empty()) {
+    MarkCorrupted(absl::StrCat("Corruption: CURRENT is missing but ", orphan, " is present"));
+    return absl::OkStatus();
+  }
   leveldb::DB* raw = nullptr;
   leveldb::Status s = leveldb::DB::Open(o, options_.dir, &raw);
   if (!s.ok()) {
@@ -128,6 +135,19 @@ absl::Status LevelDbTable::OpenLocked() {
     }
   }
   return LoadOrRecountStats();
+}
+
+std::string LevelDbTable::FileWithoutCurrent() const {
+  if (env_->FileExists(absl::StrCat(options_.dir, "/CURRENT"))) return "";
+  std::vector<std::string> children;
+  if (!env_->GetChildren(options_.dir, &children).ok()) return "";
+  for (const std::string& f : children) {
+    if (absl::StartsWith(f, "MANIFEST-") || absl::EndsWith(f, ".ldb") ||
+        absl::EndsWith(f, ".sst") || absl::EndsWith(f, ".log")) {
+      return f;
+    }
+  }
+  return "";
 }
 
 absl::Status LevelDbTable::LoadOrRecountStats() {
@@ -166,9 +186,34 @@ absl::Status LevelDbTable::LoadOrRecountStats() {
                   "open");
 }
 
+absl::Status LevelDbTable::ReopenAfterWriteError() {
+  absl::MutexLock l(&db_mu_);
+  if (!needs_reopen_) return absl::OkStatus();
+  // Reopening writes a new log, a level-0 table from the old log and a new
+  // MANIFEST; with the disk still full that fails and would close the table
+  // for reads as well, so wait for room (and do not spin on the disk).
+  std::error_code ec;
+  const auto space = std::filesystem::space(options_.dir, ec);
+  const uintmax_t needed = (uintmax_t{options_.storage.write_buffer_mb()} << 21) + (1 << 20);
+  const absl::Time now = absl::Now();
+  if (ec || space.available < needed || now - last_reopen_attempt_ < absl::Milliseconds(200)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "table ", name(), ": a write failed (disk full?); writes resume once ",
+        needed >> 20, " MiB are free in ", options_.dir));
+  }
+  last_reopen_attempt_ = now;
+  CloseLocked();
+  if (auto s = OpenLocked(); !s.ok()) return s;
+  needs_reopen_ = false;
+  log::Info("table reopened after a failed write", {{"table", name()}});
+  return absl::OkStatus();
+}
+
 void LevelDbTable::CloseLocked() {
   if (!db_) return;
-  if (state() != TABLE_STATE_CORRUPTED) {
+  // After a failed write the log may replay a write the caller saw fail, so
+  // the counts are recounted at the next open instead of checkpointed.
+  if (state() != TABLE_STATE_CORRUPTED && !needs_reopen_) {
     internal::StoredStats stats{static_cast<uint64_t>(records_.load()),
                                 static_cast<uint64_t>(logical_bytes_.load()), true};
     leveldb::WriteOptions sync;
@@ -190,6 +235,10 @@ TableState LevelDbTable::state() const {
 
 absl::Status LevelDbTable::CheckServing() const {
   absl::MutexLock l(&state_mu_);
+  if (!db_ && state_ != TABLE_STATE_CORRUPTED && state_ != TABLE_STATE_RESTORING) {
+    return absl::UnavailableError(
+        absl::StrCat("table ", name(), " is not open (reopening failed); retry later"));
+  }
   if (state_ == TABLE_STATE_CORRUPTED || state_ == TABLE_STATE_RESTORING || !db_) {
     return absl::UnavailableError(absl::StrCat(
         "table ", name(), " is ",
@@ -257,6 +306,9 @@ absl::Status LevelDbTable::Delete(absl::string_view key) {
 absl::Status LevelDbTable::Write(const TableBatch& batch)
     ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (batch.empty()) return absl::OkStatus();
+  if (needs_reopen_) {
+    if (auto s = ReopenAfterWriteError(); !s.ok()) return s;
+  }
   absl::ReaderMutexLock l(&db_mu_);
   if (auto s = CheckServing(); !s.ok()) return s;
 
@@ -309,6 +361,8 @@ absl::Status LevelDbTable::Write(const TableBatch& batch)
       records_ += d_records;
       logical_bytes_ += d_bytes;
       if (!wo.sync) unsynced_ = true;
+    } else if (s.IsIOError()) {
+      needs_reopen_ = true;
     }
   }
   for (int i : stripes) stripes_[i].Unlock();
@@ -438,7 +492,9 @@ void LevelDbTable::FlushLoop() {
     leveldb::WriteBatch empty;
     leveldb::WriteOptions sync;
     sync.sync = true;
-    absl::Status s = Classify(db_->Write(sync, &empty), "flush");
+    leveldb::Status flushed = db_->Write(sync, &empty);
+    if (flushed.IsIOError()) needs_reopen_ = true;
+    absl::Status s = Classify(flushed, "flush");
     if (!s.ok()) {
       unsynced_ = true;
       log::Warn("background flush failed", {{"table", name()}, {"error", std::string(s.message())}});

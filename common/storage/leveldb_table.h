@@ -13,6 +13,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/storage/table.h"
 
 namespace agentcom::storage {
@@ -55,6 +56,11 @@ class LevelDbTable final : public Table {
   absl::Status OpenLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
   void CloseLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
   absl::Status LoadOrRecountStats() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+  // Reopens the table after a failed write once the disk has room again;
+  // RESOURCE_EXHAUSTED while it has not.
+  absl::Status ReopenAfterWriteError();
+  // The first LevelDB file found in a directory that has no CURRENT, or "".
+  std::string FileWithoutCurrent() const;
   // OK when requests may proceed; UNAVAILABLE naming the state otherwise.
   absl::Status CheckServing() const ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
   // Maps a LevelDB status to the table's error, marking corruption.
@@ -82,6 +88,11 @@ class LevelDbTable final : public Table {
 
   // DURABILITY_BUFFERED: the flusher fsyncs the log when writes are pending.
   std::atomic<bool> unsynced_{false};
+  // Set when a write or sync failed with an I/O error (disk full): LevelDB
+  // keeps such errors sticky and its log may end in a partial record, so the
+  // table accepts no more writes until it has been reopened on a fresh log.
+  std::atomic<bool> needs_reopen_{false};
+  absl::Time last_reopen_attempt_ ABSL_GUARDED_BY(db_mu_) = absl::InfinitePast();
   absl::Mutex flush_mu_;
   bool stopping_ ABSL_GUARDED_BY(flush_mu_) = false;
   std::thread flusher_;

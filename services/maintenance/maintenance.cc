@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -23,6 +24,9 @@ constexpr size_t kHistoryRuns = 20;
 // Temporary backup directories older than this belong to a snapshot that
 // died; younger ones may still be being written by a store.
 constexpr auto kStaleTempAge = std::chrono::minutes(5);
+// First retry of a failed automatic restore, doubling up to the maximum.
+constexpr absl::Duration kRestoreRetryBase = absl::Seconds(5);
+constexpr absl::Duration kRestoreRetryMax = absl::Seconds(60);
 
 double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
 
@@ -200,7 +204,7 @@ absl::Status MaintenanceCore::Start() {
   {
     absl::MutexLock l(&mu_);
     for (auto& [table, trigger] : resume) {
-      if (restoring_.insert(table).second) restore_queue_.emplace_back(table, trigger);
+      if (restoring_.insert(table).second) restore_queue_.push_back({table, trigger});
     }
   }
   worker_ = std::thread([this] { RestoreWorker(); });
@@ -560,7 +564,7 @@ absl::StatusOr<bool> MaintenanceCore::ReportCorruption(const std::string& table,
   {
     absl::MutexLock l(&mu_);
     if (!restoring_.insert(table).second) return false;
-    restore_queue_.emplace_back(table, "auto");
+    restore_queue_.push_back({table, "auto"});
   }
   options_.events->Add("corruption_detected", table, reason, {{"store", StoreOf(table).name()}});
   return true;
@@ -568,25 +572,55 @@ absl::StatusOr<bool> MaintenanceCore::ReportCorruption(const std::string& table,
 
 void MaintenanceCore::RestoreWorker() {
   while (true) {
-    std::pair<std::string, std::string> job;
+    RestoreJob job;
     {
       absl::MutexLock l(&mu_);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || !restore_queue_.empty();
+        if (stopping_) return true;
+        const absl::Time now = absl::Now();
+        for (const RestoreJob& j : restore_queue_) {
+          if (j.not_before <= now) return true;
+        }
+        return false;
       };
-      mu_.Await(absl::Condition(&ready));
+      while (!ready()) {
+        absl::Time next = absl::InfiniteFuture();
+        for (const RestoreJob& j : restore_queue_) next = std::min(next, j.not_before);
+        mu_.AwaitWithDeadline(absl::Condition(&ready), next);
+      }
       if (stopping_) return;
-      job = restore_queue_.front();
-      restore_queue_.pop_front();
+      auto it = std::find_if(restore_queue_.begin(), restore_queue_.end(),
+                             [now = absl::Now()](const RestoreJob& j) { return j.not_before <= now; });
+      job = *it;
+      restore_queue_.erase(it);
       restore_busy_ = true;
     }
+    v1::RestoreResult result;
     {
-      absl::MutexLock l(&TableLock(job.first));
-      (void)RestoreLocked(job.first, "", job.second);
+      absl::MutexLock l(&TableLock(job.table));
+      result = RestoreLocked(job.table, "", job.trigger);
+    }
+    bool retry = false;
+    if (result.outcome() == v1::RESTORE_OUTCOME_FAILED) {
+      // Retried while the table is still corrupted or its store cannot be
+      // asked (stopped, or supervisord down with it).
+      auto stats = options_.stores->GetTableStats(job.table);
+      retry = !stats.ok() || stats->state() == common::v1::TABLE_STATE_CORRUPTED;
     }
     absl::MutexLock l(&mu_);
-    restoring_.erase(job.first);
     restore_busy_ = false;
+    if (retry && !stopping_) {
+      const absl::Duration backoff =
+          std::min(kRestoreRetryBase * (1 << std::min(job.attempt, 4)), kRestoreRetryMax);
+      log::Warn("restore failed; retrying", {{"table", job.table},
+                                             {"attempt", job.attempt + 1},
+                                             {"in_seconds", absl::ToDoubleSeconds(backoff)},
+                                             {"error", result.reason()}});
+      restore_queue_.push_back(
+          {job.table, job.trigger, job.attempt + 1, absl::Now() + backoff});
+    } else {
+      restoring_.erase(job.table);
+    }
   }
 }
 
@@ -768,8 +802,7 @@ v1::RestoreResult MaintenanceCore::RestoreLocked(const std::string& table,
     }
     WriteJournal(table, trigger, "starting", id);
     absl::Status started = timed("start", [&]() -> absl::Status {
-      if (auto s = options_.supervisor->Start(store); !s.ok()) return s;
-      return options_.stores->WaitServing(table, start_timeout);
+      return StartServing(store, table, start_timeout);
     });
     if (!started.ok()) {
       result.add_rejected_backups(absl::StrCat(id, ": store did not start: ", started.message()));
@@ -807,8 +840,7 @@ v1::RestoreResult MaintenanceCore::RestoreLocked(const std::string& table,
   std::ofstream(absl::StrCat(TableDir(table), "/", storage::kDegradedMarkerFile))
       << "restored empty at " << absl::FormatTime(absl::Now()) << "; corrupted files: " << qpath
       << "\n";
-  absl::Status started = options_.supervisor->Start(store);
-  if (started.ok()) started = options_.stores->WaitServing(table, start_timeout);
+  absl::Status started = StartServing(store, table, start_timeout);
   const std::string why =
       candidates.empty()
           ? "no backup of the table exists"
@@ -819,6 +851,24 @@ v1::RestoreResult MaintenanceCore::RestoreLocked(const std::string& table,
                   absl::StrCat(why, "; restarting empty failed too: ", started.message()));
   }
   return finish(v1::RESTORE_OUTCOME_DEGRADED, absl::StrCat(why, "; the table restarted empty"));
+}
+
+absl::Status MaintenanceCore::StartServing(const std::string& store, const std::string& table,
+                                           absl::Duration timeout) {
+  if (auto s = options_.supervisor->Start(store); !s.ok()) return s;
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    const absl::Duration left = deadline - absl::Now();
+    absl::Status serving =
+        options_.stores->WaitServing(table, std::min(left, absl::Milliseconds(500)));
+    if (serving.ok() || absl::Now() >= deadline) return serving;
+    auto state = options_.supervisor->GetState(store);
+    if (state.ok() && (*state == ProcessState::kFatal || *state == ProcessState::kStopped ||
+                       *state == ProcessState::kExited)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "store ", store, " is ", ProcessStateName(*state), " after start: ", serving.message()));
+    }
+  }
 }
 
 // ----------------------------------------------------------------- health

@@ -94,6 +94,10 @@ class MaintenanceCore {
   v1::RestoreResult RestoreLocked(const std::string& table, const std::string& backup_id,
                                   const std::string& trigger);
   absl::Status Quarantine(const std::string& table, std::string* moved_to);
+  // Starts `store` and waits until `table` answers SERVING; fails early when
+  // the supervisor gives the process up (FATAL) or it is stopped again.
+  absl::Status StartServing(const std::string& store, const std::string& table,
+                            absl::Duration timeout);
   void WriteJournal(const std::string& table, const std::string& trigger,
                     const std::string& step, const std::string& backup_id);
   void RemoveJournal(const std::string& table);
@@ -108,7 +112,15 @@ class MaintenanceCore {
   mutable absl::Mutex mu_;
   // Tables with an automatic restore queued or running, and manual ones running.
   std::set<std::string> restoring_ ABSL_GUARDED_BY(mu_);
-  std::deque<std::pair<std::string, std::string>> restore_queue_ ABSL_GUARDED_BY(mu_);
+  // An automatic restore that failed (supervisord unreachable, a store that
+  // would not start) is retried with backoff while the table stays corrupted.
+  struct RestoreJob {
+    std::string table;
+    std::string trigger;
+    int attempt = 0;
+    absl::Time not_before = absl::InfinitePast();
+  };
+  std::deque<RestoreJob> restore_queue_ ABSL_GUARDED_BY(mu_);
   bool restore_busy_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, std::set<std::string>> verified_ ABSL_GUARDED_BY(mu_);

@@ -23,9 +23,11 @@ class ProcessSupervisor {
   // Stops the process and waits until it has exited. Stopping a process
   // that is not running is OK.
   virtual absl::Status Stop(const std::string& name) = 0;
-  // Starts the process and waits until the supervisor considers it running.
-  // Starting a running process is OK. A process that keeps dying is
-  // FAILED_PRECONDITION naming its state (BACKOFF, FATAL).
+  // Asks the supervisor to start the process and returns once it has been
+  // spawned, without waiting for the supervisor's own start grace period
+  // (callers wait for the process's health check and watch GetState for
+  // BACKOFF/FATAL). Starting a running process is OK. A process that cannot
+  // be spawned is FAILED_PRECONDITION naming its state.
   virtual absl::Status Start(const std::string& name) = 0;
   virtual absl::StatusOr<ProcessState> GetState(const std::string& name) = 0;
 };

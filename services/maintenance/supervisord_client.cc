@@ -7,7 +7,11 @@
 #include "absl/strings/str_replace.h"
 
 namespace agentcom::maintenance {
+
 namespace {
+
+// supervisord's stopwaitsecs (30 s) before it kills the process, with room.
+constexpr absl::Duration kStopWait = absl::Seconds(60);
 
 // supervisord's fault codes (supervisor/xmlrpc.py).
 constexpr int kBadName = 10;
@@ -162,15 +166,36 @@ absl::StatusOr<XmlRpcValue> SupervisordClient::Call(const std::string& body, int
 
 absl::Status SupervisordClient::Stop(const std::string& name) {
   int fault = 0;
-  auto r = Call(BuildXmlRpcCall("supervisor.stopProcess", {name}, {true}), &fault);
-  if (r.ok() || fault == kNotRunning) return absl::OkStatus();
+  // wait=false and polling: supervisord answers a waiting stopProcess only
+  // on a later turn of its one-second main loop, while getProcessInfo sees
+  // the exit as soon as the child is reaped.
+  auto r = Call(BuildXmlRpcCall("supervisor.stopProcess", {name}, {false}), &fault);
+  if (fault == kNotRunning) return absl::OkStatus();
   if (fault == kBadName) return absl::NotFoundError(absl::StrCat("supervisord has no program ", name));
-  return r.status();
+  if (!r.ok()) return r.status();
+  const absl::Time deadline = absl::Now() + kStopWait;
+  while (true) {
+    auto state = GetState(name);
+    if (!state.ok()) return state.status();
+    if (*state == ProcessState::kStopped || *state == ProcessState::kExited ||
+        *state == ProcessState::kFatal) {
+      return absl::OkStatus();
+    }
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          name, " is still ", ProcessStateName(*state), " ", absl::FormatDuration(kStopWait),
+          " after supervisord was asked to stop it"));
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
 }
 
 absl::Status SupervisordClient::Start(const std::string& name) {
   int fault = 0;
-  auto r = Call(BuildXmlRpcCall("supervisor.startProcess", {name}, {true}), &fault);
+  // wait=false: supervisord answers once the process is spawned instead of
+  // after `startsecs`; the caller watches health and GetState (BACKOFF,
+  // FATAL) itself, which is both faster and a stronger check.
+  auto r = Call(BuildXmlRpcCall("supervisor.startProcess", {name}, {false}), &fault);
   if (r.ok() || fault == kAlreadyStarted) return absl::OkStatus();
   if (fault == kBadName) return absl::NotFoundError(absl::StrCat("supervisord has no program ", name));
   if (fault == kSpawnError || fault == kAbnormalTermination) {

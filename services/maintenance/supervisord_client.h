@@ -34,7 +34,7 @@ std::string BuildXmlRpcCall(const std::string& method, const std::vector<std::st
 class SupervisordClient final : public ProcessSupervisor {
  public:
   SupervisordClient(std::string address, std::string username, std::string password,
-                    absl::Duration timeout = absl::Seconds(60));
+                    absl::Duration timeout = absl::Seconds(10));
 
   absl::Status Stop(const std::string& name) override;
   absl::Status Start(const std::string& name) override;

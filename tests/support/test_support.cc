@@ -2,10 +2,13 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <set>
 #include <filesystem>
@@ -148,6 +151,22 @@ std::unique_ptr<storage::Table> OpenTestTable(const std::string& dir, const std:
   auto t = storage::OpenTable(o);
   EXPECT_TRUE(t.ok()) << t.status();
   return t.ok() ? *std::move(t) : nullptr;
+}
+
+TmpfsMount::TmpfsMount(const std::string& dir, int size_mb) : dir_(dir) {
+  std::filesystem::create_directories(dir);
+  const std::string options = absl::StrCat("size=", size_mb, "m,mode=0700");
+  if (mount("tmpfs", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) == 0) {
+    mounted_ = true;
+  } else {
+    error_ = absl::StrCat("cannot mount a tmpfs at ", dir, ": ", std::strerror(errno));
+  }
+}
+
+TmpfsMount::~TmpfsMount() {
+  if (mounted_ && umount2(dir_.c_str(), MNT_DETACH) != 0) {
+    ADD_FAILURE() << "cannot unmount " << dir_ << ": " << std::strerror(errno);
+  }
 }
 
 std::string ReadFile(const std::string& path) {

@@ -95,6 +95,22 @@ class FailingTable : public storage::Table {
   storage::Table* base_;
 };
 
+// A tmpfs of `size_mb` mounted at `dir` (created if needed) for disk-full
+// tests; unmounted with the object. ok() is false where mounting is not
+// permitted (not root, or no CAP_SYS_ADMIN), and error() says why.
+class TmpfsMount {
+ public:
+  TmpfsMount(const std::string& dir, int size_mb);
+  ~TmpfsMount();
+  bool ok() const { return mounted_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string dir_;
+  bool mounted_ = false;
+  std::string error_;
+};
+
 // Token file contents.
 std::string ReadFile(const std::string& path);
 

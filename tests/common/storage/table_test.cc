@@ -338,6 +338,86 @@ TEST_F(TableTest, DiskFullIsResourceExhaustedAndNotCorruption) {
   EXPECT_EQ(**t->Get("a"), "1");
 }
 
+// Issue 8: a real full file system (tmpfs), not an injected error. Writes
+// fail with RESOURCE_EXHAUSTED, nothing is reported as corruption, every
+// acknowledged write stays readable, and writes succeed again once space is
+// freed (the table reopens on a fresh log).
+TEST_F(TableTest, ARealFullDiskRefusesWritesLosesNothingAndRecoversWhenFreed) {
+  testing::TmpfsMount disk(dir_.Sub("disk"), 32);
+  if (!disk.ok()) GTEST_SKIP() << disk.error();
+  {
+    std::ofstream filler(dir_.Sub("disk/filler"), std::ios::binary);
+    const std::string mb(1 << 20, 'f');
+    for (int i = 0; i < 16; ++i) filler << mb;
+  }
+  TableOptions o;
+  o.name = "agent_mailbox";
+  o.dir = dir_.Sub("disk/agent_mailbox");
+  o.storage.set_durability(DURABILITY_SYNC);
+  o.storage.set_block_cache_mb(8);
+  o.storage.set_write_buffer_mb(4);
+  o.storage.set_max_open_files(100);
+  o.listener = &listener_;
+  auto opened = OpenTable(o);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  std::unique_ptr<Table> t = *std::move(opened);
+
+  int acked = 0;
+  absl::Status full;
+  while (acked < 100000) {
+    full = t->Put(Key(acked), std::string(1000, 'v'));
+    if (!full.ok()) break;
+    ++acked;
+  }
+  ASSERT_EQ(full.code(), absl::StatusCode::kResourceExhausted) << full;
+  EXPECT_GT(acked, 1000);
+  // Still full: refused again, still not corruption, reads still served.
+  EXPECT_EQ(t->Put("another", "x").code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(t->state(), TABLE_STATE_OK);
+  EXPECT_TRUE(listener_.calls().empty());
+  for (int i = 0; i < acked; i += 97) ASSERT_TRUE(t->Get(Key(i))->has_value()) << i;
+
+  std::filesystem::remove(dir_.Sub("disk/filler"));
+  ASSERT_TRUE(t->Put("after", "freed").ok());
+  for (int i = 0; i < acked; ++i) ASSERT_TRUE(t->Get(Key(i))->has_value()) << i;
+  EXPECT_EQ(**t->Get("after"), "freed");
+  EXPECT_EQ(t->state(), TABLE_STATE_OK);
+  EXPECT_TRUE(listener_.calls().empty());
+  auto verified = t->Verify();
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  // The write that failed may or may not have reached the log; the count is
+  // exact either way (recounted at the reopen).
+  EXPECT_GE(t->Stats().records(), uint64_t(acked + 1));
+  EXPECT_LE(t->Stats().records(), uint64_t(acked + 2));
+  EXPECT_EQ(verified->record_count, t->Stats().records());
+  t.reset();
+}
+
+// Without CURRENT LevelDB would start an empty database and delete the
+// table files as obsolete; the table reports corruption and keeps them.
+TEST_F(TableTest, MissingCurrentIsCorruptionAndNoFileIsDeleted) {
+  {
+    auto t = Open();
+    Load(t.get(), 2000);
+    ASSERT_TRUE(t->Compact().ok());
+  }
+  std::filesystem::remove(dir_.Sub("agent_mailbox/CURRENT"));
+  std::vector<std::string> before;
+  for (const auto& e : std::filesystem::directory_iterator(dir_.Sub("agent_mailbox"))) {
+    before.push_back(e.path().filename().string());
+  }
+  auto t = Open();
+  EXPECT_EQ(t->state(), TABLE_STATE_CORRUPTED);
+  EXPECT_EQ(t->Get(Key(1)).status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_EQ(listener_.calls().size(), 1u);
+  EXPECT_THAT(listener_.calls()[0], HasSubstr("CURRENT is missing"));
+  t.reset();
+  for (const auto& f : before) {
+    EXPECT_TRUE(std::filesystem::exists(dir_.Sub("agent_mailbox/" + f))) << f;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("agent_mailbox/CURRENT")));
+}
+
 TEST_F(TableTest, OtherIoErrorsAreUnavailableAndNotCorruption) {
   FaultyEnv env;
   env.error = "Input/output error";

@@ -299,6 +299,31 @@ TEST_F(MaintenanceTest, AStoreThatCannotStartIsReportedAsFailed) {
   processes_->fail_start = false;
 }
 
+// Issue 8: an automatic restore that fails (here the store will not start;
+// in production also supervisord down) is retried with backoff until the
+// table is served again, instead of leaving it corrupted.
+TEST_F(MaintenanceTest, AFailedAutomaticRestoreIsRetriedUntilItSucceeds) {
+  Fill(100);
+  Backup();
+  CorruptLiveMailbox();
+  processes_->fail_start = true;
+  ASSERT_TRUE(*core_->ReportCorruption("agent_mailbox", "Corruption: x"));
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  auto failed = [&] {
+    auto types = EventTypes();
+    return std::count(types.begin(), types.end(), "recovery_failed") > 0;
+  };
+  while (!failed() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_TRUE(failed());
+  processes_->fail_start = false;
+  // A duplicate report while the retry is pending starts nothing new.
+  EXPECT_FALSE(*core_->ReportCorruption("agent_mailbox", "Corruption: again"));
+  ASSERT_TRUE(core_->WaitRestoresIdle(absl::Seconds(30)));
+  EXPECT_EQ(EventTypes().back(), "recovery_complete");
+  EXPECT_EQ(Mailbox()->Stats().records(), 100u);
+  EXPECT_TRUE(Mailbox()->Verify().ok());
+}
+
 TEST_F(MaintenanceTest, WebhooksOnlyForCompactionFailuresAutoRestoresAndRecoveryFailures) {
   auto event = [](const std::string& type, const std::string& trigger) {
     v1::Event e;
