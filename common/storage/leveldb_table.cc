@@ -81,6 +81,15 @@ LevelDbTable::~LevelDbTable() {
   }
   if (flusher_.joinable()) flusher_.join();
   absl::MutexLock l(&db_mu_);
+  if (state() == TABLE_STATE_CORRUPTED && db_) {
+    // LevelDB's destructor waits for its background compaction, which after
+    // a read error sleeps a full second before it gives up. The files of a
+    // corrupted table are about to be quarantined and the process is
+    // stopping (a restore is waiting for it), so the handle is abandoned;
+    // the OS releases its lock and files at exit.
+    (void)db_.release();
+    return;
+  }
   CloseLocked();
 }
 
@@ -153,7 +162,7 @@ std::string LevelDbTable::FileWithoutCurrent() const {
 absl::Status LevelDbTable::LoadOrRecountStats() {
   std::string bytes;
   leveldb::Status s = db_->Get(CheckedRead(), ToSlice(internal::kStatsKey), &bytes);
-  if (!s.ok() && !s.IsNotFound()) return Classify(s, "open");
+  if (!s.ok() && !IsAbsentKey(s)) return Classify(s, "open");
   std::optional<internal::StoredStats> stored;
   if (s.ok()) stored = internal::DecodeStats(bytes);
   if (!stored || !stored->clean) {
@@ -260,10 +269,32 @@ void LevelDbTable::MarkCorrupted(const std::string& reason) {
   if (options_.listener != nullptr) options_.listener->OnCorruption(name(), reason);
 }
 
+namespace {
+
+bool NamesTableFile(const std::string& text) {
+  return absl::StrContains(text, ".ldb") || absl::StrContains(text, ".sst");
+}
+
+}  // namespace
+
+bool LevelDbTable::IsAbsentKey(const leveldb::Status& s) {
+  return s.IsNotFound() && !NamesTableFile(s.ToString());
+}
+
+bool LevelDbTable::IsDamagedFile(const leveldb::Status& s) {
+  const std::string text = s.ToString();
+  // A table file that is gone (ENOENT: LevelDB says NotFound, which a Get
+  // would otherwise take for an absent key) or shorter than its index says
+  // (reads past its end fail with EINVAL) is damage, not a disk error.
+  return NamesTableFile(text) &&
+         ((s.IsNotFound() && absl::StrContains(text, "No such file")) ||
+          (s.IsIOError() && absl::StrContains(text, "Invalid argument")));
+}
+
 absl::Status LevelDbTable::Classify(const leveldb::Status& s, absl::string_view op) {
   if (s.ok()) return absl::OkStatus();
   const std::string text = s.ToString();
-  if (s.IsCorruption()) {
+  if (s.IsCorruption() || IsDamagedFile(s)) {
     MarkCorrupted(text);
     return absl::UnavailableError(absl::StrCat(
         "table ", name(), " is corrupted (", text,
@@ -286,7 +317,7 @@ absl::StatusOr<std::optional<std::string>> LevelDbTable::Get(absl::string_view k
   if (auto s = CheckServing(); !s.ok()) return s;
   std::string value;
   leveldb::Status s = db_->Get(CheckedRead(), internal::DataKey(key), &value);
-  if (s.IsNotFound()) return std::optional<std::string>();
+  if (IsAbsentKey(s)) return std::optional<std::string>();
   if (!s.ok()) return Classify(s, "get");
   return std::optional<std::string>(std::move(value));
 }
@@ -336,7 +367,7 @@ absl::Status LevelDbTable::Write(const TableBatch& batch)
       s = db_->Get(CheckedRead(), internal::DataKey(op.key), &value);
       if (s.ok()) {
         old = value.size();
-      } else if (!s.IsNotFound()) {
+      } else if (!IsAbsentKey(s)) {
         break;
       }
       s = leveldb::Status::OK();

@@ -59,6 +59,11 @@ class LevelDbTable final : public Table {
   // Reopens the table after a failed write once the disk has room again;
   // RESOURCE_EXHAUSTED while it has not.
   absl::Status ReopenAfterWriteError();
+  // NotFound that means "no such key" (and not a missing table file).
+  static bool IsAbsentKey(const leveldb::Status& s);
+  // A missing or truncated table file: corruption, although LevelDB says
+  // NotFound or IOError.
+  static bool IsDamagedFile(const leveldb::Status& s);
   // The first LevelDB file found in a directory that has no CURRENT, or "".
   std::string FileWithoutCurrent() const;
   // OK when requests may proceed; UNAVAILABLE naming the state otherwise.

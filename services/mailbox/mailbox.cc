@@ -17,6 +17,8 @@ namespace {
 
 constexpr uint32_t kDefaultPoll = 100;
 constexpr uint32_t kMaxPoll = 1000;
+// Poll pages stop after about this many bytes of messages (at least one).
+constexpr size_t kMaxPollBytes = size_t{3} << 20;
 constexpr int kMaxHeaders = 64;
 constexpr size_t kAckChunk = 10000;
 
@@ -95,14 +97,19 @@ absl::StatusOr<v1::PollResponse> Mailbox::Poll(const v1::PollRequest& request) {
   if (request.after_seq() == UINT64_MAX) return v1::PollResponse();
 
   v1::PollResponse response;
+  size_t bytes = 0;
   absl::Status parse_error;
   absl::Status s = table_->Scan(
       MessageKey(agent, request.after_seq() + 1), QueueEnd(agent),
       [&](absl::string_view, absl::string_view value) {
-        if (static_cast<uint32_t>(response.messages_size()) == *max) {
+        // Pages stop at a byte budget as well, so a page of large messages
+        // fits a client's default 4 MiB receive limit.
+        if (static_cast<uint32_t>(response.messages_size()) == *max ||
+            (response.messages_size() > 0 && bytes + value.size() > kMaxPollBytes)) {
           response.set_has_more(true);
           return false;
         }
+        bytes += value.size();
         if (!response.add_messages()->ParseFromArray(value.data(),
                                                       static_cast<int>(value.size()))) {
           parse_error = absl::DataLossError(

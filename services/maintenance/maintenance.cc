@@ -2,13 +2,18 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/logging/log.h"
 #include "common/server/api_checks.h"
 #include "common/storage/backup.h"
@@ -29,6 +34,20 @@ constexpr absl::Duration kRestoreRetryBase = absl::Seconds(5);
 constexpr absl::Duration kRestoreRetryMax = absl::Seconds(60);
 
 double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
+
+// Fault injection for the fault suite (tests/integration/fault_test.cc):
+// with AGENTCOM_FAULT_KILL_AT_RESTORE_STEP=<step>:<marker file> the process
+// SIGKILLs itself right after journaling <step>, once: the marker file
+// records that it happened, so the restarted process resumes the restore.
+void KillAtStepIfAsked(const std::string& step) {
+  static const char* spec = std::getenv("AGENTCOM_FAULT_KILL_AT_RESTORE_STEP");
+  if (spec == nullptr) return;
+  const std::vector<std::string> parts = absl::StrSplit(spec, absl::MaxSplits(':', 1));
+  if (parts.size() != 2 || parts[0] != step || fs::exists(parts[1])) return;
+  std::ofstream(parts[1]) << step << "\n";
+  log::Warn("fault injection: killing maintenance", {{"step", step}});
+  kill(getpid(), SIGKILL);
+}
 
 std::string OutcomeName(v1::CompactionOutcome o) {
   switch (o) {
@@ -674,6 +693,7 @@ void MaintenanceCore::WriteJournal(const std::string& table, const std::string& 
       !s.ok()) {
     log::Error("cannot write the restore journal", {{"table", table}});
   }
+  KillAtStepIfAsked(step);
 }
 
 void MaintenanceCore::RemoveJournal(const std::string& table) {

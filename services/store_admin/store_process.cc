@@ -8,6 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/auth/tokens.h"
 #include "common/logging/log.h"
 #include "services/store_admin/store_admin_service.h"
@@ -156,9 +157,12 @@ int RunStoreMain(int argc, char** argv, const StoreDefinition& definition) {
                         {"port", (*process)->port()},
                         {"metrics", spec.metrics_address()}});
   server::WaitForShutdownSignal();
+  const absl::Time stopping = absl::Now();
   (*process)->Shutdown();
+  const absl::Time drained = absl::Now();
   process->reset();
-  log::Info("stopped");
+  log::Info("stopped", {{"drain_seconds", absl::ToDoubleSeconds(drained - stopping)},
+                        {"close_seconds", absl::ToDoubleSeconds(absl::Now() - drained)}});
   return 0;
 }
 

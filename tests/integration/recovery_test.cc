@@ -15,7 +15,7 @@
 #include "common/storage/backup.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/integration/supervised_system.h"
+#include "tests/integration/system_fixture.h"
 #include "tests/support/test_support.h"
 
 namespace agentcom::testing {
@@ -28,63 +28,7 @@ namespace mbx = ::agentcom::mailbox::v1;
 
 constexpr int kMessages = 3000;
 
-class RecoveryTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    system_ = SupervisedSystem::Start(dir_.path());
-    ASSERT_NE(system_, nullptr);
-    maintenance_ = mnt::Maintenance::NewStub(system_->MaintenanceChannel());
-    mailbox_ = mbx::Mailbox::NewStub(system_->Channel("mailbox"));
-  }
-  void Admin(grpc::ClientContext* ctx) {
-    Authorize(ctx, system_->admin_token());
-    ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(120)));
-  }
-  // Reads alice's whole inbox; returns the status and the message count.
-  grpc::Status PollAll(size_t* count) {
-    *count = 0;
-    uint64_t after = 0;
-    while (true) {
-      grpc::ClientContext ctx;
-      Authorize(&ctx, system_->agent_token());
-      mbx::PollRequest r;
-      r.set_agent_id("alice");
-      r.set_after_seq(after);
-      r.set_max_messages(1000);
-      mbx::PollResponse page;
-      grpc::Status s = mailbox_->Poll(&ctx, r, &page);
-      if (!s.ok()) return s;
-      *count += page.messages_size();
-      if (!page.has_more()) return s;
-      after = page.messages(page.messages_size() - 1).seq();
-    }
-  }
-  std::vector<mnt::Event> Events() {
-    grpc::ClientContext ctx;
-    Admin(&ctx);
-    mnt::ListEventsRequest r;
-    r.set_limit(1000);
-    mnt::ListEventsResponse out;
-    EXPECT_TRUE(maintenance_->ListEvents(&ctx, r, &out).ok());
-    return {out.events().begin(), out.events().end()};
-  }
-  std::optional<mnt::Event> WaitForEvent(const std::string& type, absl::Duration timeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
-      for (const auto& e : Events()) {
-        if (e.type() == type) return e;
-      }
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    return std::nullopt;
-  }
-  std::string DataDir() const { return system_->topology().data_dir(); }
-
-  TempDir dir_;
-  std::unique_ptr<SupervisedSystem> system_;
-  std::unique_ptr<mnt::Maintenance::Stub> maintenance_;
-  std::unique_ptr<mbx::Mailbox::Stub> mailbox_;
-};
+class RecoveryTest : public SystemTest {};
 
 TEST_F(RecoveryTest, FlippedBytesInALiveTableAreRestoredAutomatically) {
   system_->EnqueueMessages(kMessages);

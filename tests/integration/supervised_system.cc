@@ -12,6 +12,8 @@
 #include <fstream>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "agentcom/mailbox/v1/mailbox.grpc.pb.h"
@@ -34,7 +36,8 @@ std::string RunCommand(const std::string& command, int* status) {
   return out;
 }
 
-std::unique_ptr<SupervisedSystem> SupervisedSystem::Start(const std::string& root) {
+std::unique_ptr<SupervisedSystem> SupervisedSystem::Start(const std::string& root,
+                                                          const Options& options) {
   auto shipped = config::LoadTopology(std::string(AGENTCOM_SOURCE_DIR) + "/deploy/agentcom.yaml");
   EXPECT_TRUE(shipped.ok()) << shipped.status();
   if (!shipped.ok()) return nullptr;
@@ -55,6 +58,7 @@ std::unique_ptr<SupervisedSystem> SupervisedSystem::Start(const std::string& roo
     store.set_address(port());
     store.set_metrics_address(port());
   }
+  if (options.customize) options.customize(&t);
   // JSON is YAML, so the rewritten topology is written as JSON.
   std::string json;
   google::protobuf::util::JsonPrintOptions print;
@@ -85,6 +89,17 @@ std::unique_ptr<SupervisedSystem> SupervisedSystem::Start(const std::string& roo
              &status);
   EXPECT_EQ(status, 0) << "agentcomctl supervisord-conf failed";
   if (status != 0) return nullptr;
+  if (!options.environment.empty()) {
+    std::string conf = ReadFile(system->conf_path_);
+    for (const auto& [program, env] : options.environment) {
+      const std::string header = absl::StrCat("[program:", program, "]\n");
+      const size_t at = conf.find(header);
+      EXPECT_NE(at, std::string::npos) << "no program " << program;
+      if (at == std::string::npos) return nullptr;
+      conf.insert(at + header.size(), absl::StrCat("environment=", env, "\n"));
+    }
+    std::ofstream(system->conf_path_) << conf;
+  }
 
   pid_t pid = fork();
   if (pid == 0) {
@@ -218,6 +233,21 @@ grpc::Status SupervisedSystem::CorruptMailboxAndRead() const {
 
 std::string SupervisedSystem::Supervisorctl(const std::string& args) const {
   return RunCommand(absl::StrCat("supervisorctl -c ", conf_path_, " ", args, " 2>&1"));
+}
+
+pid_t SupervisedSystem::ProgramPid(const std::string& program) const {
+  int pid = 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(Supervisorctl("pid " + program)), &pid)) return 0;
+  return pid;
+}
+
+bool SupervisedSystem::WaitRunning(const std::string& program, absl::Duration timeout) const {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (absl::StrContains(Supervisorctl("status " + program), "RUNNING")) return true;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return false;
 }
 
 }  // namespace agentcom::testing

@@ -5,6 +5,8 @@
 #include <grpcpp/support/status.h>
 #include <sys/types.h>
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -19,8 +21,15 @@ namespace agentcom::testing {
 // and a real `supervisord -n` running the real binaries.
 class SupervisedSystem {
  public:
+  // Changes to the topology before it is written, and environment variables
+  // for programs (program name -> "K=V" list in supervisord's syntax).
+  struct Options {
+    std::function<void(config::Topology*)> customize;
+    std::map<std::string, std::string> environment;
+  };
   // Fails the current test (and returns nullptr) when anything does not start.
-  static std::unique_ptr<SupervisedSystem> Start(const std::string& root);
+  static std::unique_ptr<SupervisedSystem> Start(const std::string& root,
+                                                 const Options& options = {});
   // Stops supervisord (SIGTERM) and waits for it and its programs.
   ~SupervisedSystem();
 
@@ -38,6 +47,11 @@ class SupervisedSystem {
   bool WaitServing(absl::Duration timeout) const;
   // Output of `supervisorctl -c <conf> <args>`.
   std::string Supervisorctl(const std::string& args) const;
+  // supervisord's pid, and a program's pid (0 when it is not running).
+  pid_t supervisord_pid() const { return supervisord_; }
+  pid_t ProgramPid(const std::string& program) const;
+  // Waits until supervisord reports `program` RUNNING.
+  bool WaitRunning(const std::string& program, absl::Duration timeout) const;
 
   // Scenario steps shared by the recovery, dashboard and Prometheus tests.
   // Enqueues `n` messages of 200 bytes for agent "alice".

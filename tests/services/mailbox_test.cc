@@ -91,6 +91,25 @@ TEST_F(MailboxTest, PollPagesWithHasMore) {
   EXPECT_FALSE(p.has_more());
 }
 
+// Found by the disk-full fault test: 1000 messages of 64 KiB made one Poll
+// answer 25 MB, which gRPC clients refuse (default limit 4 MiB).
+TEST_F(MailboxTest, PollPagesStopAtAByteBudget) {
+  limits_.set_max_body_bytes(1 << 20);
+  Reopen();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(Enqueue("alice", std::string(900 << 10, 'a' + i)).ok());
+  uint64_t after = 0;
+  int seen = 0;
+  while (true) {
+    v1::PollResponse p = Poll("alice", after, 1000);
+    ASSERT_GT(p.messages_size(), 0);
+    EXPECT_LE(p.ByteSizeLong(), size_t{4} << 20);
+    seen += p.messages_size();
+    after = p.messages(p.messages_size() - 1).seq();
+    if (!p.has_more()) break;
+  }
+  EXPECT_EQ(seen, 10);
+}
+
 TEST_F(MailboxTest, AckDeletesAndSequencesAreNeverReusedEvenAfterRestart) {
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(Enqueue("alice", "m").ok());
   EXPECT_EQ(Ack("alice", 2), 2u);

@@ -418,6 +418,31 @@ TEST_F(TableTest, MissingCurrentIsCorruptionAndNoFileIsDeleted) {
   EXPECT_FALSE(std::filesystem::exists(dir_.Sub("agent_mailbox/CURRENT")));
 }
 
+// A truncated table file makes LevelDB fail reads past its end with EINVAL
+// (an I/O error, not Corruption); it is damage all the same.
+TEST_F(TableTest, ATruncatedTableFileIsCorruptionNotAnIoError) {
+  {
+    auto t = Open();
+    Load(t.get(), 3000);
+    ASSERT_TRUE(t->Compact().ok());
+  }
+  std::string largest;
+  for (const auto& e : std::filesystem::directory_iterator(dir_.Sub("agent_mailbox"))) {
+    if (e.path().extension() == ".ldb" &&
+        (largest.empty() || e.file_size() > std::filesystem::file_size(largest))) {
+      largest = e.path().string();
+    }
+  }
+  ASSERT_FALSE(largest.empty());
+  std::filesystem::resize_file(largest, std::filesystem::file_size(largest) / 2);
+  auto t = Open();
+  absl::Status scanned = t->Scan("", "", [](absl::string_view, absl::string_view) { return true; });
+  EXPECT_EQ(scanned.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(scanned.message(), HasSubstr("corrupted"));
+  EXPECT_EQ(t->state(), TABLE_STATE_CORRUPTED);
+  EXPECT_EQ(listener_.calls().size(), 1u);
+}
+
 TEST_F(TableTest, OtherIoErrorsAreUnavailableAndNotCorruption) {
   FaultyEnv env;
   env.error = "Input/output error";
