@@ -78,6 +78,8 @@ void Init(absl::string_view process, absl::string_view level) {
   Logger()->flush_on(spdlog::level::warn);
 }
 
+void Flush() { Logger()->flush(); }
+
 std::string Format(absl::string_view msg, Fields fields) {
   std::string out = "msg=";
   AppendValue(&out, msg);

@@ -37,6 +37,8 @@ void Warn(absl::string_view msg, Fields fields = {});
 void Error(absl::string_view msg, Fields fields = {});
 // For conditions that need an operator now (a table in degraded mode).
 void Critical(absl::string_view msg, Fields fields = {});
+// Writes out anything buffered (before a process ends without unwinding).
+void Flush();
 
 // logfmt rendering of one line without timestamp and level; for tests.
 std::string Format(absl::string_view msg, Fields fields);

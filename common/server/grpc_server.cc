@@ -1,5 +1,8 @@
 #include "common/server/grpc_server.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
@@ -81,6 +84,12 @@ int WaitForShutdownSignal() {
   sigwait(&set, &sig);
   log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   return sig;
+}
+
+void ExitAfterShutdown(int code) {
+  log::Flush();
+  std::fflush(nullptr);
+  std::_Exit(code);
 }
 
 }  // namespace agentcom::server

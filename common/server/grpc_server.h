@@ -58,6 +58,13 @@ void BlockShutdownSignals();
 // its number.
 int WaitForShutdownSignal();
 
+// Ends the process with `code` once its orderly shutdown is done (requests
+// drained, tables closed, logs flushed), without running the remaining
+// destructors: the Prometheus exposer's embedded web server takes about a
+// second to join its threads, which a restore waiting for a store to stop
+// would otherwise pay every time.
+[[noreturn]] void ExitAfterShutdown(int code);
+
 }  // namespace agentcom::server
 
 #endif  // AGENTCOM_COMMON_SERVER_GRPC_SERVER_H_

@@ -31,7 +31,13 @@ std::string StateName(TableState state) {
   return absl::AsciiStrToLower(absl::StripPrefix(name, "TABLE_STATE_"));
 }
 
+void TableMetrics::Detach() {
+  absl::MutexLock l(&mu_);
+  tables_.clear();
+}
+
 std::vector<prometheus::MetricFamily> TableMetrics::Collect() const {
+  absl::MutexLock l(&mu_);
   auto records = Gauge("agentcom_table_records", "Live records in the table.");
   auto disk = Gauge("agentcom_table_disk_bytes",
                     "Bytes of the table's LevelDB files on disk.");

@@ -6,6 +6,8 @@
 
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
+
 #include "common/storage/table.h"
 
 namespace agentcom::storage {
@@ -21,9 +23,13 @@ class TableMetrics final : public prometheus::Collectable {
  public:
   explicit TableMetrics(std::vector<Table*> tables) : tables_(std::move(tables)) {}
   std::vector<prometheus::MetricFamily> Collect() const override;
+  // Stops reading the tables (before they are closed); later scrapes see
+  // no table series. Waits for a scrape in progress.
+  void Detach();
 
  private:
-  std::vector<Table*> tables_;
+  mutable absl::Mutex mu_;
+  std::vector<Table*> tables_ ABSL_GUARDED_BY(mu_);
 };
 
 // Lower-case state name without prefix: "ok", "corrupted", ...

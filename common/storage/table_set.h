@@ -32,6 +32,8 @@ class TableSet {
   }
 
   // In name order.
+  // Closes every table.
+  void Clear() { tables_.clear(); }
   std::vector<Table*> All() const {
     std::vector<Table*> all;
     for (const auto& [name, table] : tables_) all.push_back(table.get());

@@ -66,5 +66,5 @@ int main(int argc, char** argv) {
   server::WaitForShutdownSignal();
   (*server)->Shutdown();
   log::Info("stopped");
-  return 0;
+  server::ExitAfterShutdown(0);
 }

@@ -128,6 +128,14 @@ void StoreProcess::Shutdown() {
   if (server_) server_->Shutdown(absl::Seconds(5));
 }
 
+void StoreProcess::Close() {
+  Shutdown();
+  if (table_metrics_) table_metrics_->Detach();
+  services_.clear();
+  tables_.Clear();
+  reporter_.reset();
+}
+
 int RunStoreMain(int argc, char** argv, const StoreDefinition& definition) {
   server::BlockShutdownSignals();
   absl::ParseCommandLine(argc, argv);
@@ -158,12 +166,9 @@ int RunStoreMain(int argc, char** argv, const StoreDefinition& definition) {
                         {"metrics", spec.metrics_address()}});
   server::WaitForShutdownSignal();
   const absl::Time stopping = absl::Now();
-  (*process)->Shutdown();
-  const absl::Time drained = absl::Now();
-  process->reset();
-  log::Info("stopped", {{"drain_seconds", absl::ToDoubleSeconds(drained - stopping)},
-                        {"close_seconds", absl::ToDoubleSeconds(absl::Now() - drained)}});
-  return 0;
+  (*process)->Close();
+  log::Info("stopped", {{"seconds", absl::ToDoubleSeconds(absl::Now() - stopping)}});
+  server::ExitAfterShutdown(0);
 }
 
 }  // namespace agentcom::store_admin
