@@ -81,15 +81,6 @@ LevelDbTable::~LevelDbTable() {
   }
   if (flusher_.joinable()) flusher_.join();
   absl::MutexLock l(&db_mu_);
-  if (state() == TABLE_STATE_CORRUPTED && db_) {
-    // LevelDB's destructor waits for its background compaction, which after
-    // a read error sleeps a full second before it gives up. The files of a
-    // corrupted table are about to be quarantined and the process is
-    // stopping (a restore is waiting for it), so the handle is abandoned;
-    // the OS releases its lock and files at exit.
-    (void)db_.release();
-    return;
-  }
   CloseLocked();
 }
 

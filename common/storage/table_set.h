@@ -34,6 +34,14 @@ class TableSet {
   // In name order.
   // Closes every table.
   void Clear() { tables_.clear(); }
+  // Takes `name` out of the set (nullptr if absent).
+  std::unique_ptr<Table> Release(const std::string& name) {
+    auto it = tables_.find(name);
+    if (it == tables_.end()) return nullptr;
+    std::unique_ptr<Table> t = std::move(it->second);
+    tables_.erase(it);
+    return t;
+  }
   std::vector<Table*> All() const {
     std::vector<Table*> all;
     for (const auto& [name, table] : tables_) all.push_back(table.get());

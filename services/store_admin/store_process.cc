@@ -132,6 +132,13 @@ void StoreProcess::Close() {
   Shutdown();
   if (table_metrics_) table_metrics_->Detach();
   services_.clear();
+  // LevelDB's destructor waits for its background compaction, which after
+  // a read error sleeps a full second before it gives up. A corrupted
+  // table's files are about to be quarantined and a restore is waiting for
+  // this process to exit, so it is not closed; the OS releases its lock.
+  for (storage::Table* t : tables_.All()) {
+    if (t->state() == common::v1::TABLE_STATE_CORRUPTED) (void)tables_.Release(t->name()).release();
+  }
   tables_.Clear();
   reporter_.reset();
 }

@@ -66,9 +66,9 @@ class StoreProcess {
   const storage::TableSet& tables() const { return tables_; }
   const storage::MaintenanceReporter& reporter() const { return *reporter_; }
   void Shutdown();
-  // Shutdown, then closes the tables (checkpointing their counts) and stops
-  // the corruption reporter; the metrics endpoint stays up without table
-  // series. Nothing is left to save afterwards.
+  // Shutdown, then closes the tables (checkpointing their counts; corrupted
+  // ones are abandoned to the OS) and stops the corruption reporter; the
+  // metrics endpoint stays up without table series. For process exit only.
   void Close();
 
  private:
