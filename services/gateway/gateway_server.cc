@@ -96,6 +96,14 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     auto it = upgrade.find(http::field::authorization);
     if (it != upgrade.end()) header_token_ = std::string(it->value());
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    // A client that never sends its token would otherwise hold a
+    // connection for ever: it gets idle_timeout to authenticate.
+    auth_timer_.expires_after(absl::ToChronoMilliseconds(gw_->options.idle_timeout));
+    auth_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->first_message_seen_) return;
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    });
     ws_.async_accept(upgrade, ([self = shared_from_this()](beast::error_code ec) {
           if (!ec) self->ReadFirst();
         }));
@@ -104,11 +112,15 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
  private:
   void ReadFirst() {
     if (!header_token_.empty()) {
+      first_message_seen_ = true;
+      auth_timer_.cancel();
       Authenticate(header_token_, 0);
       return;
     }
     ws_.async_read(buffer_, ([self = shared_from_this()](beast::error_code ec, size_t) {
           if (ec) return;
+          self->first_message_seen_ = true;
+          self->auth_timer_.cancel();
           std::string text = beast::buffers_to_string(self->buffer_.data());
           self->buffer_.consume(self->buffer_.size());
           google::protobuf::Struct msg;
@@ -223,6 +235,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   GatewayServer::Impl* gw_;
   beast::flat_buffer buffer_;
   std::string header_token_;
+  asio::steady_timer auth_timer_{ws_.get_executor()};
+  bool first_message_seen_ = false;
   std::deque<std::string> outbox_;
   bool closing_ = false;
   bool dropped_ = false;

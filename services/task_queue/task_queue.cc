@@ -114,7 +114,16 @@ absl::Status TaskQueue::Replace(const v1::Task* before, const v1::Task& now) {
   if (before != nullptr) DeleteIndexes(&b, *before);
   b.Put(TaskKey(now.id()), now.SerializeAsString());
   AddIndexes(&b, now);
+  LowerFloorsLocked(now);
   return queue_->Write(b);
+}
+
+void TaskQueue::LowerFloorsLocked(const v1::Task& t) {
+  if (t.status() == v1::TASK_STATUS_QUEUED) {
+    auto it = queued_floor_.find(t.type());
+    if (it != queued_floor_.end()) it->second = std::min(it->second, QueuedKey(t));
+  }
+  if (t.status() == v1::TASK_STATUS_LEASED) lease_floor_ = std::min(lease_floor_, LeaseKey(t));
 }
 
 absl::StatusOr<v1::SubmitResponse> TaskQueue::Submit(const v1::SubmitRequest& r) {
@@ -161,6 +170,7 @@ absl::StatusOr<v1::SubmitResponse> TaskQueue::Submit(const v1::SubmitRequest& r)
   storage::TableBatch b;
   b.Put(TaskKey(task.id()), task.SerializeAsString());
   AddIndexes(&b, task);
+  LowerFloorsLocked(task);
   if (!r.idempotency_key().empty()) b.Put(IdempotencyKey(r.idempotency_key()), task.id());
   if (auto s = queue_->Write(b); !s.ok()) return s;
   response.set_id(task.id());
@@ -190,8 +200,12 @@ absl::StatusOr<v1::Task> TaskQueue::Assign(const v1::AssignRequest& r) {
   std::string best_suffix, best_key;
   for (const std::string& type : std::set<std::string>(r.types().begin(), r.types().end())) {
     const std::string prefix = QueuedPrefix(type);
-    absl::Status s = queue_->Scan(prefix, absl::StrCat("q", type, kSepEnd),
+    const std::string end = absl::StrCat("q", type, kSepEnd);
+    auto floor = queued_floor_.find(type);
+    std::string head = end;
+    absl::Status s = queue_->Scan(floor == queued_floor_.end() ? prefix : floor->second, end,
                                   [&](absl::string_view key, absl::string_view) {
+                                    head = std::string(key);
                                     absl::string_view suffix = key.substr(prefix.size());
                                     if (best_key.empty() || suffix < best_suffix) {
                                       best_suffix = std::string(suffix);
@@ -200,6 +214,7 @@ absl::StatusOr<v1::Task> TaskQueue::Assign(const v1::AssignRequest& r) {
                                     return false;
                                   });
     if (!s.ok()) return s;
+    queued_floor_[type] = head;
   }
   if (best_key.empty()) {
     return absl::NotFoundError(
@@ -305,7 +320,7 @@ absl::StatusOr<int> TaskQueue::ExpireLeasesLocked() {
   const std::string limit =
       absl::StrCat("l", EncodeI64(absl::ToUnixNanos(clock_->Now()) + 1));
   std::vector<std::string> ids;
-  absl::Status s = queue_->Scan("l", limit, [&](absl::string_view key, absl::string_view) {
+  absl::Status s = queue_->Scan(lease_floor_, limit, [&](absl::string_view key, absl::string_view) {
     ids.emplace_back(key.substr(9));
     return true;
   });
@@ -319,6 +334,8 @@ absl::StatusOr<int> TaskQueue::ExpireLeasesLocked() {
       return failed.status();
     }
   }
+  // Every lease below `limit` has been failed (or was stale): none is live.
+  lease_floor_ = std::max(lease_floor_, limit);
   return static_cast<int>(ids.size());
 }
 
@@ -389,6 +406,7 @@ absl::StatusOr<v1::Task> TaskQueue::RetryDeadLetter(const v1::RetryDeadLetterReq
   storage::TableBatch arrive;
   arrive.Put(TaskKey(task.id()), task.SerializeAsString());
   AddIndexes(&arrive, task);
+  LowerFloorsLocked(task);
   if (auto s = from_dead_.Apply(leave, arrive); !s.ok()) return s;
   return task;
 }

@@ -1,6 +1,7 @@
 #ifndef AGENTCOM_SERVICES_TASK_QUEUE_TASK_QUEUE_H_
 #define AGENTCOM_SERVICES_TASK_QUEUE_TASK_QUEUE_H_
 
+#include <map>
 #include <string>
 #include <thread>
 
@@ -79,6 +80,15 @@ class TaskQueue {
   storage::LinkedWriter to_dead_;
   storage::LinkedWriter from_dead_;
   absl::Mutex mu_;
+  // Lowers the seek floors below for a task whose index keys are written.
+  void LowerFloorsLocked(const v1::Task& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Seek floors: no live index key sorts below them. Deleted index entries
+  // stay in LevelDB as tombstones until compaction reaches the bottom level,
+  // and a queue deletes its head on every Assign; scanning from the prefix
+  // walks every tombstone of the tasks assigned since the last compaction on
+  // every call (quadratic in a busy queue). Absent / "l": start of the index.
+  std::map<std::string, std::string> queued_floor_ ABSL_GUARDED_BY(mu_);
+  std::string lease_floor_ ABSL_GUARDED_BY(mu_) = "l";
 };
 
 // Calls TaskQueue::ExpireLeases every `interval` on a thread of its own.

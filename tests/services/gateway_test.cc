@@ -17,6 +17,8 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "common/auth/authorizer.h"
 #include "common/server/grpc_server.h"
 #include "gmock/gmock.h"
@@ -159,6 +161,7 @@ class GatewayTest : public ::testing::Test {
     o.maintenance = grpc::CreateChannel(absl::StrCat("127.0.0.1:", maintenance_port_),
                                         grpc::InsecureChannelCredentials());
     o.watch_token = admin_;
+    o.idle_timeout = absl::Seconds(2);
     auto g = GatewayServer::Start(o);
     ASSERT_TRUE(g.ok()) << g.status();
     gateway_ = *std::move(g);
@@ -308,6 +311,62 @@ TEST_F(GatewayTest, WebSocketClientsGetEveryEventInOrder) {
     ASSERT_TRUE(e.has_value()) << "event " << i << " did not reach the reading client within 1 s";
     EXPECT_EQ(e->type(), "compaction_complete");
   }
+}
+
+// Issue 8: every route of the route table, without a token, with a wrong
+// one, and with an agent token (every route is an admin operation).
+TEST_F(GatewayTest, EveryRouteRefusesMissingWrongAndAgentTokens) {
+  ApiRouter router(nullptr);
+  const std::vector<std::string> routes = router.RouteList();
+  ASSERT_GE(routes.size(), 9u);
+  for (const std::string& route : routes) {
+    std::vector<std::string> parts = absl::StrSplit(route, ' ');
+    ASSERT_EQ(parts.size(), 2u) << route;
+    const http::verb verb = parts[0] == "GET" ? http::verb::get : http::verb::post;
+    const std::string target = absl::StrReplaceAll(parts[1], {{"{table}", "agent_mailbox"}});
+    for (const auto& [token, status] : std::vector<std::pair<std::string, int>>{
+             {"", 401}, {"wrong-token-0123456789", 401}, {agent_, 403}}) {
+      Reply r = Http(gateway_->port(), verb, target, token);
+      EXPECT_EQ(r.status, status) << route << " with token '" << token << "': " << r.body;
+    }
+  }
+  EXPECT_TRUE(events_->After(0, 1000).empty());  // nothing ran
+}
+
+// Issue 8: a request with huge headers is refused and the gateway serves on.
+TEST_F(GatewayTest, HugeHeadersAreRefusedAndTheGatewayServesOn) {
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"),
+                               static_cast<uint16_t>(gateway_->port())));
+  const std::string raw = absl::StrCat("GET /api/admin/health HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+                                       "X-Padding: ", std::string(256 << 10, 'p'), "\r\n\r\n");
+  beast::error_code ec;
+  asio::write(stream.socket(), asio::buffer(raw), ec);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res, ec);
+  if (!ec) {
+    EXPECT_GE(res.result_int(), 400u);  // 431 or 400
+  }  // else: the connection was closed, also a refusal
+  EXPECT_EQ(Get("/api/admin/health", admin_).status, 200);
+}
+
+// Issue 8: a WebSocket that never sends its token is closed after the idle
+// timeout instead of holding a connection for ever.
+TEST_F(GatewayTest, AWebSocketThatNeverAuthenticatesIsClosed) {
+  asio::io_context ioc;
+  websocket::stream<tcp::socket> ws(ioc);
+  ws.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"),
+                                        static_cast<uint16_t>(gateway_->port())));
+  ws.handshake("127.0.0.1", "/ws");
+  const absl::Time start = absl::Now();
+  beast::flat_buffer buffer;
+  beast::error_code ec;
+  ws.read(buffer, ec);  // blocks until the gateway closes the connection
+  EXPECT_TRUE(ec) << "got a message without authenticating";
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+  EXPECT_EQ(Get("/api/admin/health", admin_).status, 200);
 }
 
 TEST_F(GatewayTest, WebSocketRefusesABadToken) {
