@@ -13,7 +13,8 @@ packages=(
 )
 if [[ "${1:-}" == "--tests" ]]; then
   # chromium: the dashboard's browser test (driven by playwright-core from npm)
-  packages+=(libgtest-dev libgmock-dev chromium prometheus docker-compose)
+  # clang + libclang-rt: the AddressSanitizer/UBSan build and libFuzzer
+  packages+=(libgtest-dev libgmock-dev chromium prometheus docker-compose clang libclang-rt-14-dev)
   command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need, builds, and runs the whole test suite with
-# ctest (unit, multi-process integration). Prints ctest's summary.
+# ctest (unit, multi-process integration, faults, access), then the sanitizer
+# stage (deploy/sanitize.sh: ASan+UBSan unit tests and bounded fuzzing).
+# Prints each ctest summary.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${AGENTCOM_TEST_BUILD_DIR:-$ROOT/build}
@@ -9,5 +11,5 @@ BUILD_DIR=${AGENTCOM_TEST_BUILD_DIR:-$ROOT/build}
 (cd "$ROOT/tests/e2e" && npm ci --no-audit --no-fund --loglevel=error)
 cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
-cd "$BUILD_DIR"
-ctest --output-on-failure -j2 --timeout 600
+(cd "$BUILD_DIR" && ctest --output-on-failure -j2 --timeout 600)
+"$ROOT/deploy/sanitize.sh"

@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/fault/fault.h"
 #include "common/logging/log.h"
 #include "common/storage/backup.h"
 #include "common/storage/format.h"
@@ -479,6 +480,7 @@ absl::StatusOr<BackupManifest> LevelDbTable::Snapshot(const std::string& backup_
                                   });
   if (!s.ok()) return Classify(s, "snapshot");
   if (!add_status.ok()) return add_status;
+  fault::KillHereIfAsked("snapshot");
   return (*writer)->Commit();
 }
 

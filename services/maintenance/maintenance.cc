@@ -2,9 +2,6 @@
 
 #include <google/protobuf/util/json_util.h>
 
-#include <signal.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -14,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/fault/fault.h"
 #include "common/logging/log.h"
 #include "common/server/api_checks.h"
 #include "common/storage/backup.h"
@@ -35,19 +33,6 @@ constexpr absl::Duration kRestoreRetryMax = absl::Seconds(60);
 
 double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
 
-// Fault injection for the fault suite (tests/integration/fault_test.cc):
-// with AGENTCOM_FAULT_KILL_AT_RESTORE_STEP=<step>:<marker file> the process
-// SIGKILLs itself right after journaling <step>, once: the marker file
-// records that it happened, so the restarted process resumes the restore.
-void KillAtStepIfAsked(const std::string& step) {
-  static const char* spec = std::getenv("AGENTCOM_FAULT_KILL_AT_RESTORE_STEP");
-  if (spec == nullptr) return;
-  const std::vector<std::string> parts = absl::StrSplit(spec, absl::MaxSplits(':', 1));
-  if (parts.size() != 2 || parts[0] != step || fs::exists(parts[1])) return;
-  std::ofstream(parts[1]) << step << "\n";
-  log::Warn("fault injection: killing maintenance", {{"step", step}});
-  kill(getpid(), SIGKILL);
-}
 
 std::string OutcomeName(v1::CompactionOutcome o) {
   switch (o) {
@@ -329,6 +314,7 @@ v1::BackupResult MaintenanceCore::BackupLocked(const std::string& table) {
   }
   const std::string id = snap->manifest().backup_id();
   const std::string path = storage::BackupPath(options_.topology.backup_dir(), table, id);
+  fault::KillHereIfAsked("backup");
   auto verified = storage::VerifyBackup(path);
   if (!verified.ok()) {
     fs::remove_all(path, ec);
@@ -478,6 +464,7 @@ v1::CompactionResult MaintenanceCore::CompactLocked(const std::string& table, bo
         r.set_retried(true);
         compacted = options_.stores->Compact(table);
       }
+      fault::KillHereIfAsked("compaction");
       if (compacted.ok()) {
         r.set_outcome(v1::COMPACTION_OUTCOME_COMPACTED);
         r.set_fragmentation_after(compacted->after().fragmentation_ratio());
@@ -693,7 +680,7 @@ void MaintenanceCore::WriteJournal(const std::string& table, const std::string& 
       !s.ok()) {
     log::Error("cannot write the restore journal", {{"table", table}});
   }
-  KillAtStepIfAsked(step);
+  fault::KillHereIfAsked(step);
 }
 
 void MaintenanceCore::RemoveJournal(const std::string& table) {

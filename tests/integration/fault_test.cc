@@ -329,7 +329,7 @@ class KillMaintenanceTest : public FaultTest, public ::testing::WithParamInterfa
     marker_ = dir_.Sub("killed-at-step");
     SupervisedSystem::Options options;
     options.environment["maintenance"] =
-        absl::StrCat("AGENTCOM_FAULT_KILL_AT_RESTORE_STEP=\"", GetParam(), ":", marker_, "\"");
+        absl::StrCat("AGENTCOM_FAULT_KILL_AT=\"", GetParam(), ":", marker_, "\"");
     StartSystem(options);
   }
   std::string marker_;
@@ -360,6 +360,105 @@ TEST_P(KillMaintenanceTest, TheRestoreCompletesAfterTheRestart) {
 INSTANTIATE_TEST_SUITE_P(Faults, KillMaintenanceTest,
                          ::testing::Values("stopping", "quarantining", "installing", "starting",
                                            "verifying"));
+
+// A process SIGKILLed in the middle of a backup or a compaction (the system
+// starts with the fault armed; each test then triggers it).
+class KilledMidOperationTest : public FaultTest {
+ protected:
+  void SetUp() override {}
+  void StartWithKill(const std::string& program, const std::string& point) {
+    marker_ = dir_.Sub("killed-at-" + point);
+    SupervisedSystem::Options options;
+    options.environment[program] =
+        absl::StrCat("AGENTCOM_FAULT_KILL_AT=\"", point, ":", marker_, "\"");
+    StartSystem(options);
+  }
+  grpc::Status BackUpMailbox(std::string* id) {
+    grpc::ClientContext ctx;
+    Admin(&ctx);
+    mnt::BackupTableRequest r;
+    r.set_table("agent_mailbox");
+    mnt::BackupRun run;
+    grpc::Status s = maintenance_->BackupTable(&ctx, r, &run);
+    if (s.ok() && run.results_size() == 1 && !run.results(0).ok()) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, run.results(0).error());
+    }
+    if (s.ok() && id) *id = run.results(0).backup_id();
+    return s;
+  }
+  std::vector<std::string> BackupDirs() {
+    return FilesIn(system_->topology().backup_dir() + "/agent_mailbox");
+  }
+  std::string marker_;
+};
+
+// The store dies after writing a backup's files but before committing it:
+// the backup fails, a temporary directory is left, the store restarts with
+// its data, the partial backup is never listed or restored from, and the
+// next backup works.
+TEST_F(KilledMidOperationTest, AStoreKilledDuringSnapshotLeavesOnlyAnIgnoredPartial) {
+  StartWithKill("mailbox", "snapshot");
+  system_->EnqueueMessages(kMessages);
+  EXPECT_FALSE(BackUpMailbox(nullptr).ok());
+  EXPECT_EQ(ReadFile(marker_), "snapshot");
+  ASSERT_TRUE(system_->WaitRunning("mailbox", absl::Seconds(30)));
+  ASSERT_TRUE(WaitServed(kMessages, absl::Seconds(30)));
+  std::vector<std::string> dirs = BackupDirs();
+  ASSERT_EQ(dirs.size(), 1u);
+  EXPECT_TRUE(absl::StartsWith(dirs[0], storage::kTempPrefix)) << dirs[0];
+  EXPECT_TRUE(storage::ListBackups(system_->topology().backup_dir(), "agent_mailbox")->empty());
+
+  std::string id;
+  ASSERT_TRUE(BackUpMailbox(&id).ok());
+  ASSERT_EQ(system_->CorruptMailboxAndRead().error_code(), grpc::StatusCode::UNAVAILABLE);
+  ASSERT_TRUE(WaitServed(kMessages, absl::Seconds(90)));
+  ExpectRestoredFrom(id);
+}
+
+// Maintenance dies after the store wrote a backup but before verifying it.
+// The backup is complete; after the restart it is verified when a restore
+// needs it, and used.
+TEST_F(KilledMidOperationTest, MaintenanceKilledDuringABackupLeavesAUsableBackup) {
+  StartWithKill("maintenance", "backup");
+  system_->EnqueueMessages(kMessages);
+  EXPECT_FALSE(BackUpMailbox(nullptr).ok());
+  EXPECT_EQ(ReadFile(marker_), "backup");
+  ASSERT_TRUE(system_->WaitRunning("maintenance", absl::Seconds(30)));
+  ASSERT_TRUE(system_->WaitServing(absl::Seconds(30)));
+  auto ids = storage::ListBackups(system_->topology().backup_dir(), "agent_mailbox");
+  ASSERT_TRUE(ids.ok());
+  ASSERT_EQ(ids->size(), 1u);
+  {  // move the records into table files, where the bytes get flipped
+    grpc::ClientContext ctx;
+    Admin(&ctx);
+    mnt::CompactTableRequest r;
+    r.set_table("agent_mailbox");
+    mnt::CompactionRun run;
+    ASSERT_TRUE(maintenance_->CompactTable(&ctx, r, &run).ok());
+  }
+  ASSERT_EQ(system_->CorruptMailboxAndRead().error_code(), grpc::StatusCode::UNAVAILABLE);
+  ASSERT_TRUE(WaitServed(kMessages, absl::Seconds(90)));
+  ExpectRestoredFrom(ids->front());
+}
+
+// Maintenance dies after a compaction finished but before recording it: the
+// store keeps serving every record, and compaction works after the restart.
+TEST_F(KilledMidOperationTest, MaintenanceKilledDuringACompactionLosesNothing) {
+  StartWithKill("maintenance", "compaction");
+  system_->EnqueueMessages(kMessages);
+  grpc::ClientContext ctx;
+  Admin(&ctx);
+  mnt::CompactTableRequest r;
+  r.set_table("agent_mailbox");
+  mnt::CompactionRun run;
+  EXPECT_FALSE(maintenance_->CompactTable(&ctx, r, &run).ok());
+  EXPECT_EQ(ReadFile(marker_), "compaction");
+  ASSERT_TRUE(system_->WaitRunning("maintenance", absl::Seconds(30)));
+  ASSERT_TRUE(system_->WaitServing(absl::Seconds(30)));
+  ASSERT_TRUE(WaitServed(kMessages, absl::Seconds(10)));
+  EXPECT_FALSE(system_->CompactAndBackUpMailbox().empty());
+  EXPECT_EQ(CountEvents("corruption_detected"), 0);
+}
 
 // ------------------------------------------------- the supervisor unreachable
 
