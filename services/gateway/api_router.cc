@@ -211,6 +211,14 @@ std::vector<std::string> ApiRouter::RouteList() const {
 
 HttpResponse ApiRouter::Handle(const std::string& method, const std::string& target,
                                const std::string& authorization, const std::string& body) const {
+  // gRPC aborts the process on a metadata value it considers illegal, so the
+  // header is checked here (found by tests/fuzz/gateway_request_fuzz.cc).
+  for (char ch : authorization) {
+    if (ch < 0x20 || ch > 0x7e) {
+      return JsonError(401, "UNAUTHENTICATED",
+                       "the authorization header must be printable ASCII: Bearer <token>");
+    }
+  }
   std::pair<std::string, std::string> split = absl::StrSplit(target, absl::MaxSplits('?', 1));
   const std::string& path = split.first;
   bool path_known = false;

@@ -256,6 +256,10 @@ TEST_F(GatewayTest, ErrorsMapToHttpStatusesAsJson) {
   EXPECT_EQ(none.status, 401);
   EXPECT_THAT(none.body, HasSubstr("\"code\":\"UNAUTHENTICATED\""));
   EXPECT_EQ(Get("/api/admin/health", "not-a-token-at-all").status, 401);
+  // Found by the fuzzer: a non-ASCII byte in the header used to abort the
+  // gateway inside gRPC.
+  EXPECT_EQ(Get("/api/admin/health", "ab\xe3").status, 401);
+  EXPECT_EQ(Get("/api/admin/health", admin_).status, 200);
   Reply agent = Post("/api/admin/compact", agent_);
   EXPECT_EQ(agent.status, 403);
   EXPECT_THAT(agent.body, HasSubstr("PERMISSION_DENIED"));
