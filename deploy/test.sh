@@ -11,5 +11,8 @@ BUILD_DIR=${AGENTCOM_TEST_BUILD_DIR:-$ROOT/build}
 (cd "$ROOT/tests/e2e" && npm ci --no-audit --no-fund --loglevel=error)
 cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
-(cd "$BUILD_DIR" && ctest --output-on-failure -j2 --timeout 600)
-"$ROOT/deploy/sanitize.sh"
+# Both stages run even if the first fails, so one run shows everything.
+status=0
+(cd "$BUILD_DIR" && ctest --output-on-failure -j2 --timeout 600) || status=1
+"$ROOT/deploy/sanitize.sh" || status=1
+exit "$status"
