@@ -10,7 +10,8 @@ namespace agentcom::fault {
 // process SIGKILLs itself when it reaches <point>, once: it first creates
 // the marker file, and a marker that exists disarms the point, so the
 // process supervisord restarts runs on. Points: the restore steps
-// ("stopping", "quarantining", "installing", "starting", "verifying"),
+// ("stopping", "quarantining", "installing", "starting", "verifying",
+// "serving", and "degrading", "starting_empty" for degraded mode),
 // "backup" (maintenance, a snapshot written but not yet verified),
 // "compaction" (maintenance, a compaction done but not yet recorded) and
 // "snapshot" (a store, backup files written but not yet committed).

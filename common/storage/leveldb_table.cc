@@ -15,6 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/fault/fault.h"
+#include "common/files/files.h"
+#include "common/storage/table_metrics.h"
 #include "common/logging/log.h"
 #include "common/storage/backup.h"
 #include "common/storage/format.h"
@@ -125,17 +127,22 @@ absl::Status LevelDbTable::OpenLocked() {
     return Classify(s, "open");
   }
   db_.reset(raw);
-  {
-    absl::MutexLock l(&state_mu_);
-    if (env_->FileExists(absl::StrCat(options_.dir, "/", kDegradedMarkerFile))) {
-      state_ = TABLE_STATE_DEGRADED;
-      state_reason_ = "restored empty: no usable backup (corrupted files are in quarantine)";
-    } else {
-      state_ = TABLE_STATE_OK;
-      state_reason_.clear();
-    }
-  }
+  SetStateFromMarkers();
   return LoadOrRecountStats();
+}
+
+void LevelDbTable::SetStateFromMarkers() {
+  absl::MutexLock l(&state_mu_);
+  if (env_->FileExists(absl::StrCat(options_.dir, "/", kRestoringMarkerFile))) {
+    state_ = TABLE_STATE_RESTORING;
+    state_reason_ = "installed by a restore, not yet verified";
+  } else if (env_->FileExists(absl::StrCat(options_.dir, "/", kDegradedMarkerFile))) {
+    state_ = TABLE_STATE_DEGRADED;
+    state_reason_ = "restored empty: no usable backup (corrupted files are in quarantine)";
+  } else {
+    state_ = TABLE_STATE_OK;
+    state_reason_.clear();
+  }
 }
 
 std::string LevelDbTable::FileWithoutCurrent() const {
@@ -248,6 +255,14 @@ absl::Status LevelDbTable::CheckServing() const {
         "; retry later"));
   }
   return absl::OkStatus();
+}
+
+absl::Status LevelDbTable::CheckReadable() const {
+  {
+    absl::MutexLock l(&state_mu_);
+    if (state_ == TABLE_STATE_RESTORING && db_) return absl::OkStatus();
+  }
+  return CheckServing();
 }
 
 void LevelDbTable::MarkCorrupted(const std::string& reason) {
@@ -448,7 +463,43 @@ absl::Status LevelDbTable::Compact() {
 
 absl::StatusOr<VerifyResult> LevelDbTable::Verify() {
   absl::ReaderMutexLock l(&db_mu_);
-  if (auto s = CheckServing(); !s.ok()) return s;
+  if (auto s = CheckReadable(); !s.ok()) return s;
+  return VerifyLocked();
+}
+
+absl::StatusOr<VerifyResult> LevelDbTable::FinishRestore(const VerifyResult& expected) {
+  // Exclusive: nothing else uses the table while its state changes.
+  absl::MutexLock l(&db_mu_);
+  if (state() != TABLE_STATE_RESTORING || !db_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("table ", name(), " is ", StateName(state()), ", not being restored"));
+  }
+  absl::StatusOr<VerifyResult> found = VerifyLocked();
+  if (!found.ok()) {
+    return absl::DataLossError(absl::StrCat("table ", name(),
+                                            ": the restored table does not verify: ",
+                                            found.status().message()));
+  }
+  if (found->record_count != expected.record_count ||
+      (!expected.content_hash.empty() && found->content_hash != expected.content_hash)) {
+    return absl::DataLossError(absl::StrCat(
+        "table ", name(), ": the restored table holds ", found->record_count,
+        " records with content hash ", found->content_hash.substr(0, 16), "; expected ",
+        expected.record_count, " with ",
+        expected.content_hash.empty() ? "any hash" : expected.content_hash.substr(0, 16)));
+  }
+  if (auto s = files::RemoveFileDurably(
+          env_, absl::StrCat(options_.dir, "/", kRestoringMarkerFile));
+      !s.ok()) {
+    return s;
+  }
+  SetStateFromMarkers();
+  log::Info("restored table verified; serving",
+            {{"table", name()}, {"records", found->record_count}});
+  return found;
+}
+
+absl::StatusOr<VerifyResult> LevelDbTable::VerifyLocked() {
   internal::ContentHasher hasher;
   leveldb::Status s = ForEachData(db_.get(), CheckedRead(false), "", "",
                                   [&](absl::string_view k, absl::string_view v) {

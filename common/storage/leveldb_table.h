@@ -49,6 +49,7 @@ class LevelDbTable final : public Table {
   absl::StatusOr<VerifyResult> Verify() override;
   absl::StatusOr<BackupManifest> Snapshot(const std::string& backup_root) override;
   absl::Status Reopen(bool repair) override;
+  absl::StatusOr<VerifyResult> FinishRestore(const VerifyResult& expected) override;
 
  private:
   static constexpr int kStripes = 64;
@@ -68,6 +69,13 @@ class LevelDbTable final : public Table {
   std::string FileWithoutCurrent() const;
   // OK when requests may proceed; UNAVAILABLE naming the state otherwise.
   absl::Status CheckServing() const ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+  // As CheckServing, but a RESTORING table may be read (by Verify and
+  // FinishRestore, which agents cannot call).
+  absl::Status CheckReadable() const ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+  // The traversal behind Verify and FinishRestore.
+  absl::StatusOr<VerifyResult> VerifyLocked() ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+  // OK, DEGRADED or RESTORING as the directory's marker files say.
+  void SetStateFromMarkers();
   // Maps a LevelDB status to the table's error, marking corruption.
   absl::Status Classify(const leveldb::Status& s, absl::string_view op);
   void MarkCorrupted(const std::string& reason);

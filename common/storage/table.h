@@ -29,6 +29,13 @@ using BackupManifest = ::agentcom::common::v1::BackupManifest;
 // (REQUIREMENTS R4); a table opened with it present is in state DEGRADED.
 inline constexpr char kDegradedMarkerFile[] = "AGENTCOM_DEGRADED";
 
+// A file maintenance puts in a table directory it installs during a restore
+// (REQUIREMENTS R3): a table opened with it present is in state RESTORING and
+// serves no request of agents until FinishRestore has verified it. So no
+// agent write can reach a restored table that later fails verification, and
+// a restore redone after a crash never throws away acknowledged writes.
+inline constexpr char kRestoringMarkerFile[] = "AGENTCOM_RESTORING";
+
 // Told when a table first turns corrupted. Implementations must not block
 // for long: they are called on the request path that found the corruption.
 class CorruptionListener {
@@ -118,8 +125,19 @@ class Table {
 
   // Closes and reopens the LevelDB directory, optionally running
   // leveldb::RepairDB first. A table that opens cleanly is OK again (or
-  // DEGRADED if the marker file is present).
+  // DEGRADED, or RESTORING, if a marker file is present).
   virtual absl::Status Reopen(bool repair) = 0;
+
+  // Ends the RESTORING state of a table that maintenance installed (see
+  // kRestoringMarkerFile). Runs a full traversal as Verify does and, only if
+  // it succeeds with `expected.record_count` records and (when not empty)
+  // `expected.content_hash`, removes the marker durably and starts serving
+  // (OK, or DEGRADED). Returns what the traversal found. Blocks for the
+  // traversal; agents' calls keep failing fast meanwhile.
+  // FAILED_PRECONDITION when the table is not RESTORING; DATA_LOSS when the
+  // traversal fails or finds other contents (the table stays RESTORING,
+  // having served nothing); UNAVAILABLE when the marker cannot be removed.
+  virtual absl::StatusOr<VerifyResult> FinishRestore(const VerifyResult& expected) = 0;
 };
 
 struct TableOptions {

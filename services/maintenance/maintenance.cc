@@ -1,6 +1,7 @@
 #include "services/maintenance/maintenance.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <leveldb/env.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -12,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/fault/fault.h"
+#include "common/files/files.h"
 #include "common/logging/log.h"
 #include "common/server/api_checks.h"
 #include "common/storage/backup.h"
@@ -188,7 +190,7 @@ absl::Status MaintenanceCore::Start() {
   // Restores a crash interrupted are redone from the start: every step
   // tolerates the state any earlier step left, and the store is always
   // started again at the end.
-  std::vector<std::pair<std::string, std::string>> resume;
+  std::vector<v1::RestoreResult> resume;
   const fs::path journal_dir = fs::path(options_.topology.state_dir()) / "restore-journal";
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(journal_dir, ec)) {
@@ -203,12 +205,17 @@ absl::Status MaintenanceCore::Start() {
     }
     log::Warn("resuming a restore interrupted by a crash",
               {{"table", journal.table()}, {"step", journal.reason()}});
-    resume.emplace_back(journal.table(), journal.trigger());
+    resume.push_back(std::move(journal));
   }
   {
     absl::MutexLock l(&mu_);
-    for (auto& [table, trigger] : resume) {
-      if (restoring_.insert(table).second) restore_queue_.push_back({table, trigger});
+    for (v1::RestoreResult& journal : resume) {
+      const std::string table = journal.table();
+      if (!inflight_.emplace(table, std::make_shared<InFlight>()).second) continue;
+      restore_queue_.push_back({.table = table,
+                                .trigger = journal.trigger(),
+                                .generation = generation_[table],
+                                .resume = std::move(journal)});
     }
   }
   worker_ = std::thread([this] { RestoreWorker(); });
@@ -218,6 +225,11 @@ absl::Status MaintenanceCore::Start() {
     auto stats = options_.stores->GetTableStats(table);
     if (stats.ok() && stats->state() == common::v1::TABLE_STATE_CORRUPTED) {
       (void)ReportCorruption(table, absl::StrCat("found at start-up: ", stats->state_reason()));
+    }
+    // Installed by a restore whose journal is gone (it could not be
+    // written): never served, so restoring it again loses nothing.
+    if (stats.ok() && stats->state() == common::v1::TABLE_STATE_RESTORING) {
+      (void)ReportCorruption(table, "found restoring at start-up with no restore in progress");
     }
   }
   return absl::OkStatus();
@@ -569,8 +581,9 @@ absl::StatusOr<bool> MaintenanceCore::ReportCorruption(const std::string& table,
   if (metrics_) metrics_->corruption_reports.Add({{"table", table}}).Increment();
   {
     absl::MutexLock l(&mu_);
-    if (!restoring_.insert(table).second) return false;
-    restore_queue_.push_back({table, "auto"});
+    if (inflight_.count(table)) return false;
+    inflight_[table] = std::make_shared<InFlight>();
+    restore_queue_.push_back({.table = table, .trigger = "auto", .generation = generation_[table]});
   }
   options_.events->Add("corruption_detected", table, reason, {{"store", StoreOf(table).name()}});
   return true;
@@ -602,16 +615,39 @@ void MaintenanceCore::RestoreWorker() {
       restore_busy_ = true;
     }
     v1::RestoreResult result;
+    bool ran = true;
     {
       absl::MutexLock l(&TableLock(job.table));
-      result = RestoreLocked(job.table, "", job.trigger);
+      // A restore that finished after this job was queued (a manual one
+      // with a named backup) already replaced the damaged table, and agents
+      // may have written to it since: restoring again would move their
+      // writes to quarantine. Only a table that is still corrupted is
+      // restored again.
+      bool superseded;
+      {
+        absl::MutexLock ml(&mu_);
+        superseded = generation_[job.table] != job.generation;
+        if (superseded) result = last_result_[job.table];
+      }
+      if (superseded) {
+        auto stats = options_.stores->GetTableStats(job.table);
+        superseded = !stats.ok() || stats->state() != common::v1::TABLE_STATE_CORRUPTED;
+      }
+      if (superseded) {
+        log::Info("corruption report already handled by a later restore",
+                  {{"table", job.table}});
+        ran = false;
+      } else {
+        result = RestoreLocked(job.table, "", job.trigger, job.resume);
+      }
     }
     bool retry = false;
-    if (result.outcome() == v1::RESTORE_OUTCOME_FAILED) {
+    if (ran && result.outcome() == v1::RESTORE_OUTCOME_FAILED) {
       // Retried while the table is still corrupted or its store cannot be
       // asked (stopped, or supervisord down with it).
       auto stats = options_.stores->GetTableStats(job.table);
-      retry = !stats.ok() || stats->state() == common::v1::TABLE_STATE_CORRUPTED;
+      retry = !stats.ok() || stats->state() == common::v1::TABLE_STATE_CORRUPTED ||
+              stats->state() == common::v1::TABLE_STATE_RESTORING;
     }
     absl::MutexLock l(&mu_);
     restore_busy_ = false;
@@ -622,12 +658,23 @@ void MaintenanceCore::RestoreWorker() {
                                              {"attempt", job.attempt + 1},
                                              {"in_seconds", absl::ToDoubleSeconds(backoff)},
                                              {"error", result.reason()}});
-      restore_queue_.push_back(
-          {job.table, job.trigger, job.attempt + 1, absl::Now() + backoff});
+      job.attempt += 1;
+      job.not_before = absl::Now() + backoff;
+      job.resume.reset();
+      job.generation = generation_[job.table];
+      restore_queue_.push_back(std::move(job));
     } else {
-      restoring_.erase(job.table);
+      FinishInFlight(job.table, result);
     }
   }
+}
+
+void MaintenanceCore::FinishInFlight(const std::string& table, const v1::RestoreResult& result) {
+  auto it = inflight_.find(table);
+  if (it == inflight_.end()) return;
+  it->second->result = result;
+  it->second->done = true;
+  inflight_.erase(it);
 }
 
 bool MaintenanceCore::WaitRestoresIdle(absl::Duration timeout) {
@@ -650,30 +697,49 @@ absl::StatusOr<v1::RestoreResult> MaintenanceCore::RestoreTable(const std::strin
       return absl::NotFoundError(absl::StrCat("backup ", backup_id, " of table ", table));
     }
   }
-  bool added;
+  // A restore of "the newest good backup" requested while another restore of
+  // the table is queued or running joins it: running a second one right
+  // after would throw away what agents wrote to the freshly restored table.
+  // A restore of a named backup is an explicit choice and runs after it.
+  std::shared_ptr<InFlight> joined;
+  std::shared_ptr<InFlight> mine;
   {
     absl::MutexLock l(&mu_);
-    added = restoring_.insert(table).second;
+    auto it = inflight_.find(table);
+    if (it != inflight_.end() && backup_id.empty()) {
+      joined = it->second;
+    } else if (it == inflight_.end()) {
+      mine = std::make_shared<InFlight>();
+      inflight_[table] = mine;
+    }
+  }
+  if (joined) {
+    log::Info("restore request joins the one in progress", {{"table", table}});
+    absl::MutexLock l(&mu_);
+    mu_.Await(absl::Condition(&joined->done));
+    return joined->result;
   }
   v1::RestoreResult result;
   {
     absl::MutexLock l(&TableLock(table));
-    result = RestoreLocked(table, backup_id, trigger);
+    result = RestoreLocked(table, backup_id, trigger, std::nullopt);
   }
-  if (added) {
+  if (mine) {
     absl::MutexLock l(&mu_);
-    restoring_.erase(table);
+    FinishInFlight(table, result);
   }
   return result;
 }
 
 void MaintenanceCore::WriteJournal(const std::string& table, const std::string& trigger,
-                                   const std::string& step, const std::string& backup_id) {
+                                   const std::string& step, const std::string& backup_id,
+                                   const std::string& quarantine_path) {
   v1::RestoreResult journal;
   journal.set_table(table);
   journal.set_trigger(trigger);
   journal.set_reason(step);
   journal.set_backup_id(backup_id);
+  journal.set_quarantine_path(quarantine_path);
   if (auto s = WriteFileAtomically(
           absl::StrCat(options_.topology.state_dir(), "/restore-journal/", table, ".json"),
           ToJson(journal));
@@ -704,9 +770,41 @@ absl::Status MaintenanceCore::Quarantine(const std::string& table, std::string* 
   return absl::OkStatus();
 }
 
+absl::Status MaintenanceCore::InstallRestoring(const std::string& table,
+                                               const std::string& backup_path) {
+  std::error_code ec;
+  const std::string staging = absl::StrCat(options_.topology.data_dir(), "/.restore-", table);
+  fs::remove_all(staging, ec);
+  if (backup_path.empty()) {
+    fs::create_directories(staging, ec);
+    std::ofstream(absl::StrCat(staging, "/", storage::kDegradedMarkerFile))
+        << "restored empty at " << absl::FormatTime(absl::Now()) << "\n";
+  } else if (auto restored = storage::RestoreBackup(backup_path, staging); !restored.ok()) {
+    return restored.status();
+  }
+  // The store opens the table RESTORING and serves no agent until
+  // FinishRestore has verified it (R3).
+  if (auto s = files::WriteFileAtomically(
+          leveldb::Env::Default(), absl::StrCat(staging, "/", storage::kRestoringMarkerFile),
+          "installed by maintenance; serving once verified\n");
+      !s.ok()) {
+    return s;
+  }
+  fs::rename(staging, TableDir(table), ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot install: ", ec.message()));
+  return files::SyncDirectory(options_.topology.data_dir());
+}
+
+bool MaintenanceCore::Serving(const std::string& table) {
+  auto stats = options_.stores->GetTableStats(table);
+  return stats.ok() && (stats->state() == common::v1::TABLE_STATE_OK ||
+                        stats->state() == common::v1::TABLE_STATE_DEGRADED);
+}
+
 v1::RestoreResult MaintenanceCore::RestoreLocked(const std::string& table,
                                                  const std::string& backup_id,
-                                                 const std::string& trigger) {
+                                                 const std::string& trigger,
+                                                 const std::optional<v1::RestoreResult>& resume) {
   const absl::Time start = absl::Now();
   const std::string store = StoreOf(table).name();
   const absl::Duration start_timeout =
@@ -721,10 +819,6 @@ v1::RestoreResult MaintenanceCore::RestoreLocked(const std::string& table,
     steps[step] += Seconds(absl::Now() - t);
     return s;
   };
-  options_.events->Add("recovery_started", table,
-                       absl::StrCat("restoring ", table, " (", trigger, ")"),
-                       {{"trigger", trigger}});
-  WriteJournal(table, trigger, "started", "");
 
   auto finish = [&](v1::RestoreOutcome outcome, const std::string& reason) {
     result.set_outcome(outcome);
@@ -734,6 +828,11 @@ v1::RestoreResult MaintenanceCore::RestoreLocked(const std::string& table,
     const char* name = outcome == v1::RESTORE_OUTCOME_RESTORED   ? "restored"
                        : outcome == v1::RESTORE_OUTCOME_DEGRADED ? "degraded"
                                                                  : "failed";
+    if (outcome != v1::RESTORE_OUTCOME_FAILED) {
+      absl::MutexLock l(&mu_);
+      ++generation_[table];
+      last_result_[table] = result;
+    }
     if (metrics_) {
       metrics_->recoveries.Add({{"table", table}, {"trigger", trigger}, {"result", name}})
           .Increment();
@@ -747,7 +846,8 @@ v1::RestoreResult MaintenanceCore::RestoreLocked(const std::string& table,
         {"backup_id", result.backup_id()},
         {"records", absl::StrCat(result.record_count())},
         {"seconds", absl::StrCat(result.duration_seconds())},
-        {"quarantine", result.quarantine_path()}};
+        {"quarantine", result.quarantine_path()},
+        {"rejected_backups", absl::StrCat(result.rejected_backups_size())}};
     for (const auto& [step, seconds] : result.step_seconds()) {
       details[absl::StrCat("step_", step, "_seconds")] = absl::StrCat(seconds);
     }
@@ -766,63 +866,106 @@ v1::RestoreResult MaintenanceCore::RestoreLocked(const std::string& table,
     return result;
   };
 
+  // A restore resumed after maintenance was killed. Once the store has made
+  // the installed table serve (only FinishRestore does that, after verifying
+  // it), agents may have written to it: the restore is complete and must not
+  // be redone. Before that point nothing was served, and redoing it from the
+  // start is safe.
+  if (resume.has_value()) {
+    result.set_quarantine_path(resume->quarantine_path());
+    const std::string& step = resume->reason();
+    if ((step == "starting" || step == "verifying" || step == "starting_empty" ||
+         step == "serving") &&
+        Serving(table)) {
+      result.set_backup_id(resume->backup_id());
+      if (auto stats = options_.stores->GetTableStats(table); stats.ok()) {
+        result.set_record_count(stats->records());
+      }
+      log::Info("an interrupted restore had already finished", {{"table", table}, {"step", step}});
+      return step == "starting_empty" || (step == "serving" && resume->backup_id().empty())
+                 ? finish(v1::RESTORE_OUTCOME_DEGRADED,
+                          "no backup could be restored; the table restarted empty")
+                 : finish(v1::RESTORE_OUTCOME_RESTORED, "");
+    }
+  }
+
+  options_.events->Add("recovery_started", table,
+                       absl::StrCat("restoring ", table, " (", trigger, ")"),
+                       {{"trigger", trigger}});
+  WriteJournal(table, trigger, "started", "", result.quarantine_path());
+
+  // Stops the store and moves the table aside (the first time, the damaged
+  // original; later, a restored copy that never served an agent).
+  auto stop_and_quarantine = [&](const std::string& id) -> absl::Status {
+    WriteJournal(table, trigger, "stopping", id, result.quarantine_path());
+    if (auto s = timed("stop", [&] { return options_.supervisor->Stop(store); }); !s.ok()) {
+      (void)options_.supervisor->Start(store);
+      return absl::UnavailableError(absl::StrCat("cannot stop store ", store, ": ", s.message()));
+    }
+    WriteJournal(table, trigger, "quarantining", id, result.quarantine_path());
+    std::string qpath = result.quarantine_path();
+    if (auto s = timed("quarantine", [&] { return Quarantine(table, &qpath); }); !s.ok()) {
+      (void)options_.supervisor->Start(store);
+      return s;
+    }
+    result.set_quarantine_path(qpath);
+    return absl::OkStatus();
+  };
+  // Starts the store with the installed table RESTORING and has it verified
+  // against `expected`. OK once the table serves.
+  auto start_and_verify = [&](const std::string& id, const storage::VerifyResult& expected,
+                              const char* step) -> absl::Status {
+    WriteJournal(table, trigger, step, id, result.quarantine_path());
+    if (auto s = timed("start", [&] { return StartServing(store, table, start_timeout); });
+        !s.ok()) {
+      return absl::UnavailableError(absl::StrCat("store did not start: ", s.message()));
+    }
+    WriteJournal(table, trigger, step == std::string("starting") ? "verifying" : step, id,
+                 result.quarantine_path());
+    auto finished = timed("verify", [&] {
+      return options_.stores->FinishRestore(table, expected.record_count, expected.content_hash);
+    });
+    // The store may have finished and the answer got lost: a serving table
+    // was verified by the store, and agents may already use it.
+    if (!finished.ok() && !Serving(table)) return finished.status();
+    WriteJournal(table, trigger, "serving", id, result.quarantine_path());
+    return absl::OkStatus();
+  };
+
   std::vector<std::string> candidates;
   if (!backup_id.empty()) {
     candidates.push_back(backup_id);
   } else if (auto ids = storage::ListBackups(options_.topology.backup_dir(), table); ids.ok()) {
     candidates.assign(ids->rbegin(), ids->rend());
   }
-  std::error_code ec;
-  const std::string staging = absl::StrCat(options_.topology.data_dir(), "/.restore-", table);
   for (const std::string& id : candidates) {
     const std::string path = storage::BackupPath(options_.topology.backup_dir(), table, id);
-    auto manifest = storage::VerifyBackup(path);  // 1. a backup that verifies
+    auto manifest = storage::VerifyBackup(path);  // a backup that verifies on its own
     if (!manifest.ok()) {
       result.add_rejected_backups(absl::StrCat(id, ": ", manifest.status().message()));
       continue;
     }
-    WriteJournal(table, trigger, "stopping", id);
-    if (auto s = timed("stop", [&] { return options_.supervisor->Stop(store); }); !s.ok()) {
-      (void)options_.supervisor->Start(store);
-      return finish(v1::RESTORE_OUTCOME_FAILED, absl::StrCat("cannot stop store ", store, ": ",
-                                                             s.message()));
-    }
-    WriteJournal(table, trigger, "quarantining", id);
-    std::string qpath = result.quarantine_path();
-    if (auto s = timed("quarantine", [&] { return Quarantine(table, &qpath); }); !s.ok()) {
-      (void)options_.supervisor->Start(store);
+    if (auto s = stop_and_quarantine(id); !s.ok()) {
       return finish(v1::RESTORE_OUTCOME_FAILED, std::string(s.message()));
     }
-    result.set_quarantine_path(qpath);
-    WriteJournal(table, trigger, "installing", id);
-    absl::Status installed = timed("install", [&]() -> absl::Status {
-      fs::remove_all(staging, ec);
-      auto restored = storage::RestoreBackup(path, staging);
-      if (!restored.ok()) return restored.status();
-      fs::rename(staging, TableDir(table), ec);
-      if (ec) return absl::UnavailableError(absl::StrCat("cannot install: ", ec.message()));
-      return absl::OkStatus();
-    });
-    if (!installed.ok()) {
-      result.add_rejected_backups(absl::StrCat(id, ": ", installed.message()));
+    WriteJournal(table, trigger, "installing", id, result.quarantine_path());
+    if (auto s = timed("install", [&] { return InstallRestoring(table, path); }); !s.ok()) {
+      result.add_rejected_backups(absl::StrCat(id, ": ", s.message()));
       continue;
     }
-    WriteJournal(table, trigger, "starting", id);
-    absl::Status started = timed("start", [&]() -> absl::Status {
-      return StartServing(store, table, start_timeout);
-    });
-    if (!started.ok()) {
-      result.add_rejected_backups(absl::StrCat(id, ": store did not start: ", started.message()));
+    absl::Status verified =
+        start_and_verify(id, {manifest->record_count(), manifest->content_hash()}, "starting");
+    if (absl::IsDataLoss(verified) || absl::IsFailedPrecondition(verified)) {
+      // The installed copy does not verify as the store opened it. It never
+      // served an agent (it was RESTORING), so trying the next backup loses
+      // nothing.
+      result.add_rejected_backups(absl::StrCat(id, ": ", verified.message()));
       continue;
     }
-    WriteJournal(table, trigger, "verifying", id);
-    auto verify = timed("verify", [&] { return options_.stores->Verify(table); });
-    if (!verify.ok() || verify->record_count() != manifest->record_count() ||
-        verify->content_hash() != manifest->content_hash()) {
-      result.add_rejected_backups(absl::StrCat(
-          id, ": the restored table does not match the manifest",
-          verify.ok() ? "" : absl::StrCat(": ", verify.status().message())));
-      continue;
+    if (!verified.ok()) {
+      // Not the backup's fault (the store would not start, or could not be
+      // asked): the table stays RESTORING and the restore is retried.
+      return finish(v1::RESTORE_OUTCOME_FAILED, std::string(verified.message()));
     }
     result.set_backup_id(id);
     result.set_record_count(manifest->record_count());
@@ -830,32 +973,24 @@ v1::RestoreResult MaintenanceCore::RestoreLocked(const std::string& table,
     return finish(v1::RESTORE_OUTCOME_RESTORED, "");
   }
 
-  // 7. No backup left: degraded mode, the table restarts empty (R4).
-  WriteJournal(table, trigger, "degrading", "");
-  if (auto s = options_.supervisor->Stop(store); !s.ok()) {
-    (void)options_.supervisor->Start(store);
-    return finish(v1::RESTORE_OUTCOME_FAILED,
-                  absl::StrCat("cannot stop store ", store, ": ", s.message()));
-  }
-  std::string qpath = result.quarantine_path();
-  if (auto s = Quarantine(table, &qpath); !s.ok()) {
-    (void)options_.supervisor->Start(store);
+  // No backup left: degraded mode, the table restarts empty (R4), verified
+  // empty before it serves like any restored table.
+  WriteJournal(table, trigger, "degrading", "", result.quarantine_path());
+  if (auto s = stop_and_quarantine(""); !s.ok()) {
     return finish(v1::RESTORE_OUTCOME_FAILED, std::string(s.message()));
   }
-  result.set_quarantine_path(qpath);
-  fs::create_directories(TableDir(table), ec);
-  std::ofstream(absl::StrCat(TableDir(table), "/", storage::kDegradedMarkerFile))
-      << "restored empty at " << absl::FormatTime(absl::Now()) << "; corrupted files: " << qpath
-      << "\n";
-  absl::Status started = StartServing(store, table, start_timeout);
   const std::string why =
       candidates.empty()
           ? "no backup of the table exists"
           : absl::StrCat("no backup could be restored (",
                          absl::StrJoin(result.rejected_backups(), "; "), ")");
-  if (!started.ok()) {
+  if (auto s = InstallRestoring(table, ""); !s.ok()) {
     return finish(v1::RESTORE_OUTCOME_FAILED,
-                  absl::StrCat(why, "; restarting empty failed too: ", started.message()));
+                  absl::StrCat(why, "; restarting empty failed too: ", s.message()));
+  }
+  if (auto s = start_and_verify("", {0, ""}, "starting_empty"); !s.ok()) {
+    return finish(v1::RESTORE_OUTCOME_FAILED,
+                  absl::StrCat(why, "; restarting empty failed too: ", s.message()));
   }
   return finish(v1::RESTORE_OUTCOME_DEGRADED, absl::StrCat(why, "; the table restarted empty"));
 }
@@ -891,7 +1026,7 @@ v1::GetHealthResponse MaintenanceCore::GetHealth() {
       bool restoring;
       {
         absl::MutexLock l(&mu_);
-        restoring = restoring_.count(t.name()) > 0;
+        restoring = inflight_.count(t.name()) > 0;
         auto it = last_backup_result_.find(t.name());
         if (it != last_backup_result_.end()) h->set_last_backup_result(it->second);
       }

@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -91,17 +92,29 @@ class MaintenanceCore {
   bool IsVerified(const std::string& table, const std::string& id);
   v1::CompactionResult CompactLocked(const std::string& table, bool force);
   v1::CompactionRun FinishCompactionRun(v1::CompactionRun run, absl::Time start);
+  // Runs one restore with the table's lock held. `resume` is the journal of
+  // a restore that a crash interrupted.
   v1::RestoreResult RestoreLocked(const std::string& table, const std::string& backup_id,
-                                  const std::string& trigger);
+                                  const std::string& trigger,
+                                  const std::optional<v1::RestoreResult>& resume);
   absl::Status Quarantine(const std::string& table, std::string* moved_to);
+  // Builds the table from a backup (`backup_path`; empty: an empty degraded
+  // table) beside the data directory, marks it RESTORING and moves it into
+  // place.
+  absl::Status InstallRestoring(const std::string& table, const std::string& backup_path);
+  // The table's store answers and the table serves agents (OK or DEGRADED).
+  bool Serving(const std::string& table);
   // Starts `store` and waits until `table` answers SERVING; fails early when
   // the supervisor gives the process up (FATAL) or it is stopped again.
   absl::Status StartServing(const std::string& store, const std::string& table,
                             absl::Duration timeout);
   void WriteJournal(const std::string& table, const std::string& trigger,
-                    const std::string& step, const std::string& backup_id);
+                    const std::string& step, const std::string& backup_id,
+                    const std::string& quarantine_path);
   void RemoveJournal(const std::string& table);
   void RestoreWorker();
+  void FinishInFlight(const std::string& table, const v1::RestoreResult& result)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   std::unique_ptr<Metrics> metrics_;
@@ -110,13 +123,23 @@ class MaintenanceCore {
   absl::Mutex backup_run_mu_;
 
   mutable absl::Mutex mu_;
-  // Tables with an automatic restore queued or running, and manual ones running.
-  std::set<std::string> restoring_ ABSL_GUARDED_BY(mu_);
+  // A restore queued or running, which later requests for the table join.
+  struct InFlight {
+    bool done = false;
+    v1::RestoreResult result;
+  };
+  std::map<std::string, std::shared_ptr<InFlight>> inflight_ ABSL_GUARDED_BY(mu_);
+  // Completed restores per table; a queued automatic restore that a later
+  // one overtook is not run again.
+  std::map<std::string, uint64_t> generation_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, v1::RestoreResult> last_result_ ABSL_GUARDED_BY(mu_);
   // An automatic restore that failed (supervisord unreachable, a store that
   // would not start) is retried with backoff while the table stays corrupted.
   struct RestoreJob {
     std::string table;
     std::string trigger;
+    uint64_t generation = 0;
+    std::optional<v1::RestoreResult> resume;
     int attempt = 0;
     absl::Time not_before = absl::InfinitePast();
   };

@@ -67,6 +67,17 @@ class GrpcStoreClient final : public StoreClient {
       return s.admin->Verify(ctx, r, &out);
     }, &out);
   }
+  absl::StatusOr<store_admin::v1::FinishRestoreResponse> FinishRestore(
+      const std::string& table, uint64_t records, const std::string& content_hash) override {
+    store_admin::v1::FinishRestoreRequest r;
+    r.set_table(table);
+    r.set_record_count(records);
+    r.set_content_hash(content_hash);
+    store_admin::v1::FinishRestoreResponse out;
+    return Call(table, absl::Hours(2), [&](auto& s, auto* ctx) {
+      return s.admin->FinishRestore(ctx, r, &out);
+    }, &out);
+  }
   absl::Status WaitServing(const std::string& table, absl::Duration timeout) override {
     auto it = stores_.find(table);
     if (it == stores_.end()) return absl::NotFoundError(absl::StrCat("table ", table));

@@ -21,6 +21,10 @@ class StoreClient {
   virtual absl::StatusOr<store_admin::v1::CompactResponse> Compact(const std::string& table) = 0;
   virtual absl::StatusOr<store_admin::v1::SnapshotResponse> Snapshot(const std::string& table) = 0;
   virtual absl::StatusOr<store_admin::v1::VerifyResponse> Verify(const std::string& table) = 0;
+  // StoreAdmin.FinishRestore: the restored table serves once it holds exactly
+  // `records` records with `content_hash` (empty: any).
+  virtual absl::StatusOr<store_admin::v1::FinishRestoreResponse> FinishRestore(
+      const std::string& table, uint64_t records, const std::string& content_hash) = 0;
   // OK once the table's store answers its health check with SERVING; waits
   // up to `timeout`.
   virtual absl::Status WaitServing(const std::string& table, absl::Duration timeout) = 0;

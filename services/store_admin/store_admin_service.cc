@@ -104,4 +104,30 @@ grpc::Status StoreAdminService::Reopen(grpc::ServerContext* context,
   });
 }
 
+grpc::Status StoreAdminService::FinishRestore(grpc::ServerContext* context,
+                                              const v1::FinishRestoreRequest* request,
+                                              v1::FinishRestoreResponse* response) {
+  return Handle(authorizer_, context, Role::kAdmin, [&]() -> absl::Status {
+    absl::StatusOr<storage::Table*> table = tables_.Find(request->table());
+    if (!table.ok()) return table.status();
+    const absl::Time start = absl::Now();
+    absl::StatusOr<storage::VerifyResult> verified =
+        (*table)->FinishRestore({request->record_count(), request->content_hash()});
+    if (!verified.ok()) return verified.status();
+    response->mutable_verified()->set_record_count(verified->record_count);
+    response->mutable_verified()->set_content_hash(verified->content_hash);
+    response->mutable_verified()->set_duration_seconds(SecondsSince(start));
+    for (const auto& hook : after_restore_) {
+      // The table serves; what a hook could not finish is retried at the
+      // store's next start.
+      if (absl::Status s = hook(); !s.ok()) {
+        log::Warn("after-restore step failed", {{"table", request->table()},
+                                                {"error", std::string(s.message())}});
+      }
+    }
+    *response->mutable_stats() = (*table)->Stats();
+    return absl::OkStatus();
+  });
+}
+
 }  // namespace agentcom::store_admin

@@ -1,7 +1,9 @@
 #ifndef AGENTCOM_SERVICES_STORE_ADMIN_STORE_ADMIN_SERVICE_H_
 #define AGENTCOM_SERVICES_STORE_ADMIN_STORE_ADMIN_SERVICE_H_
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "agentcom/store_admin/v1/store_admin.grpc.pb.h"
 #include "common/auth/authorizer.h"
@@ -31,11 +33,20 @@ class StoreAdminService final : public v1::StoreAdmin::Service {
                       v1::VerifyResponse* response) override;
   grpc::Status Reopen(grpc::ServerContext* context, const v1::ReopenRequest* request,
                       v1::ReopenResponse* response) override;
+  grpc::Status FinishRestore(grpc::ServerContext* context,
+                             const v1::FinishRestoreRequest* request,
+                             v1::FinishRestoreResponse* response) override;
+
+  // Run after a restored table starts serving (in the order added), e.g. to
+  // finish cross-table changes that could not be completed at start-up
+  // while the table was RESTORING. Add them before the server starts.
+  void AfterRestore(std::function<absl::Status()> hook) { after_restore_.push_back(std::move(hook)); }
 
  private:
   const auth::Authorizer& authorizer_;
   const storage::TableSet& tables_;
   const std::string backup_root_;
+  std::vector<std::function<absl::Status()>> after_restore_;
 };
 
 }  // namespace agentcom::store_admin

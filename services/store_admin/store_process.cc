@@ -103,9 +103,14 @@ absl::StatusOr<std::unique_ptr<StoreProcess>> StoreProcess::Start(
   p->table_metrics_ = std::make_shared<storage::TableMetrics>(p->tables_.All());
   p->metrics_->Register(p->table_metrics_);
 
-  p->services_.push_back(std::make_unique<StoreAdminService>(
-      *p->authorizer_, p->tables_, topology.backup_dir()));
-  StoreContext context{p->topology_, store, *p->authorizer_, p->tables_};
+  auto admin = std::make_unique<StoreAdminService>(*p->authorizer_, p->tables_,
+                                                   topology.backup_dir());
+  StoreAdminService* admin_service = admin.get();
+  p->services_.push_back(std::move(admin));
+  StoreContext context{p->topology_, store, *p->authorizer_, p->tables_,
+                       [admin_service](std::function<absl::Status()> hook) {
+                         admin_service->AfterRestore(std::move(hook));
+                       }};
   auto domain = definition.make_services(context);
   if (!domain.ok()) return domain.status();
   for (auto& s : *domain) p->services_.push_back(std::move(s));

@@ -31,6 +31,10 @@ struct StoreContext {
   const config::StoreSpec& store;
   const auth::Authorizer& authorizer;
   const storage::TableSet& tables;
+  // Registers work to run each time a restored table starts serving (e.g.
+  // replaying cross-table changes that start-up could not finish because a
+  // table was RESTORING). What it captures must outlive the server.
+  std::function<void(std::function<absl::Status()>)> after_restore;
 };
 
 // One kind of store process (mailbox, config, ...): the tables it needs and

@@ -58,9 +58,10 @@ store_admin::StoreDefinition TaskQueueStoreDefinition() {
         if (!dead.ok()) return dead.status();
         auto core = std::make_unique<TaskQueue>(*queue, *dead, ctx.topology.limits(),
                                                 Clock::Real());
-        // A corrupted table is reported and restored by maintenance; the
-        // interrupted move is replayed when the store starts next.
+        // With a corrupted or restoring table the replay waits until the
+        // restored table serves.
         if (absl::Status s = core->Recover(); !s.ok() && !absl::IsUnavailable(s)) return s;
+        ctx.after_restore([c = core.get()] { return c->Recover(); });
         std::vector<std::unique_ptr<grpc::Service>> services;
         services.push_back(std::make_unique<TaskQueueService>(ctx.authorizer, std::move(core),
                                                               absl::Seconds(1)));

@@ -36,8 +36,10 @@ store_admin::StoreDefinition ThreadsStoreDefinition() {
         if (!replies.ok()) return replies.status();
         auto core = std::make_unique<Threads>(*messages, *replies, ctx.topology.limits(),
                                               Clock::Real());
-        // With a corrupted table the replay waits for the restored store.
+        // With a corrupted or restoring table the replay waits until the
+        // restored table serves.
         if (absl::Status s = core->Recover(); !s.ok() && !absl::IsUnavailable(s)) return s;
+        ctx.after_restore([c = core.get()] { return c->Recover(); });
         std::vector<std::unique_ptr<grpc::Service>> services;
         services.push_back(std::make_unique<ThreadsService>(ctx.authorizer, std::move(core)));
         return services;

@@ -336,7 +336,9 @@ class KillMaintenanceTest : public FaultTest, public ::testing::WithParamInterfa
 };
 
 // Maintenance is SIGKILLed right after it journals each step of a restore
-// (stopping the store, quarantining, installing, starting, verifying).
+// (stopping the store, quarantining, installing, starting, verifying, and
+// serving: the restored table verified and serving agents, which the
+// restarted maintenance must leave alone).
 // supervisord restarts it; it finds the journal, finishes the restore, and
 // no store is left stopped.
 TEST_P(KillMaintenanceTest, TheRestoreCompletesAfterTheRestart) {
@@ -361,7 +363,7 @@ TEST_P(KillMaintenanceTest, TheRestoreCompletesAfterTheRestart) {
 
 INSTANTIATE_TEST_SUITE_P(Faults, KillMaintenanceTest,
                          ::testing::Values("stopping", "quarantining", "installing", "starting",
-                                           "verifying"));
+                                           "verifying", "serving"));
 
 // A process SIGKILLed in the middle of a backup or a compaction (the system
 // starts with the fault armed; each test then triggers it).

@@ -6,6 +6,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -21,7 +22,9 @@
 #include "agentcom/message_history/v1/message_history.grpc.pb.h"
 #include "agentcom/task_queue/v1/task_queue.grpc.pb.h"
 #include "agentcom/threads/v1/threads.grpc.pb.h"
+#include "common/storage/linked_writer.h"
 #include "services/channels/channels_service.h"
+#include "services/task_queue/task_queue.h"
 #include "services/config/config_service.h"
 #include "services/mailbox/mailbox_service.h"
 #include "services/message_history/message_history_service.h"
@@ -211,6 +214,89 @@ TEST_F(StoreProcessTest, StoreAdminOperations) {
   grpc::Status unknown = Stats("../../etc/passwd", &stats);
   EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_THAT(unknown.error_message(), HasSubstr("table ../../etc/passwd"));
+}
+
+// Issue 12: a table maintenance installed opens RESTORING; agents get
+// UNAVAILABLE until FinishRestore has verified it, operators can read its
+// state, and a wrong expectation leaves it unserved.
+TEST_F(StoreProcessTest, ARestoredTableServesOnlyAfterFinishRestore) {
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(Enqueue(agent_token_, "alice", "hello").ok());
+  process_.reset();
+  std::ofstream(topology_.data_dir() + "/agent_mailbox/" + storage::kRestoringMarkerFile) << "x\n";
+  Start();
+  grpc::Status early = Enqueue(agent_token_, "alice", "too early");
+  EXPECT_EQ(early.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(early.error_message(), HasSubstr("being restored"));
+  EXPECT_EQ(PollAll("alice").error_code(), grpc::StatusCode::UNAVAILABLE);
+  common::v1::TableStats stats;
+  ASSERT_TRUE(Stats("agent_mailbox", &stats).ok());
+  EXPECT_EQ(stats.state(), common::v1::TABLE_STATE_RESTORING);
+  ASSERT_TRUE(Stats("spare_table", &stats).ok());
+  EXPECT_EQ(stats.state(), common::v1::TABLE_STATE_OK);
+
+  auto finish = [&](const std::string& token, uint64_t records, v1::FinishRestoreResponse* out) {
+    grpc::ClientContext ctx;
+    testing::Authorize(&ctx, token);
+    v1::FinishRestoreRequest r;
+    r.set_table("agent_mailbox");
+    r.set_record_count(records);
+    return admin_->FinishRestore(&ctx, r, out);
+  };
+  v1::FinishRestoreResponse out;
+  EXPECT_EQ(finish(agent_token_, 51, &out).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  grpc::Status wrong = finish(admin_token_, 52, &out);
+  EXPECT_EQ(wrong.error_code(), grpc::StatusCode::DATA_LOSS);
+  EXPECT_THAT(wrong.error_message(), HasSubstr("51 records"));
+  EXPECT_EQ(Enqueue(agent_token_, "alice", "still early").error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  ASSERT_TRUE(finish(admin_token_, 51, &out).ok());  // 50 messages + the sequence record
+  EXPECT_EQ(out.verified().record_count(), 51u);
+  EXPECT_EQ(out.stats().state(), common::v1::TABLE_STATE_OK);
+  EXPECT_TRUE(Enqueue(agent_token_, "alice", "served").ok());
+  EXPECT_EQ(finish(admin_token_, 52, &out).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+// A change spanning two tables that start-up could not finish because the
+// second table was RESTORING is finished once that table serves.
+TEST(StoreProcessRestoreTest, CrossTableChangesAreFinishedWhenARestoredTableServes) {
+  testing::TempDir dir;
+  testing::FakeMaintenance fake;
+  config::Topology topology = testing::MakeTopology(
+      dir.path(), {{"task_queue", {task_queue::kQueueTable, task_queue::kDeadLetterTable}}},
+      fake.address());
+  {
+    auto queue = testing::OpenTestTable(topology.data_dir(), task_queue::kQueueTable);
+    auto dead = testing::OpenTestTable(topology.data_dir(), task_queue::kDeadLetterTable);
+    testing::FailingTable failing(dead.get());
+    failing.fail_writes = true;  // the process dies between the two halves
+    storage::TableBatch first, second;
+    first.Put("probe-first", "1");
+    second.Put("probe-second", "2");
+    ASSERT_FALSE(storage::LinkedWriter(queue.get(), &failing).Apply(first, second).ok());
+  }
+  std::ofstream(topology.data_dir() + "/" + task_queue::kDeadLetterTable + "/" +
+                storage::kRestoringMarkerFile) << "x\n";
+  auto p = StoreProcess::Start(topology, "task_queue", task_queue::TaskQueueStoreDefinition(), {});
+  ASSERT_TRUE(p.ok()) << p.status();
+  storage::Table* dead = *(*p)->tables().Find(task_queue::kDeadLetterTable);
+  EXPECT_EQ(dead->state(), common::v1::TABLE_STATE_RESTORING);
+
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*p)->port()),
+                                     grpc::InsecureChannelCredentials());
+  auto admin = v1::StoreAdmin::NewStub(channel);
+  grpc::ClientContext ctx;
+  testing::Authorize(&ctx, testing::ReadFile(topology.tokens().admin_token_file()));
+  v1::FinishRestoreRequest r;
+  r.set_table(task_queue::kDeadLetterTable);
+  r.set_record_count(0);
+  v1::FinishRestoreResponse out;
+  grpc::Status s = admin->FinishRestore(&ctx, r, &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(**dead->Get("probe-second"), "2");
+  storage::Table* queue = *(*p)->tables().Find(task_queue::kQueueTable);
+  int intents = 0;
+  ASSERT_TRUE(queue->Scan(storage::kIntentPrefix, "", [&](auto, auto) { return ++intents, true; }).ok());
+  EXPECT_EQ(intents, 0);
 }
 
 TEST_F(StoreProcessTest, FlippedBytesFailTheReadAndAreReportedOnce) {

@@ -1,6 +1,7 @@
 #ifndef AGENTCOM_TESTS_SUPPORT_FAKE_PROCESSES_H_
 #define AGENTCOM_TESTS_SUPPORT_FAKE_PROCESSES_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -33,21 +34,14 @@ class FakeProcesses final : public maintenance::ProcessSupervisor, public mainte
     return absl::OkStatus();
   }
   absl::Status Start(const std::string& name) override {
-    absl::MutexLock l(&mu_);
-    calls_.push_back("start " + name);
-    if (fail_start) return absl::FailedPreconditionError("FATAL");
-    for (const auto& t : (*config::FindStore(topology_, name))->tables()) {
-      if (tables_.count(t.name())) continue;
-      storage::TableOptions o;
-      o.name = t.name();
-      o.dir = topology_.data_dir() + "/" + t.name();
-      o.storage = config::EffectiveStorage(topology_, t);
-      auto table = storage::OpenTable(o);
-      if (!table.ok()) return table.status();
-      tables_[t.name()] = *std::move(table);
-    }
+    if (absl::Status s = StartLocked(name); !s.ok()) return s;
+    // As a real store, a started process serves agents at once.
+    if (after_start) after_start(name);
     return absl::OkStatus();
   }
+  // Called after every successful Start (outside the fake's lock): tests act
+  // as agents and operators in the window right after a store comes up.
+  std::function<void(const std::string& store)> after_start;
   absl::StatusOr<ProcessState> GetState(const std::string& name) override {
     absl::MutexLock l(&mu_);
     const auto& t = (*config::FindStore(topology_, name))->tables(0).name();
@@ -96,8 +90,37 @@ class FakeProcesses final : public maintenance::ProcessSupervisor, public mainte
     r.set_content_hash(v->content_hash);
     return r;
   }
+  absl::StatusOr<store_admin::v1::FinishRestoreResponse> FinishRestore(
+      const std::string& table, uint64_t records, const std::string& content_hash) override {
+    auto t = Find(table);
+    if (!t.ok()) return t.status();
+    auto v = (*t)->FinishRestore({records, content_hash});
+    if (!v.ok()) return v.status();
+    store_admin::v1::FinishRestoreResponse r;
+    r.mutable_verified()->set_record_count(v->record_count);
+    r.mutable_verified()->set_content_hash(v->content_hash);
+    *r.mutable_stats() = (*t)->Stats();
+    return r;
+  }
   absl::Status WaitServing(const std::string& table, absl::Duration) override {
     return Find(table).status();
+  }
+
+  absl::Status StartLocked(const std::string& name) {
+    absl::MutexLock l(&mu_);
+    calls_.push_back("start " + name);
+    if (fail_start) return absl::FailedPreconditionError("FATAL");
+    for (const auto& t : (*config::FindStore(topology_, name))->tables()) {
+      if (tables_.count(t.name())) continue;
+      storage::TableOptions o;
+      o.name = t.name();
+      o.dir = topology_.data_dir() + "/" + t.name();
+      o.storage = config::EffectiveStorage(topology_, t);
+      auto table = storage::OpenTable(o);
+      if (!table.ok()) return table.status();
+      tables_[t.name()] = *std::move(table);
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<storage::Table*> Find(const std::string& table) {

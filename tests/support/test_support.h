@@ -90,6 +90,10 @@ class FailingTable : public storage::Table {
     return base_->Snapshot(root);
   }
   absl::Status Reopen(bool repair) override { return base_->Reopen(repair); }
+  absl::StatusOr<storage::VerifyResult> FinishRestore(
+      const storage::VerifyResult& expected) override {
+    return base_->FinishRestore(expected);
+  }
 
  private:
   storage::Table* base_;

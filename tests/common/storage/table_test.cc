@@ -464,6 +464,85 @@ TEST_F(TableTest, DegradedMarkerIsReportedAndTheTableServes) {
   EXPECT_EQ(t->Stats().state(), TABLE_STATE_DEGRADED);
 }
 
+// Issue 12: a table installed by a restore serves no agent until it has been
+// verified, so no acknowledged write can land in a copy that a failed
+// verification would then throw away.
+TEST_F(TableTest, ARestoringTableServesNoAgentUntilFinishRestoreVerifiesIt) {
+  VerifyResult expected;
+  {
+    auto t = Open();
+    Load(t.get(), 200);
+    expected = *t->Verify();
+  }
+  std::ofstream(dir_.Sub("agent_mailbox") + "/" + kRestoringMarkerFile) << "restoring\n";
+  auto t = Open();
+  EXPECT_EQ(t->state(), common::v1::TABLE_STATE_RESTORING);
+  EXPECT_EQ(t->Stats().state(), common::v1::TABLE_STATE_RESTORING);
+  absl::Status put = t->Put("a", "1");
+  EXPECT_EQ(put.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(put.message(), HasSubstr("being restored"));
+  EXPECT_EQ(t->Get(Key(1)).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(t->Scan("", "", [](auto, auto) { return true; }).code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(t->Compact().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(t->Snapshot(dir_.Sub("backups")).status().code(), absl::StatusCode::kUnavailable);
+  // Verification reads it (maintenance, never agents).
+  EXPECT_EQ(t->Verify()->record_count, 200u);
+  // A reopen does not end the state.
+  ASSERT_TRUE(t->Reopen(false).ok());
+  EXPECT_EQ(t->state(), common::v1::TABLE_STATE_RESTORING);
+
+  // Other contents than expected: DATA_LOSS, and still nothing served.
+  absl::StatusOr<VerifyResult> wrong = t->FinishRestore({201, expected.content_hash});
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(wrong.status().message(), HasSubstr("200 records"));
+  wrong = t->FinishRestore({200, std::string(64, '0')});
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(t->state(), common::v1::TABLE_STATE_RESTORING);
+  EXPECT_EQ(t->Put("a", "1").code(), absl::StatusCode::kUnavailable);
+
+  absl::StatusOr<VerifyResult> done = t->FinishRestore(expected);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->content_hash, expected.content_hash);
+  EXPECT_EQ(t->state(), TABLE_STATE_OK);
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("agent_mailbox") + "/" + kRestoringMarkerFile));
+  EXPECT_TRUE(t->Put("a", "1").ok());
+  EXPECT_TRUE(listener_.calls().empty());
+  // Only a restoring table can be finished.
+  EXPECT_EQ(t->FinishRestore(expected).status().code(), absl::StatusCode::kFailedPrecondition);
+  // And it stays serving after a restart.
+  t.reset();
+  EXPECT_EQ(Open()->state(), TABLE_STATE_OK);
+}
+
+TEST_F(TableTest, AnEmptyTableRestoredDegradedServesOnlyOnceVerifiedEmpty) {
+  std::filesystem::create_directories(dir_.Sub("agent_mailbox"));
+  std::ofstream(dir_.Sub("agent_mailbox") + "/" + kDegradedMarkerFile) << "restored empty\n";
+  std::ofstream(dir_.Sub("agent_mailbox") + "/" + kRestoringMarkerFile) << "restoring\n";
+  auto t = Open();
+  EXPECT_EQ(t->state(), common::v1::TABLE_STATE_RESTORING);
+  EXPECT_EQ(t->Put("a", "1").code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(t->FinishRestore({0, ""}).ok());
+  EXPECT_EQ(t->state(), TABLE_STATE_DEGRADED);
+  EXPECT_TRUE(t->Put("a", "1").ok());
+}
+
+TEST_F(TableTest, ARestoringTableThatIsCorruptedIsNotFinished) {
+  {
+    auto t = Open();
+    Load(t.get(), 2000);
+    ASSERT_TRUE(t->Compact().ok());
+  }
+  testing::FlipBytesInLargestTableFile(dir_.Sub("agent_mailbox"));
+  std::ofstream(dir_.Sub("agent_mailbox") + "/" + kRestoringMarkerFile) << "restoring\n";
+  auto t = Open();
+  absl::StatusOr<VerifyResult> r = t->FinishRestore({2000, ""});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(t->state(), common::v1::TABLE_STATE_RESTORING);
+  // Maintenance is restoring it already: no corruption report.
+  EXPECT_TRUE(listener_.calls().empty());
+}
+
 TEST_F(TableTest, ReopenWithRepairKeepsHealthyData) {
   auto t = Open();
   Load(t.get(), 100);

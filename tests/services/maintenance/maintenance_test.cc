@@ -5,8 +5,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/storage/backup.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -285,6 +287,182 @@ TEST_F(MaintenanceTest, ARestoreInterruptedAtAnyStepIsFinishedAtStartUp) {
     EXPECT_EQ(Mailbox()->Stats().records(), 300u);
     EXPECT_FALSE(fs::exists(topology_.state_dir() + "/restore-journal/agent_mailbox.json"));
   }
+}
+
+// Issue 12. The windows in which agents could write to a table while
+// maintenance assumed they could not. Each would let a restore move
+// acknowledged writes to quarantine.
+
+// 1. Between the store's start and the verification of the restored table.
+TEST_F(MaintenanceTest, AgentsCannotWriteToARestoredTableBeforeItIsVerified) {
+  Fill(300);
+  const std::string id = Backup();
+  CorruptLiveMailbox();
+  std::vector<absl::StatusCode> agent_writes;
+  processes_->after_start = [&](const std::string& store) {
+    if (store != "mailbox") return;
+    for (int i = 0; i < 5; ++i) agent_writes.push_back(Mailbox()->Put(absl::StrCat("a", i), "x").code());
+  };
+  auto result = core_->RestoreTable("agent_mailbox", "", "manual");
+  processes_->after_start = nullptr;
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->outcome(), v1::RESTORE_OUTCOME_RESTORED) << result->reason();
+  EXPECT_EQ(result->backup_id(), id);
+  EXPECT_EQ(result->rejected_backups_size(), 0);
+  EXPECT_THAT(agent_writes, ::testing::Each(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(agent_writes.size(), 5u);
+  EXPECT_EQ(Mailbox()->state(), common::v1::TABLE_STATE_OK);
+  EXPECT_TRUE(Mailbox()->Put("after", "x").ok());
+  EXPECT_EQ(Mailbox()->Stats().records(), 301u);
+}
+
+// 2. The same for degraded mode's empty table.
+TEST_F(MaintenanceTest, AgentsCannotWriteToTheEmptyDegradedTableBeforeItIsVerified) {
+  Fill(100);
+  CorruptLiveMailbox();
+  std::vector<absl::StatusCode> agent_writes;
+  processes_->after_start = [&](const std::string& store) {
+    if (store == "mailbox") agent_writes.push_back(Mailbox()->Put("early", "x").code());
+  };
+  auto result = core_->RestoreTable("agent_mailbox", "", "auto");
+  processes_->after_start = nullptr;
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->outcome(), v1::RESTORE_OUTCOME_DEGRADED);
+  EXPECT_THAT(agent_writes, ElementsAre(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(Mailbox()->state(), common::v1::TABLE_STATE_DEGRADED);
+  EXPECT_EQ(Mailbox()->Stats().records(), 0u);
+  EXPECT_TRUE(Mailbox()->Put("later", "x").ok());
+}
+
+// 3. A restore resumed after maintenance was killed once the restored (or
+// empty) table was verified and serving: agents have written to it, and
+// redoing the restore would quarantine their writes.
+TEST_F(MaintenanceTest, AResumedRestoreThatHadFinishedKeepsWhatAgentsWroteSince) {
+  Fill(300);
+  const std::string id = Backup();
+  for (const std::string step : {"starting", "verifying", "serving", "starting_empty"}) {
+    SCOPED_TRACE(step);
+    core_.reset();
+    ASSERT_TRUE(Mailbox()->Put(absl::StrCat("written-after-", step), "acknowledged").ok());
+    const uint64_t records = Mailbox()->Stats().records();
+    fs::create_directories(topology_.state_dir() + "/restore-journal");
+    std::ofstream(topology_.state_dir() + "/restore-journal/agent_mailbox.json")
+        << "{\"table\":\"agent_mailbox\",\"trigger\":\"auto\",\"reason\":\"" << step
+        << "\",\"backup_id\":\"" << (step == "starting_empty" ? "" : id) << "\"}";
+    NewCore();
+    ASSERT_TRUE(core_->WaitRestoresIdle(absl::Seconds(30)));
+    EXPECT_EQ(Mailbox()->Stats().records(), records);
+    EXPECT_TRUE(Mailbox()->Get(absl::StrCat("written-after-", step))->has_value());
+    EXPECT_FALSE(fs::exists(topology_.data_dir() + "/quarantine"));
+    EXPECT_EQ(EventTypes().back(), step == "starting_empty" ? "recovery_failed" : "recovery_complete");
+    EXPECT_FALSE(fs::exists(topology_.state_dir() + "/restore-journal/agent_mailbox.json"));
+  }
+}
+
+// 4. Resumed before verification: the installed table is still RESTORING,
+// has served nothing, and the restore is redone.
+TEST_F(MaintenanceTest, AResumedRestoreOfAnUnverifiedTableIsRedone) {
+  Fill(300);
+  const std::string id = Backup();
+  core_.reset();
+  CorruptLiveMailbox();
+  ASSERT_TRUE(processes_->Stop("mailbox").ok());
+  const std::string table_dir = topology_.data_dir() + "/agent_mailbox";
+  fs::rename(table_dir, topology_.data_dir() + "/quarantine-by-test");
+  ASSERT_TRUE(storage::RestoreBackup(storage::BackupPath(topology_.backup_dir(), "agent_mailbox", id),
+                                     table_dir).ok());
+  std::ofstream(table_dir + "/" + storage::kRestoringMarkerFile) << "restoring\n";
+  ASSERT_TRUE(processes_->Start("mailbox").ok());
+  EXPECT_EQ(Mailbox()->state(), common::v1::TABLE_STATE_RESTORING);
+  fs::create_directories(topology_.state_dir() + "/restore-journal");
+  std::ofstream(topology_.state_dir() + "/restore-journal/agent_mailbox.json")
+      << "{\"table\":\"agent_mailbox\",\"trigger\":\"auto\",\"reason\":\"verifying\",\"backup_id\":\""
+      << id << "\",\"quarantine_path\":\"" << topology_.data_dir() << "/quarantine-by-test\"}";
+  NewCore();
+  ASSERT_TRUE(core_->WaitRestoresIdle(absl::Seconds(30)));
+  EXPECT_EQ(Mailbox()->state(), common::v1::TABLE_STATE_OK);
+  EXPECT_EQ(Mailbox()->Stats().records(), 300u);
+  EXPECT_EQ(EventTypes().back(), "recovery_complete");
+}
+
+// 5. A table found RESTORING at start-up with no journal (it could not be
+// written) has served nothing: it is restored again rather than left out of
+// service.
+TEST_F(MaintenanceTest, ATableLeftRestoringWithoutAJournalIsRestoredAgain) {
+  Fill(100);
+  Backup();
+  core_.reset();
+  ASSERT_TRUE(processes_->Stop("mailbox").ok());
+  std::ofstream(topology_.data_dir() + "/agent_mailbox/" + storage::kRestoringMarkerFile) << "x\n";
+  ASSERT_TRUE(processes_->Start("mailbox").ok());
+  NewCore();
+  ASSERT_TRUE(core_->WaitRestoresIdle(absl::Seconds(30)));
+  EXPECT_EQ(Mailbox()->state(), common::v1::TABLE_STATE_OK);
+  EXPECT_EQ(Mailbox()->Stats().records(), 100u);
+}
+
+// 6. An operator's restore requested while an automatic one is in progress
+// joins it instead of restoring a second time over what agents wrote in
+// between.
+TEST_F(MaintenanceTest, AManualRestoreDuringAnAutomaticOneJoinsIt) {
+  Fill(200);
+  const std::string id = Backup();
+  CorruptLiveMailbox();
+  absl::Notification started, release;
+  std::thread manual;
+  absl::StatusOr<v1::RestoreResult> joined;
+  processes_->after_start = [&](const std::string& store) {
+    if (store != "mailbox" || started.HasBeenNotified()) return;
+    started.Notify();
+    manual = std::thread([&] { joined = core_->RestoreTable("agent_mailbox", "", "manual"); });
+    release.WaitForNotification();
+  };
+  ASSERT_TRUE(*core_->ReportCorruption("agent_mailbox", "Corruption: x"));
+  started.WaitForNotification();
+  absl::SleepFor(absl::Milliseconds(50));  // the manual request is waiting
+  release.Notify();
+  ASSERT_TRUE(core_->WaitRestoresIdle(absl::Seconds(30)));
+  manual.join();
+  processes_->after_start = nullptr;
+  ASSERT_TRUE(joined.ok());
+  EXPECT_EQ(joined->outcome(), v1::RESTORE_OUTCOME_RESTORED);
+  EXPECT_EQ(joined->trigger(), "auto");
+  EXPECT_EQ(joined->backup_id(), id);
+  auto types = EventTypes();
+  EXPECT_EQ(std::count(types.begin(), types.end(), "recovery_complete"), 1);
+  EXPECT_EQ(std::count(types.begin(), types.end(), "recovery_started"), 1);
+}
+
+// 7. A restore of a named backup that overtakes a queued automatic restore
+// leaves a serving table; the queued one is not run over it.
+TEST_F(MaintenanceTest, AQueuedAutomaticRestoreOvertakenByAManualOneDoesNotRun) {
+  Fill(200);
+  const std::string id = Backup();
+  // Keep the restore worker busy with the config table.
+  absl::Notification busy, release;
+  processes_->after_start = [&](const std::string& store) {
+    if (store != "config" || busy.HasBeenNotified()) return;
+    busy.Notify();
+    release.WaitForNotification();
+  };
+  ASSERT_TRUE(*core_->ReportCorruption("agentcom_config", "Corruption: test"));
+  busy.WaitForNotification();
+  CorruptLiveMailbox();
+  ASSERT_TRUE(*core_->ReportCorruption("agent_mailbox", "Corruption: x"));  // queued
+  auto manual = core_->RestoreTable("agent_mailbox", id, "manual");
+  ASSERT_TRUE(manual.ok());
+  EXPECT_EQ(manual->outcome(), v1::RESTORE_OUTCOME_RESTORED) << manual->reason();
+  ASSERT_TRUE(Mailbox()->Put("acknowledged-after-manual", "x").ok());
+  release.Notify();
+  ASSERT_TRUE(core_->WaitRestoresIdle(absl::Seconds(30)));
+  processes_->after_start = nullptr;
+  EXPECT_TRUE(Mailbox()->Get("acknowledged-after-manual")->has_value());
+  EXPECT_EQ(Mailbox()->Stats().records(), 201u);
+  int mailbox_restores = 0;
+  for (const auto& e : events_->After(0, 1000)) {
+    mailbox_restores += e.type() == "recovery_started" && e.table() == "agent_mailbox";
+  }
+  EXPECT_EQ(mailbox_restores, 1);
 }
 
 TEST_F(MaintenanceTest, AStoreThatCannotStartIsReportedAsFailed) {

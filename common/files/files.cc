@@ -1,0 +1,91 @@
+#include "common/files/files.h"
+
+#include <fcntl.h>
+#include <leveldb/env.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace agentcom::files {
+namespace {
+
+std::string Parent(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string text = s.ToString();
+  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat(what, ": ", text));
+  if (absl::StrContains(text, "No space left")) {
+    return absl::ResourceExhaustedError(absl::StrCat(what, ": ", text));
+  }
+  return absl::UnavailableError(absl::StrCat(what, ": ", text));
+}
+
+}  // namespace
+
+absl::Status SyncDirectory(const std::string& dir) {
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::UnavailableError(absl::StrCat("cannot open directory ", dir, ": ", strerror(errno)));
+  }
+  const int rc = fsync(fd);
+  const int err = errno;
+  close(fd);
+  if (rc != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot fsync directory ", dir, ": ", strerror(err)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteFileAtomically(leveldb::Env* env, const std::string& path,
+                                 absl::string_view content) {
+  const std::string dir = Parent(path);
+  (void)env->CreateDir(dir);  // usually exists; a real problem shows below
+  const std::string tmp = absl::StrCat(path, ".tmp");
+  leveldb::WritableFile* raw = nullptr;
+  if (auto s = env->NewWritableFile(tmp, &raw); !s.ok()) {
+    return FromLevelDb(s, absl::StrCat("cannot create ", tmp));
+  }
+  std::unique_ptr<leveldb::WritableFile> file(raw);
+  leveldb::Status s = file->Append(leveldb::Slice(content.data(), content.size()));
+  if (s.ok()) s = file->Sync();
+  if (s.ok()) s = file->Close();
+  file.reset();
+  if (!s.ok()) {
+    (void)env->RemoveFile(tmp);
+    return FromLevelDb(s, absl::StrCat("cannot write ", tmp));
+  }
+  if (s = env->RenameFile(tmp, path); !s.ok()) {
+    (void)env->RemoveFile(tmp);
+    return FromLevelDb(s, absl::StrCat("cannot rename ", tmp, " to ", path));
+  }
+  return SyncDirectory(dir);
+}
+
+absl::StatusOr<std::string> ReadFile(leveldb::Env* env, const std::string& path) {
+  std::string out;
+  if (auto s = leveldb::ReadFileToString(env, path, &out); !s.ok()) {
+    return FromLevelDb(s, absl::StrCat("cannot read ", path));
+  }
+  return out;
+}
+
+absl::Status RemoveFileDurably(leveldb::Env* env, const std::string& path) {
+  if (!env->FileExists(path)) return absl::OkStatus();
+  if (auto s = env->RemoveFile(path); !s.ok() && env->FileExists(path)) {
+    return FromLevelDb(s, absl::StrCat("cannot remove ", path));
+  }
+  return SyncDirectory(Parent(path));
+}
+
+}  // namespace agentcom::files

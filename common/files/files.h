@@ -1,0 +1,40 @@
+#ifndef AGENTCOM_COMMON_FILES_FILES_H_
+#define AGENTCOM_COMMON_FILES_FILES_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace leveldb {
+class Env;
+}
+
+namespace agentcom::files {
+
+// Small file-system steps that recovery depends on, each through a
+// leveldb::Env so that tests can inject I/O errors. Errors name the path:
+// RESOURCE_EXHAUSTED when the disk is full, UNAVAILABLE for other I/O errors.
+// Thread-compatible (as the Env).
+
+// fsync of a directory, so that a file created, renamed or removed in it
+// survives a power loss. Goes to the OS directly: leveldb::Env has no such
+// call.
+absl::Status SyncDirectory(const std::string& dir);
+
+// Writes `content` to `path` through `path`.tmp: write, fsync, rename, then
+// fsync of the directory. Readers see the old or the new content, never a
+// mix; once OK, the new content survives a power loss.
+absl::Status WriteFileAtomically(leveldb::Env* env, const std::string& path,
+                                 absl::string_view content);
+
+// The whole content of `path`; NOT_FOUND when it does not exist.
+absl::StatusOr<std::string> ReadFile(leveldb::Env* env, const std::string& path);
+
+// Removes `path` (a file) and makes the removal durable. OK if it was absent.
+absl::Status RemoveFileDurably(leveldb::Env* env, const std::string& path);
+
+}  // namespace agentcom::files
+
+#endif  // AGENTCOM_COMMON_FILES_FILES_H_
