@@ -6,20 +6,15 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <memory>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace agentcom::files {
 namespace {
-
-std::string Parent(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
 
 absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
@@ -32,6 +27,13 @@ absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what) {
 }
 
 }  // namespace
+
+std::string Parent(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
 
 absl::Status SyncDirectory(const std::string& dir) {
   const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -86,6 +88,60 @@ absl::Status RemoveFileDurably(leveldb::Env* env, const std::string& path) {
     return FromLevelDb(s, absl::StrCat("cannot remove ", path));
   }
   return SyncDirectory(Parent(path));
+}
+
+absl::Status CreateDirs(leveldb::Env* env, const std::string& dir) {
+  if (dir.empty() || env->FileExists(dir)) return absl::OkStatus();
+  const std::string parent = Parent(dir);
+  if (parent != dir) {
+    if (auto s = CreateDirs(env, parent); !s.ok()) return s;
+  }
+  if (auto s = env->CreateDir(dir); !s.ok() && !env->FileExists(dir)) {
+    return FromLevelDb(s, absl::StrCat("cannot create ", dir));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RenameDurably(leveldb::Env* env, const std::string& from, const std::string& to) {
+  if (auto s = env->RenameFile(from, to); !s.ok()) {
+    return FromLevelDb(s, absl::StrCat("cannot move ", from, " to ", to));
+  }
+  if (auto s = SyncDirectory(Parent(to)); !s.ok()) return s;
+  return Parent(from) == Parent(to) ? absl::OkStatus() : SyncDirectory(Parent(from));
+}
+
+absl::Status RemoveTree(leveldb::Env* env, const std::string& path) {
+  if (!env->FileExists(path)) return absl::OkStatus();
+  std::vector<std::string> children;
+  // A file: GetChildren fails (ENOTDIR) and the file is removed.
+  if (env->GetChildren(path, &children).ok()) {
+    for (const std::string& child : children) {
+      if (child == "." || child == "..") continue;
+      if (auto s = RemoveTree(env, absl::StrCat(path, "/", child)); !s.ok()) return s;
+    }
+    if (auto s = env->RemoveDir(path); !s.ok()) {
+      return FromLevelDb(s, absl::StrCat("cannot remove ", path));
+    }
+    return absl::OkStatus();
+  }
+  if (auto s = env->RemoveFile(path); !s.ok()) {
+    return FromLevelDb(s, absl::StrCat("cannot remove ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Duration> UnmodifiedFor(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::file_time_type newest = fs::last_write_time(path, ec);
+  if (ec) return absl::NotFoundError(absl::StrCat(path, ": ", ec.message()));
+  if (fs::is_directory(path, ec)) {
+    for (const auto& entry : fs::directory_iterator(path, ec)) {
+      newest = std::max(newest, fs::last_write_time(entry.path(), ec));
+    }
+  }
+  const auto age = fs::file_time_type::clock::now() - newest;
+  return absl::FromChrono(std::chrono::duration_cast<std::chrono::nanoseconds>(age));
 }
 
 }  // namespace agentcom::files

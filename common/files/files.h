@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace leveldb {
 class Env;
@@ -34,6 +35,26 @@ absl::StatusOr<std::string> ReadFile(leveldb::Env* env, const std::string& path)
 
 // Removes `path` (a file) and makes the removal durable. OK if it was absent.
 absl::Status RemoveFileDurably(leveldb::Env* env, const std::string& path);
+
+// Creates `dir` and any missing parents. OK if it exists.
+absl::Status CreateDirs(leveldb::Env* env, const std::string& dir);
+
+// Renames a file or directory (one rename(2): atomic on one file system) and
+// makes it durable in both parent directories.
+absl::Status RenameDurably(leveldb::Env* env, const std::string& from, const std::string& to);
+
+// Removes `path` and, if it is a directory, everything below it. OK if it
+// was absent. For derived data only (temporary copies, expired backups):
+// callers journal or log what they remove.
+absl::Status RemoveTree(leveldb::Env* env, const std::string& path);
+
+// How long ago `path` (or, for a directory, the newest entry directly in
+// it) was last modified, by the file system's own clock: a property of the
+// files, not of the injected Clock. NOT_FOUND when it does not exist.
+absl::StatusOr<absl::Duration> UnmodifiedFor(const std::string& path);
+
+// The directory holding `path` ("." for a bare name).
+std::string Parent(const std::string& path);
 
 }  // namespace agentcom::files
 

@@ -4,6 +4,8 @@
 #include <google/protobuf/util/json_util.h>
 #include <leveldb/db.h>
 #include <leveldb/env.h>
+
+#include <optional>
 #include <leveldb/options.h>
 #include <leveldb/table.h>
 #include <leveldb/table_builder.h>
@@ -158,6 +160,16 @@ class BackupWriter::HashingFile : public leveldb::WritableFile {
 
 std::string BackupIdFor(absl::Time time) {
   return absl::FormatTime("%Y%m%dT%H%M%E6SZ", time, absl::UTCTimeZone());
+}
+
+std::optional<absl::Time> BackupIdTime(absl::string_view id) {
+  absl::Time t;
+  std::string err;
+  if (!IsBackupId(id) ||
+      !absl::ParseTime("%Y%m%dT%H%M%E6SZ", id, absl::UTCTimeZone(), &t, &err)) {
+    return std::nullopt;
+  }
+  return t;
 }
 
 bool IsBackupId(absl::string_view name) {

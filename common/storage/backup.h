@@ -13,6 +13,7 @@
 // write access: verifying one never modifies it.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include "absl/strings/string_view.h"
 #include <vector>
@@ -41,6 +42,8 @@ inline constexpr char kTempPrefix[] = ".tmp-";
 // "20261125T140816.123456Z": UTC, sorts chronologically, no ':'.
 std::string BackupIdFor(absl::Time time);
 bool IsBackupId(absl::string_view name);
+// The time a backup id names; nullopt when `id` is not a backup id.
+std::optional<absl::Time> BackupIdTime(absl::string_view id);
 
 std::string BackupPath(const std::string& backup_root, absl::string_view table,
                        absl::string_view backup_id);

@@ -128,7 +128,12 @@ absl::Status LevelDbTable::OpenLocked() {
   }
   db_.reset(raw);
   SetStateFromMarkers();
-  return LoadOrRecountStats();
+  absl::Status counted = LoadOrRecountStats();
+  // Corruption found while recounting (after a crash, or a close that
+  // abandoned a corrupted table) leaves the table CORRUPTED and open, so
+  // that its store still starts and serves its other tables.
+  if (!counted.ok() && state() == TABLE_STATE_CORRUPTED) return absl::OkStatus();
+  return counted;
 }
 
 void LevelDbTable::SetStateFromMarkers() {

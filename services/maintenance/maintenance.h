@@ -1,155 +1,129 @@
 #ifndef AGENTCOM_SERVICES_MAINTENANCE_MAINTENANCE_H_
 #define AGENTCOM_SERVICES_MAINTENANCE_MAINTENANCE_H_
 
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
-#include <thread>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "agentcom/maintenance/v1/maintenance.pb.h"
+#include "agentcom/maintenance/v1/state.pb.h"
 #include "common/clock/clock.h"
 #include "common/config/topology.h"
+#include "services/maintenance/backup_manager.h"
+#include "services/maintenance/compaction_history.h"
+#include "services/maintenance/compactor.h"
 #include "services/maintenance/event_log.h"
+#include "services/maintenance/health.h"
+#include "services/maintenance/maintenance_metrics.h"
+#include "services/maintenance/restore_journal.h"
+#include "services/maintenance/restore_queue.h"
+#include "services/maintenance/restorer.h"
 #include "services/maintenance/store_client.h"
 #include "services/maintenance/supervisor.h"
 
+namespace leveldb {
+class Env;
+}
+
 namespace agentcom::maintenance {
 
-// The maintenance core: backups with retention, compaction with history,
-// restore with quarantine, journal and degraded mode, health. Knows nothing
-// of gRPC's server side; reaches stores through StoreClient and processes
-// through ProcessSupervisor, reads time from Clock.
+// The maintenance core: the one place that owns the per-table locks and
+// wires the parts that do the work, each in a room of its own:
+//   BackupManager   backups, retention, listing, verification (B1-B6)
+//   Compactor       compaction and its history (C1-C7)
+//   Restorer        the journaled restore state machine (R1-R4, R6)
+//   RestoreQueue    automatic restores, joining, retries (R5)
+//   HealthReporter  every table's health (H1)
+//   MaintenanceMetrics  their Prometheus series (M1)
+// Knows nothing of gRPC's server side; reaches stores through StoreClient
+// and processes through ProcessSupervisor, reads time from Clock and touches
+// files through a leveldb::Env.
 //
-// Thread-safe. A table is never backed up, compacted and restored at the same
-// time (one lock per table). Compact-all runs do not overlap each other, nor
-// do backup-all runs. Automatic restores run one at a time on a worker
-// thread; reports for a table already queued or being restored join it.
+// Thread-safe. A table is never backed up, compacted and restored at the
+// same time (one lock per table). Compact-all runs do not overlap each
+// other, nor do backup-all runs. Unknown tables are NOT_FOUND naming them.
 class MaintenanceCore {
  public:
   struct Options {
     config::Topology topology;
     Clock* clock = nullptr;
+    // nullptr: leveldb::Env::Default(). Not owned.
+    leveldb::Env* env = nullptr;
     ProcessSupervisor* supervisor = nullptr;
     StoreClient* stores = nullptr;
     EventLog* events = nullptr;
-    // May be null (no metrics).
+    // May be null (no metrics are exported).
     prometheus::Registry* metrics = nullptr;
   };
 
   explicit MaintenanceCore(Options options);
+  // Stops the restore worker (after the restore it is running).
   ~MaintenanceCore();
 
-  // Loads compaction history, starts the restore worker, resumes restores a
-  // crash interrupted (their journals), and queues a restore for every table
-  // a store reports corrupted. Call once.
+  // Loads the compaction history, starts the restore worker, resumes the
+  // restores a crash interrupted (their journals), and queues a restore for
+  // every table a store reports corrupted, or restoring with no restore in
+  // progress. Call once.
   absl::Status Start();
 
-  v1::BackupRun BackupAll(const std::string& trigger);
-  absl::StatusOr<v1::BackupRun> BackupTable(const std::string& table, const std::string& trigger);
+  v1::BackupRun BackupAll(v1::Trigger trigger);
+  absl::StatusOr<v1::BackupRun> BackupTable(const std::string& table, v1::Trigger trigger);
+  // Every table's backups when `table` is empty.
   absl::StatusOr<v1::ListBackupsResponse> ListBackups(const std::string& table);
   absl::StatusOr<v1::VerifyBackupResponse> VerifyBackup(const std::string& table,
                                                         const std::string& backup_id);
 
-  v1::CompactionRun CompactAll(bool force, const std::string& trigger);
+  v1::CompactionRun CompactAll(bool force, v1::Trigger trigger);
+  // Always runs (force); a manual run.
   absl::StatusOr<v1::CompactionRun> CompactTable(const std::string& table);
   v1::CompactionHistory CompactionHistory() const;
 
   // Queues an automatic restore unless one is queued or running for the
   // table. Returns whether this call queued it.
   absl::StatusOr<bool> ReportCorruption(const std::string& table, const std::string& reason);
-  // Restores now (waiting for the table's lock); see RestoreTable in the proto.
+  // Restores now (see RestoreQueue::RunNow for joining); see RestoreTable in
+  // the proto. INVALID_ARGUMENT for a malformed backup id, NOT_FOUND for a
+  // backup that does not exist.
   absl::StatusOr<v1::RestoreResult> RestoreTable(const std::string& table,
                                                  const std::string& backup_id,
-                                                 const std::string& trigger);
-  // True once no automatic restore is queued or running (for tests and
-  // orderly shutdown), false on timeout.
+                                                 v1::Trigger trigger);
+  // True once no restore is queued or running, false after `timeout` of
+  // real time (tests and orderly shutdown).
   bool WaitRestoresIdle(absl::Duration timeout);
 
   v1::GetHealthResponse GetHealth();
 
  private:
-  struct Metrics;
-
   absl::Status CheckTable(const std::string& table) const;
-  const config::StoreSpec& StoreOf(const std::string& table) const;
   absl::Mutex& TableLock(const std::string& table) const;
-  std::string TableDir(const std::string& table) const;
-
-  v1::BackupResult BackupLocked(const std::string& table);
-  std::vector<std::string> ApplyRetention(const std::string& table);
-  bool IsVerified(const std::string& table, const std::string& id);
-  v1::CompactionResult CompactLocked(const std::string& table, bool force);
-  v1::CompactionRun FinishCompactionRun(v1::CompactionRun run, absl::Time start);
-  // Runs one restore with the table's lock held. `resume` is the journal of
-  // a restore that a crash interrupted.
+  // Runs the Restorer with the table's lock held.
   v1::RestoreResult RestoreLocked(const std::string& table, const std::string& backup_id,
-                                  const std::string& trigger,
-                                  const std::optional<v1::RestoreResult>& resume);
-  absl::Status Quarantine(const std::string& table, std::string* moved_to);
-  // Builds the table from a backup (`backup_path`; empty: an empty degraded
-  // table) beside the data directory, marks it RESTORING and moves it into
-  // place.
-  absl::Status InstallRestoring(const std::string& table, const std::string& backup_path);
-  // The table's store answers and the table serves agents (OK or DEGRADED).
-  bool Serving(const std::string& table);
-  // Starts `store` and waits until `table` answers SERVING; fails early when
-  // the supervisor gives the process up (FATAL) or it is stopped again.
-  absl::Status StartServing(const std::string& store, const std::string& table,
-                            absl::Duration timeout);
-  void WriteJournal(const std::string& table, const std::string& trigger,
-                    const std::string& step, const std::string& backup_id,
-                    const std::string& quarantine_path);
-  void RemoveJournal(const std::string& table);
-  void RestoreWorker();
-  void FinishInFlight(const std::string& table, const v1::RestoreResult& result)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                                  v1::Trigger trigger,
+                                  const std::optional<v1::RestoreJournal>& resume);
+  // The table is corrupted or restoring, or its store cannot be asked.
+  bool NeedsRestore(const std::string& table);
+  std::vector<std::string> Tables() const;
 
   const Options options_;
-  std::unique_ptr<Metrics> metrics_;
+  leveldb::Env* const env_;
   std::map<std::string, std::unique_ptr<absl::Mutex>> table_locks_;
   absl::Mutex compact_run_mu_;
   absl::Mutex backup_run_mu_;
 
-  mutable absl::Mutex mu_;
-  // A restore queued or running, which later requests for the table join.
-  struct InFlight {
-    bool done = false;
-    v1::RestoreResult result;
-  };
-  std::map<std::string, std::shared_ptr<InFlight>> inflight_ ABSL_GUARDED_BY(mu_);
-  // Completed restores per table; a queued automatic restore that a later
-  // one overtook is not run again.
-  std::map<std::string, uint64_t> generation_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, v1::RestoreResult> last_result_ ABSL_GUARDED_BY(mu_);
-  // An automatic restore that failed (supervisord unreachable, a store that
-  // would not start) is retried with backoff while the table stays corrupted.
-  struct RestoreJob {
-    std::string table;
-    std::string trigger;
-    uint64_t generation = 0;
-    std::optional<v1::RestoreResult> resume;
-    int attempt = 0;
-    absl::Time not_before = absl::InfinitePast();
-  };
-  std::deque<RestoreJob> restore_queue_ ABSL_GUARDED_BY(mu_);
-  bool restore_busy_ ABSL_GUARDED_BY(mu_) = false;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::map<std::string, std::set<std::string>> verified_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::string> last_backup_result_ ABSL_GUARDED_BY(mu_);
-  v1::CompactionHistory history_ ABSL_GUARDED_BY(mu_);
-  std::thread worker_;
+  MaintenanceMetrics metrics_;
+  BackupManager backups_;
+  CompactionHistoryStore history_;
+  Compactor compactor_;
+  RestoreJournalStore journal_;
+  Restorer restorer_;
+  HealthReporter health_;
+  // Last: its worker calls into the parts above, so it stops first.
+  RestoreQueue queue_;
 };
 
 }  // namespace agentcom::maintenance

@@ -1,21 +1,7 @@
 #include "services/maintenance/maintenance_service.h"
 
-#include <cstdlib>
-
-#include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/strings/str_cat.h"
-#include "common/auth/tokens.h"
-#include "common/logging/log.h"
-#include "common/metrics/metrics_server.h"
 #include "common/server/api_checks.h"
-#include "common/server/grpc_server.h"
 #include "common/server/handler.h"
-#include "services/maintenance/notifier.h"
-#include "services/maintenance/scheduler.h"
-#include "services/maintenance/supervisord_client.h"
-
-ABSL_FLAG(std::string, config, "", "Topology file (default: $AGENTCOM_CONFIG).");
 
 namespace agentcom::maintenance {
 
@@ -46,7 +32,7 @@ grpc::Status MaintenanceService::CompactAll(grpc::ServerContext* c,
                                             const v1::CompactAllRequest* r,
                                             v1::CompactionRun* out) {
   return Handle(authorizer_, c, Role::kAdmin, [&] {
-    *out = core_->CompactAll(r->force(), "manual");
+    *out = core_->CompactAll(r->force(), v1::TRIGGER_MANUAL);
     return absl::OkStatus();
   });
 }
@@ -61,7 +47,7 @@ grpc::Status MaintenanceService::CompactTable(grpc::ServerContext* c,
 grpc::Status MaintenanceService::BackupAll(grpc::ServerContext* c, const v1::BackupAllRequest*,
                                            v1::BackupRun* out) {
   return Handle(authorizer_, c, Role::kAdmin, [&] {
-    *out = core_->BackupAll("manual");
+    *out = core_->BackupAll(v1::TRIGGER_MANUAL);
     return absl::OkStatus();
   });
 }
@@ -70,7 +56,7 @@ grpc::Status MaintenanceService::BackupTable(grpc::ServerContext* c,
                                              const v1::BackupTableRequest* r,
                                              v1::BackupRun* out) {
   return Handle(authorizer_, c, Role::kAdmin,
-                [&] { return Respond(core_->BackupTable(r->table(), "manual"), out); });
+                [&] { return Respond(core_->BackupTable(r->table(), v1::TRIGGER_MANUAL), out); });
 }
 
 grpc::Status MaintenanceService::ListBackups(grpc::ServerContext* c,
@@ -91,7 +77,7 @@ grpc::Status MaintenanceService::RestoreTable(grpc::ServerContext* c,
                                               const v1::RestoreTableRequest* r,
                                               v1::RestoreResult* out) {
   return Handle(authorizer_, c, Role::kAdmin, [&] {
-    return Respond(core_->RestoreTable(r->table(), r->backup_id(), "manual"), out);
+    return Respond(core_->RestoreTable(r->table(), r->backup_id(), v1::TRIGGER_MANUAL), out);
   });
 }
 
@@ -129,69 +115,6 @@ grpc::Status MaintenanceService::WatchEvents(grpc::ServerContext* c,
     }
     return absl::OkStatus();
   });
-}
-
-int RunMaintenanceMain(int argc, char** argv) {
-  server::BlockShutdownSignals();
-  absl::ParseCommandLine(argc, argv);
-  const std::string config_path =
-      config::FlagOrEnv(absl::GetFlag(FLAGS_config), "AGENTCOM_CONFIG", "");
-  log::Init("maintenance", "info");
-  if (config_path.empty()) {
-    log::Error("no topology file: pass --config or set AGENTCOM_CONFIG");
-    return 2;
-  }
-  auto topology = config::LoadTopology(config_path);
-  if (!topology.ok()) {
-    log::Error("invalid topology", {{"error", std::string(topology.status().message())}});
-    return 2;
-  }
-  log::Init("maintenance", topology->log_level());
-  auto fail = [](const absl::Status& s) {
-    log::Error("cannot start", {{"error", std::string(s.message())}});
-    return 1;
-  };
-  auto authorizer = auth::Authorizer::FromFiles(topology->tokens().agent_token_file(),
-                                                topology->tokens().admin_token_file());
-  if (!authorizer.ok()) return fail(authorizer.status());
-  auto admin_token = auth::ReadToken(topology->tokens().admin_token_file());
-  if (!admin_token.ok()) return fail(admin_token.status());
-  auto password = auth::LoadOrCreateToken(topology->supervisor().password_file());
-  if (!password.ok()) return fail(password.status());
-  auto metrics = metrics::MetricsServer::Start(topology->maintenance().metrics_address());
-  if (!metrics.ok()) return fail(metrics.status());
-
-  SupervisordClient supervisor(topology->supervisor().address(), topology->supervisor().username(),
-                               *password);
-  auto stores = NewGrpcStoreClient(*topology, *admin_token);
-  EventLog events(topology->state_dir() + "/events.jsonl", Clock::Real());
-  if (auto s = events.Load(); !s.ok()) return fail(s);
-  WebhookNotifier notifier({topology->maintenance().webhook_urls().begin(),
-                            topology->maintenance().webhook_urls().end()});
-  events.OnEvent([&notifier](const v1::Event& e) { notifier.Notify(e); });
-  MaintenanceCore core({.topology = *topology,
-                        .clock = Clock::Real(),
-                        .supervisor = &supervisor,
-                        .stores = stores.get(),
-                        .events = &events,
-                        .metrics = (*metrics)->registry().get()});
-  MaintenanceService service(**authorizer, &core, &events);
-  auto grpc_server = server::GrpcServer::Start(
-      {.address = topology->maintenance().address(), .metrics = (*metrics)->registry()},
-      {&service});
-  if (!grpc_server.ok()) return fail(grpc_server.status());
-  if (auto s = core.Start(); !s.ok()) return fail(s);
-  const auto& m = topology->maintenance();
-  Scheduler scheduler(&core, Clock::Real(), absl::Seconds(m.backup_interval_seconds()),
-                      absl::Seconds(m.compaction_interval_seconds()),
-                      absl::Seconds(m.first_run_delay_seconds()));
-  scheduler.Start(absl::Seconds(1));
-  log::Info("serving", {{"address", topology->maintenance().address()},
-                        {"metrics", topology->maintenance().metrics_address()}});
-  server::WaitForShutdownSignal();
-  (*grpc_server)->Shutdown(absl::Seconds(5));
-  log::Info("stopped");
-  return 0;
 }
 
 }  // namespace agentcom::maintenance

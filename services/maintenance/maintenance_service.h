@@ -47,9 +47,6 @@ class MaintenanceService final : public v1::Maintenance::Service {
   EventLog* const events_;
 };
 
-// main() of the maintenance process: --config (env AGENTCOM_CONFIG).
-int RunMaintenanceMain(int argc, char** argv);
-
 }  // namespace agentcom::maintenance
 
 #endif  // AGENTCOM_SERVICES_MAINTENANCE_MAINTENANCE_SERVICE_H_

@@ -44,7 +44,7 @@ std::vector<std::string> Scheduler::RunDue() {
     compaction_due = now >= next_compaction_;
   }
   if (backup_due) {
-    v1::BackupRun r = core_->BackupAll("scheduled");
+    v1::BackupRun r = core_->BackupAll(v1::TRIGGER_SCHEDULED);
     ran.push_back("backup");
     absl::MutexLock l(&mu_);
     // Measured from when the run ends: a slow run never triggers the next
@@ -52,7 +52,7 @@ std::vector<std::string> Scheduler::RunDue() {
     next_backup_ = clock_->Now() + backup_interval_;
   }
   if (compaction_due) {
-    v1::CompactionRun r = core_->CompactAll(false, "scheduled");
+    v1::CompactionRun r = core_->CompactAll(false, v1::TRIGGER_SCHEDULED);
     ran.push_back("compaction");
     absl::MutexLock l(&mu_);
     next_compaction_ = clock_->Now() + compaction_interval_;
@@ -66,7 +66,9 @@ void Scheduler::Start(absl::Duration poll) {
     while (true) {
       {
         absl::MutexLock l(&mu_);
-        if (mu_.AwaitWithTimeout(absl::Condition(&stopping), poll)) return;
+        if (clock_->AwaitWithDeadline(&mu_, absl::Condition(&stopping), clock_->Now() + poll)) {
+          return;
+        }
       }
       RunDue();
     }

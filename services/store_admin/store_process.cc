@@ -6,15 +6,13 @@
 #include <cstdlib>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/auth/tokens.h"
 #include "common/logging/log.h"
+#include "common/server/process_main.h"
 #include "services/store_admin/store_admin_service.h"
 
-ABSL_FLAG(std::string, config, "",
-          "Topology file (default: $AGENTCOM_CONFIG).");
 ABSL_FLAG(std::string, store, "",
           "Name of this store in the topology (default: $AGENTCOM_STORE, "
           "else the store kind).");
@@ -149,23 +147,12 @@ void StoreProcess::Close() {
 }
 
 int RunStoreMain(int argc, char** argv, const StoreDefinition& definition) {
-  server::BlockShutdownSignals();
-  absl::ParseCommandLine(argc, argv);
-  const std::string config_path =
-      config::FlagOrEnv(absl::GetFlag(FLAGS_config), "AGENTCOM_CONFIG", "");
-  const std::string store =
-      config::FlagOrEnv(absl::GetFlag(FLAGS_store), "AGENTCOM_STORE", definition.kind);
-  log::Init(store, "info");
-  if (config_path.empty()) {
-    log::Error("no topology file: pass --config or set AGENTCOM_CONFIG");
-    return 2;
-  }
-  absl::StatusOr<config::Topology> topology = config::LoadTopology(config_path);
-  if (!topology.ok()) {
-    log::Error("invalid topology", {{"error", std::string(topology.status().message())}});
-    return 2;
-  }
-  log::Init(store, topology->log_level());
+  std::string store;
+  absl::StatusOr<config::Topology> topology = server::BeginMain(argc, argv, [&] {
+    store = config::FlagOrEnv(absl::GetFlag(FLAGS_store), "AGENTCOM_STORE", definition.kind);
+    return store;
+  });
+  if (!topology.ok()) return 2;
   absl::StatusOr<std::unique_ptr<StoreProcess>> process =
       StoreProcess::Start(*topology, store, definition, {});
   if (!process.ok()) {

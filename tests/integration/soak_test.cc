@@ -28,6 +28,7 @@
 #include "agentcom/store_admin/v1/store_admin.grpc.pb.h"
 #include "agentcom/task_queue/v1/task_queue.grpc.pb.h"
 #include "agentcom/threads/v1/threads.grpc.pb.h"
+#include "common/storage/backup.h"
 #include "gtest/gtest.h"
 #include "tests/integration/system_fixture.h"
 
@@ -47,15 +48,8 @@ absl::Time EventTime(const mnt::Event& e) {
   return absl::FromUnixSeconds(e.time().seconds()) + absl::Nanoseconds(e.time().nanos());
 }
 
-// "20261125T140816.123456Z" -> time.
 absl::Time BackupTime(const std::string& id) {
-  absl::Time t;
-  std::string err;
-  if (id.size() < 16) return absl::InfiniteFuture();
-  const std::string rfc3339 =
-      absl::StrCat(id.substr(0, 4), "-", id.substr(4, 2), "-", id.substr(6, 5), ":",
-                   id.substr(11, 2), ":", id.substr(13));
-  return absl::ParseTime(absl::RFC3339_full, rfc3339, &t, &err) ? t : absl::InfiniteFuture();
+  return storage::BackupIdTime(id).value_or(absl::InfiniteFuture());
 }
 
 struct Ack {

@@ -24,7 +24,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/gateway/api_router.h"
-#include "services/maintenance/maintenance_service.h"
+#include "services/maintenance/maintenance_process.h"
 #include "tests/support/fake_processes.h"
 #include "tests/support/test_support.h"
 
@@ -153,6 +153,8 @@ class GatewayTest : public ::testing::Test {
     admin_ = testing::ReadFile(topology_.tokens().admin_token_file());
     agent_ = testing::ReadFile(topology_.tokens().agent_token_file());
     maintenance_port_ = testing::FreePort();
+    topology_.mutable_maintenance()->set_address(absl::StrCat("127.0.0.1:", maintenance_port_));
+    topology_.mutable_maintenance()->set_metrics_address("127.0.0.1:0");
     StartMaintenance();
     GatewayServer::Options o;
     o.address = "127.0.0.1:0";
@@ -171,27 +173,14 @@ class GatewayTest : public ::testing::Test {
     StopMaintenance();
   }
   void StartMaintenance() {
-    events_ = std::make_unique<maintenance::EventLog>(topology_.state_dir() + "/events.jsonl",
-                                                      Clock::Real());
-    ASSERT_TRUE(events_->Load().ok());
-    core_ = std::make_unique<maintenance::MaintenanceCore>(maintenance::MaintenanceCore::Options{
-        .topology = topology_, .clock = Clock::Real(), .supervisor = processes_.get(),
-        .stores = processes_.get(), .events = events_.get()});
-    ASSERT_TRUE(core_->Start().ok());
-    service_ = std::make_unique<maintenance::MaintenanceService>(*authorizer_, core_.get(),
-                                                                 events_.get());
-    auto s = server::GrpcServer::Start({.address = absl::StrCat("127.0.0.1:", maintenance_port_)},
-                                       {service_.get()});
-    ASSERT_TRUE(s.ok()) << s.status();
-    grpc_ = *std::move(s);
+    auto p = maintenance::MaintenanceProcess::Create({.topology = topology_,
+                                                      .supervisor = processes_.get(),
+                                                      .stores = processes_.get(),
+                                                      .schedule = false});
+    ASSERT_TRUE(p.ok()) << p.status();
+    maintenance_ = *std::move(p);
   }
-  void StopMaintenance() {
-    if (grpc_) grpc_->Shutdown(absl::Seconds(1));
-    grpc_.reset();
-    service_.reset();
-    core_.reset();
-    events_.reset();
-  }
+  void StopMaintenance() { maintenance_.reset(); }
   Reply Get(const std::string& target, const std::string& token) {
     return Http(gateway_->port(), http::verb::get, target, token);
   }
@@ -205,10 +194,7 @@ class GatewayTest : public ::testing::Test {
   std::unique_ptr<auth::Authorizer> authorizer_;
   std::string admin_, agent_;
   int maintenance_port_ = 0;
-  std::unique_ptr<maintenance::EventLog> events_;
-  std::unique_ptr<maintenance::MaintenanceCore> core_;
-  std::unique_ptr<maintenance::MaintenanceService> service_;
-  std::unique_ptr<server::GrpcServer> grpc_;
+  std::unique_ptr<maintenance::MaintenanceProcess> maintenance_;
   std::unique_ptr<GatewayServer> gateway_;
 };
 
@@ -334,7 +320,7 @@ TEST_F(GatewayTest, EveryRouteRefusesMissingWrongAndAgentTokens) {
       EXPECT_EQ(r.status, status) << route << " with token '" << token << "': " << r.body;
     }
   }
-  EXPECT_TRUE(events_->After(0, 1000).empty());  // nothing ran
+  EXPECT_TRUE(maintenance_->events().After(0, 1000).empty());  // nothing ran
 }
 
 // Issue 8: a request with huge headers is refused and the gateway serves on.
@@ -388,7 +374,7 @@ TEST_F(GatewayTest, TheStreamResumesWithoutLossOrDuplicatesWhenMaintenanceRestar
   StopMaintenance();
   StartMaintenance();
   // Produced before the gateway has reconnected, and after.
-  ASSERT_TRUE(core_->CompactTable("agentcom_config").ok());
+  ASSERT_TRUE(maintenance_->core().CompactTable("agentcom_config").ok());
   absl::SleepFor(absl::Seconds(3));
   ASSERT_EQ(Post("/api/admin/compact/agent_mailbox", admin_).status, 200);
 

@@ -43,6 +43,7 @@ class FakeProcesses final : public maintenance::ProcessSupervisor, public mainte
   // as agents and operators in the window right after a store comes up.
   std::function<void(const std::string& store)> after_start;
   absl::StatusOr<ProcessState> GetState(const std::string& name) override {
+    if (never_serving) return ProcessState::kStarting;
     absl::MutexLock l(&mu_);
     const auto& t = (*config::FindStore(topology_, name))->tables(0).name();
     return tables_.count(t) ? ProcessState::kRunning : ProcessState::kStopped;
@@ -103,6 +104,7 @@ class FakeProcesses final : public maintenance::ProcessSupervisor, public mainte
     return r;
   }
   absl::Status WaitServing(const std::string& table, absl::Duration) override {
+    if (never_serving) return absl::DeadlineExceededError("not serving yet");
     return Find(table).status();
   }
 
@@ -135,6 +137,8 @@ class FakeProcesses final : public maintenance::ProcessSupervisor, public mainte
   }
 
   std::atomic<bool> fail_start{false};
+  // Started processes stay STARTING and never answer their health check.
+  std::atomic<bool> never_serving{false};
   int compact_failures ABSL_GUARDED_BY(mu_) = 0;
   int compact_calls ABSL_GUARDED_BY(mu_) = 0;
   absl::Mutex mu_;

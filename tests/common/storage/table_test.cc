@@ -16,6 +16,7 @@
 #include "common/storage/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/faulty_env.h"
 #include "tests/support/test_support.h"
 
 namespace agentcom::storage {
@@ -44,47 +45,7 @@ class RecordingListener : public CorruptionListener {
   std::vector<std::string> calls_;
 };
 
-// Fails appends to writable files with a chosen error while armed.
-class FaultyEnv : public leveldb::EnvWrapper {
- public:
-  FaultyEnv() : leveldb::EnvWrapper(leveldb::Env::Default()) {}
-  std::atomic<bool> armed{false};
-  std::string error = "No space left on device";
-
-  leveldb::Status NewWritableFile(const std::string& f, leveldb::WritableFile** r) override {
-    leveldb::Status s = target()->NewWritableFile(f, r);
-    if (s.ok()) *r = new File(*r, this);
-    return s;
-  }
-  leveldb::Status NewAppendableFile(const std::string& f, leveldb::WritableFile** r) override {
-    leveldb::Status s = target()->NewAppendableFile(f, r);
-    if (s.ok()) *r = new File(*r, this);
-    return s;
-  }
-
- private:
-  class File : public leveldb::WritableFile {
-   public:
-    File(leveldb::WritableFile* base, FaultyEnv* env) : base_(base), env_(env) {}
-    leveldb::Status Append(const leveldb::Slice& d) override {
-      if (env_->armed) return leveldb::Status::IOError("append", env_->error);
-      return base_->Append(d);
-    }
-    leveldb::Status Close() override { return base_->Close(); }
-    leveldb::Status Flush() override {
-      if (env_->armed) return leveldb::Status::IOError("flush", env_->error);
-      return base_->Flush();
-    }
-    leveldb::Status Sync() override {
-      if (env_->armed) return leveldb::Status::IOError("sync", env_->error);
-      return base_->Sync();
-    }
-
-   private:
-    std::unique_ptr<leveldb::WritableFile> base_;
-    FaultyEnv* env_;
-  };
-};
+using testing::FaultyEnv;
 
 class TableTest : public ::testing::Test {
  protected:
@@ -311,6 +272,26 @@ TEST_F(TableTest, FlippedBytesOnDiskMarkTheTableCorruptedAndReportOnce) {
   EXPECT_EQ(other->state(), TABLE_STATE_OK);
 }
 
+// A corrupted table is abandoned at close (no checkpoint), so the next open
+// recounts and meets the damage: the table opens CORRUPTED (and reported),
+// and the open does not fail, so its store can start and serve the rest.
+TEST_F(TableTest, ACorruptedTableFoundWhileRecountingOpensCorrupted) {
+  {
+    auto t = Open();
+    Load(t.get(), 5000);
+    ASSERT_TRUE(t->Compact().ok());
+  }
+  testing::FlipBytesInLargestTableFile(dir_.Sub("agent_mailbox"));
+  {
+    auto t = Open();
+    EXPECT_FALSE(t->Verify().ok());  // found: the close does not checkpoint
+  }
+  auto t = Open();  // fails the test if the open fails
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->state(), TABLE_STATE_CORRUPTED);
+  EXPECT_EQ(listener_.calls().size(), 2u);
+}
+
 TEST_F(TableTest, VerifyFindsCorruptionAsDataLoss) {
   {
     auto t = Open();
@@ -445,7 +426,7 @@ TEST_F(TableTest, ATruncatedTableFileIsCorruptionNotAnIoError) {
 
 TEST_F(TableTest, OtherIoErrorsAreUnavailableAndNotCorruption) {
   FaultyEnv env;
-  env.error = "Input/output error";
+  env.FailWrites("Input/output error");
   auto t = Open(DURABILITY_SYNC, &env);
   env.armed = true;
   absl::Status s = t->Put("b", "2");

@@ -1,0 +1,235 @@
+#include "services/maintenance/backup_manager.h"
+
+#include <leveldb/env.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/fault/fault.h"
+#include "common/files/files.h"
+#include "common/logging/log.h"
+#include "common/server/api_checks.h"
+#include "common/storage/backup.h"
+
+namespace agentcom::maintenance {
+namespace {
+
+// Temporary backup directories not written to for this long belong to a
+// snapshot that died; others may still be being written by a store.
+constexpr absl::Duration kStaleTempAge = absl::Minutes(5);
+
+void Describe(const common::v1::BackupManifest& m, v1::BackupInfo* info) {
+  info->set_record_count(m.record_count());
+  info->set_size_bytes(BackupSize(m));
+  info->set_content_hash(m.content_hash());
+  absl::Time created;
+  std::string err;
+  if (absl::ParseTime(absl::RFC3339_full, m.created_at(), &created, &err)) {
+    *info->mutable_created() = server::ToProtoTime(created);
+  }
+}
+
+}  // namespace
+
+uint64_t BackupSize(const common::v1::BackupManifest& manifest) {
+  uint64_t size = 0;
+  for (const auto& f : manifest.files()) size += f.size_bytes();
+  return size;
+}
+
+v1::BackupRun BackupManager::NewRun(v1::Trigger trigger) const {
+  v1::BackupRun run;
+  *run.mutable_time() = server::ToProtoTime(options_.clock->Now());
+  run.set_trigger(TriggerName(trigger));
+  run.set_directory(options_.topology->backup_dir());
+  return run;
+}
+
+void BackupManager::RemoveStalePartials(const std::string& table) {
+  const std::string root = absl::StrCat(options_.topology->backup_dir(), "/", table);
+  std::vector<std::string> children;
+  if (!options_.env->GetChildren(root, &children).ok()) return;
+  for (const std::string& name : children) {
+    if (!absl::StartsWith(name, storage::kTempPrefix)) continue;
+    const std::string path = absl::StrCat(root, "/", name);
+    // A store may still be writing it (a snapshot an operator asked the
+    // store for directly): only one left alone for a while is dead.
+    absl::StatusOr<absl::Duration> idle = files::UnmodifiedFor(path);
+    if (!idle.ok() || *idle < kStaleTempAge) continue;
+    if (auto s = files::RemoveTree(options_.env, path); !s.ok()) {
+      log::Warn("cannot remove a partial backup", {{"path", path}, {"error", std::string(s.message())}});
+      continue;
+    }
+    log::Info("removed a partial backup", {{"table", table}, {"path", path}});
+  }
+}
+
+v1::BackupResult BackupManager::BackUp(const std::string& table) {
+  const absl::Time start = options_.clock->Now();
+  auto seconds = [&] { return absl::ToDoubleSeconds(options_.clock->Now() - start); };
+  v1::BackupResult r;
+  r.set_table(table);
+  RemoveStalePartials(table);
+  auto fail = [&](const std::string& error) {
+    r.set_ok(false);
+    r.set_error(error);
+    r.set_duration_seconds(seconds());
+    {
+      absl::MutexLock l(&mu_);
+      last_result_[table] = error;
+    }
+    options_.metrics->BackupFailed(table, r.duration_seconds());
+    options_.events->Add("backup_failed", table, error);
+    return r;
+  };
+  auto snap = options_.stores->Snapshot(table);
+  if (!snap.ok()) return fail(absl::StrCat("snapshot failed: ", snap.status().message()));
+  const std::string id = snap->manifest().backup_id();
+  const std::string path = storage::BackupPath(options_.topology->backup_dir(), table, id);
+  fault::KillHereIfAsked("backup");
+  auto verified = storage::VerifyBackup(path, options_.env);
+  if (!verified.ok()) {
+    if (auto s = files::RemoveTree(options_.env, path); !s.ok()) {
+      return fail(absl::StrCat("backup ", id, " failed verification (", verified.status().message(),
+                               ") and could not be removed: ", s.message()));
+    }
+    return fail(absl::StrCat("backup ", id, " failed verification and was removed: ",
+                             verified.status().message()));
+  }
+  {
+    absl::MutexLock l(&mu_);
+    verified_[table].insert(id);
+    last_result_[table] = "ok";
+  }
+  r.set_ok(true);
+  r.set_backup_id(id);
+  r.set_path(path);
+  r.set_size_bytes(BackupSize(*verified));
+  r.set_record_count(verified->record_count());
+  for (auto& d : ApplyRetention(table)) r.add_deleted(d);
+  r.set_duration_seconds(seconds());
+  options_.metrics->BackupSucceeded(table, start, r.duration_seconds());
+  return r;
+}
+
+v1::BackupRun BackupManager::FinishRun(v1::BackupRun run, const std::string& table) {
+  std::vector<std::string> done;
+  for (const auto& r : run.results()) {
+    if (r.ok()) {
+      run.set_succeeded(run.succeeded() + 1);
+      done.push_back(r.table());
+    } else {
+      run.set_failed(run.failed() + 1);
+    }
+  }
+  if (table.empty()) {
+    options_.events->Add("backup_complete", "",
+                         absl::StrCat("backed up ", run.succeeded(), " of ", run.results_size(),
+                                      " tables"),
+                         {{"tables", absl::StrJoin(done, ",")},
+                          {"directory", options_.topology->backup_dir()},
+                          {"failed", absl::StrCat(run.failed())},
+                          {"trigger", run.trigger()}});
+  } else if (run.succeeded() == 1) {
+    options_.events->Add("backup_complete", table, absl::StrCat("backed up ", table),
+                         {{"tables", table},
+                          {"directory", options_.topology->backup_dir()},
+                          {"backup_id", run.results(0).backup_id()},
+                          {"trigger", run.trigger()}});
+  }
+  return run;
+}
+
+bool BackupManager::IsVerified(const std::string& table, const std::string& id) {
+  {
+    absl::MutexLock l(&mu_);
+    if (verified_[table].count(id)) return true;
+  }
+  if (!storage::VerifyBackup(storage::BackupPath(options_.topology->backup_dir(), table, id),
+                             options_.env)
+           .ok()) {
+    return false;
+  }
+  absl::MutexLock l(&mu_);
+  verified_[table].insert(id);
+  return true;
+}
+
+std::vector<std::string> BackupManager::ApplyRetention(const std::string& table) {
+  std::vector<std::string> deleted;
+  auto ids = storage::ListBackups(options_.topology->backup_dir(), table);
+  if (!ids.ok()) return deleted;
+  const size_t keep = options_.topology->maintenance().backup_retention();
+  size_t kept = 0;
+  // Newest first: keep the newest `keep` that verify. Everything older than
+  // the last one kept goes, so the newest verified backup always stays, and
+  // damaged backups newer than it stay for inspection.
+  bool past_kept = false;
+  for (auto it = ids->rbegin(); it != ids->rend(); ++it) {
+    if (!past_kept) {
+      if (IsVerified(table, *it) && ++kept == keep) past_kept = true;
+      continue;
+    }
+    const std::string path = storage::BackupPath(options_.topology->backup_dir(), table, *it);
+    if (auto s = files::RemoveTree(options_.env, path); !s.ok()) {
+      log::Warn("retention could not remove a backup", {{"path", path}, {"error", std::string(s.message())}});
+      continue;
+    }
+    log::Info("retention removed a backup", {{"table", table}, {"backup_id", *it}});
+    deleted.push_back(*it);
+    absl::MutexLock l(&mu_);
+    verified_[table].erase(*it);
+  }
+  options_.metrics->BackupsRetained(table, ids->size() - deleted.size());
+  return deleted;
+}
+
+absl::StatusOr<v1::ListBackupsResponse> BackupManager::List(
+    const std::vector<std::string>& tables) const {
+  v1::ListBackupsResponse out;
+  for (const std::string& table : tables) {
+    auto ids = storage::ListBackups(options_.topology->backup_dir(), table);
+    if (!ids.ok()) return ids.status();
+    for (auto it = ids->rbegin(); it != ids->rend(); ++it) {
+      v1::BackupInfo* info = out.add_backups();
+      info->set_table(table);
+      info->set_backup_id(*it);
+      auto manifest =
+          storage::ReadManifest(storage::BackupPath(options_.topology->backup_dir(), table, *it));
+      if (manifest.ok()) Describe(*manifest, info);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<v1::VerifyBackupResponse> BackupManager::Verify(
+    const std::string& table, const std::string& backup_id) const {
+  if (!storage::IsBackupId(backup_id)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "backup_id '", backup_id, "' is not a backup id (e.g. 20261125T140816.123456Z)"));
+  }
+  const std::string path = storage::BackupPath(options_.topology->backup_dir(), table, backup_id);
+  if (!options_.env->FileExists(path)) {
+    return absl::NotFoundError(absl::StrCat("backup ", backup_id, " of table ", table));
+  }
+  v1::VerifyBackupResponse out;
+  auto manifest = storage::VerifyBackup(path, options_.env);
+  out.set_ok(manifest.ok());
+  if (!manifest.ok()) {
+    out.set_error(std::string(manifest.status().message()));
+    return out;
+  }
+  out.mutable_backup()->set_table(table);
+  out.mutable_backup()->set_backup_id(backup_id);
+  Describe(*manifest, out.mutable_backup());
+  return out;
+}
+
+std::optional<std::string> BackupManager::LastResult(const std::string& table) const {
+  absl::MutexLock l(&mu_);
+  auto it = last_result_.find(table);
+  if (it == last_result_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace agentcom::maintenance

@@ -1,0 +1,91 @@
+#ifndef AGENTCOM_SERVICES_MAINTENANCE_BACKUP_MANAGER_H_
+#define AGENTCOM_SERVICES_MAINTENANCE_BACKUP_MANAGER_H_
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "agentcom/maintenance/v1/maintenance.pb.h"
+#include "agentcom/maintenance/v1/state.pb.h"
+#include "common/clock/clock.h"
+#include "common/config/topology.h"
+#include "services/maintenance/event_log.h"
+#include "services/maintenance/maintenance_metrics.h"
+#include "services/maintenance/store_client.h"
+
+namespace leveldb {
+class Env;
+}
+
+namespace agentcom::maintenance {
+
+// Backups (REQUIREMENTS B1-B6): has a table's store write a snapshot into
+// the backup directory, verifies it read-only, applies retention, lists and
+// verifies backups for operators, and remembers each table's last result.
+// It does not lock tables: the caller (MaintenanceCore) holds the table's
+// lock around BackUp. Backups are named by id and resolved inside the
+// configured backup directory; no call takes a path. Thread-safe.
+class BackupManager {
+ public:
+  struct Options {
+    const config::Topology* topology = nullptr;
+    Clock* clock = nullptr;
+    // File operations (cleaning partial backups, retention); not owned.
+    leveldb::Env* env = nullptr;
+    StoreClient* stores = nullptr;
+    EventLog* events = nullptr;
+    MaintenanceMetrics* metrics = nullptr;
+  };
+  explicit BackupManager(Options options) : options_(options) {}
+
+  // An empty run started now.
+  v1::BackupRun NewRun(v1::Trigger trigger) const;
+  // One backup of `table`: removes stale partial backups first, snapshots
+  // through the store, verifies the result (a backup that fails is removed,
+  // B6: a store that is down is reported as such), then applies retention.
+  // Never fails as a call: the result says what happened, and a failure is
+  // also a backup_failed event and metric. Blocks for the snapshot.
+  v1::BackupResult BackUp(const std::string& table);
+  // Counts the run's results and emits backup_complete. `table` names the
+  // one table of a single-table run (its event only when it succeeded); ""
+  // for a run over every table (B5).
+  v1::BackupRun FinishRun(v1::BackupRun run, const std::string& table);
+
+  // Backups of `tables`, each table's newest first (manifests read, not
+  // verified). UNAVAILABLE when a backup directory cannot be listed.
+  absl::StatusOr<v1::ListBackupsResponse> List(const std::vector<std::string>& tables) const;
+  // Read-only full verification of one backup. INVALID_ARGUMENT when
+  // `backup_id` is not an id, NOT_FOUND when there is no such backup; a
+  // damaged backup is an OK call whose response says why (ok=false).
+  absl::StatusOr<v1::VerifyBackupResponse> Verify(const std::string& table,
+                                                  const std::string& backup_id) const;
+
+  // "ok", or the error of the table's last backup attempt since start-up;
+  // nullopt when none was made.
+  std::optional<std::string> LastResult(const std::string& table) const;
+
+ private:
+  void RemoveStalePartials(const std::string& table);
+  // B3: keeps the newest `backup_retention` backups that verify and any
+  // unverified ones newer than them; deletes the rest. Returns the ids
+  // deleted.
+  std::vector<std::string> ApplyRetention(const std::string& table);
+  bool IsVerified(const std::string& table, const std::string& id);
+
+  const Options options_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::set<std::string>> verified_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> last_result_ ABSL_GUARDED_BY(mu_);
+};
+
+// Bytes of a backup's files.
+uint64_t BackupSize(const common::v1::BackupManifest& manifest);
+
+}  // namespace agentcom::maintenance
+
+#endif  // AGENTCOM_SERVICES_MAINTENANCE_BACKUP_MANAGER_H_

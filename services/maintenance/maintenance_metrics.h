@@ -1,0 +1,62 @@
+#ifndef AGENTCOM_SERVICES_MAINTENANCE_MAINTENANCE_METRICS_H_
+#define AGENTCOM_SERVICES_MAINTENANCE_MAINTENANCE_METRICS_H_
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "agentcom/maintenance/v1/maintenance.pb.h"
+#include "agentcom/maintenance/v1/state.pb.h"
+
+namespace agentcom::maintenance {
+
+// "auto", "manual", "scheduled": how triggers appear in the API, events and
+// metric labels.
+const char* TriggerName(v1::Trigger trigger);
+
+// Maintenance's Prometheus series (REQUIREMENTS M1): backups, compactions,
+// corruption reports, recoveries and degraded tables, labelled by table.
+// Every series of every table exists from construction (at 0), so alerts
+// and dashboards see zeros rather than gaps. Thread-safe (prometheus-cpp's
+// metrics are).
+class MaintenanceMetrics {
+ public:
+  // Registers in `registry`, which must outlive this; nullptr keeps the
+  // series in a private registry that nothing scrapes (tests).
+  MaintenanceMetrics(prometheus::Registry* registry, const std::vector<std::string>& tables);
+
+  void BackupSucceeded(const std::string& table, absl::Time taken, double seconds);
+  void BackupFailed(const std::string& table, double seconds);
+  void BackupsRetained(const std::string& table, size_t count);
+  // A compaction that ran or was skipped; skipped ones have no duration.
+  void Compaction(const std::string& table, v1::CompactionOutcome outcome, double seconds);
+  void CorruptionReported(const std::string& table);
+  // A finished restore; also sets the table's degraded gauge.
+  void Recovery(const std::string& table, v1::Trigger trigger, v1::RestoreOutcome outcome,
+                double seconds);
+
+ private:
+  std::unique_ptr<prometheus::Registry> own_registry_;
+  prometheus::Registry& registry_;
+  prometheus::Family<prometheus::Gauge>& backup_last_success_;
+  prometheus::Family<prometheus::Gauge>& backup_duration_;
+  prometheus::Family<prometheus::Gauge>& backups_retained_;
+  prometheus::Family<prometheus::Counter>& backup_failures_;
+  prometheus::Family<prometheus::Counter>& compactions_;
+  prometheus::Family<prometheus::Histogram>& compaction_duration_;
+  prometheus::Family<prometheus::Counter>& recoveries_;
+  prometheus::Family<prometheus::Histogram>& recovery_duration_;
+  prometheus::Family<prometheus::Gauge>& degraded_;
+  prometheus::Family<prometheus::Counter>& corruption_reports_;
+};
+
+}  // namespace agentcom::maintenance
+
+#endif  // AGENTCOM_SERVICES_MAINTENANCE_MAINTENANCE_METRICS_H_

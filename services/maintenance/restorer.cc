@@ -1,0 +1,368 @@
+#include "services/maintenance/restorer.h"
+
+#include <leveldb/env.h>
+
+#include <map>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/fault/fault.h"
+#include "common/files/files.h"
+#include "common/logging/log.h"
+#include "common/server/api_checks.h"
+#include "common/storage/backup.h"
+#include "common/storage/table.h"
+#include "services/maintenance/backup_manager.h"
+
+namespace agentcom::maintenance {
+
+using v1::RestoreStep;
+
+// One call of Restore: the result being built, the journal, and the steps.
+class Restorer::Run {
+ public:
+  Run(Restorer* restorer, std::string table, v1::Trigger trigger)
+      : r_(restorer),
+        o_(restorer->options_),
+        table_(std::move(table)),
+        store_((*config::FindStoreOfTable(*o_.topology, table_))->name()),
+        trigger_(trigger),
+        start_(o_.clock->Now()) {
+    result_.set_table(table_);
+    result_.set_trigger(TriggerName(trigger));
+    journal_.set_table(table_);
+    journal_.set_trigger(trigger);
+    *journal_.mutable_started() = server::ToProtoTime(start_);
+  }
+
+  v1::RestoreResult Execute(const std::string& backup_id,
+                            const std::optional<v1::RestoreJournal>& resume);
+
+ private:
+  std::string TableDir() const { return absl::StrCat(o_.topology->data_dir(), "/", table_); }
+  std::string StagingDir() const {
+    return absl::StrCat(o_.topology->data_dir(), "/.restore-", table_);
+  }
+
+  // Journals `step` and passes the fault-injection point named after it.
+  void Journal(RestoreStep step, const std::string& backup_id);
+  // Runs `fn`, adding its duration to the step's seconds in the result.
+  template <typename Fn>
+  auto Timed(const char* step, Fn fn) {
+    const absl::Time t = o_.clock->Now();
+    auto s = fn();
+    (*result_.mutable_step_seconds())[step] += absl::ToDoubleSeconds(o_.clock->Now() - t);
+    return s;
+  }
+  // Stops the store and moves the table directory to quarantine (the first
+  // time the damaged original; later a restored copy that never served).
+  // On error the store is started again with the table where it was.
+  absl::Status StopAndQuarantine(const std::string& backup_id);
+  absl::Status Quarantine();
+  // Builds the table from the backup at `backup_path` (empty: an empty
+  // degraded table) in a staging directory, marks it RESTORING and moves it
+  // into place.
+  absl::Status Install(const std::string& backup_path);
+  // Puts back the directory the last StopAndQuarantine moved away, when
+  // nothing was installed in its place, and starts the store: after an
+  // error that is not the backup's fault the table is as it was.
+  void RollBack(const std::string& backup_id);
+  // Starts the store with the installed table RESTORING and has the store
+  // verify it against `expected`; OK once the table serves. DATA_LOSS or
+  // FAILED_PRECONDITION: the installed copy does not verify.
+  absl::Status StartAndVerify(const std::string& backup_id, const storage::VerifyResult& expected,
+                              RestoreStep first_step);
+  // Starts the store and waits until it answers SERVING; fails early when
+  // the supervisor gives the process up or it stops again.
+  absl::Status StartServing();
+  v1::RestoreResult Finish(v1::RestoreOutcome outcome, const std::string& reason);
+
+  Restorer* const r_;
+  const Options& o_;
+  const std::string table_;
+  const std::string store_;
+  const v1::Trigger trigger_;
+  const absl::Time start_;
+  v1::RestoreResult result_;
+  v1::RestoreJournal journal_;
+  // What the last Quarantine moved, for RollBack.
+  std::string last_moved_;
+};
+
+void Restorer::Run::Journal(RestoreStep step, const std::string& backup_id) {
+  journal_.set_step(step);
+  journal_.set_backup_id(backup_id);
+  journal_.set_quarantine_path(result_.quarantine_path());
+  if (auto s = o_.journal->Write(journal_); !s.ok()) {
+    log::Error("cannot write the restore journal",
+               {{"table", table_}, {"error", std::string(s.message())}});
+  }
+  fault::KillHereIfAsked(StepName(step));
+}
+
+absl::Status Restorer::Run::Quarantine() {
+  // Nothing there: what an earlier candidate's quarantine moved is still
+  // what RollBack would put back.
+  if (!o_.env->FileExists(TableDir())) return absl::OkStatus();
+  const std::string qdir = absl::StrCat(o_.topology->data_dir(), "/quarantine");
+  if (auto s = files::CreateDirs(o_.env, qdir); !s.ok()) return s;
+  std::string target = absl::StrCat(qdir, "/", table_, "-", storage::BackupIdFor(o_.clock->Now()));
+  for (int n = 2; o_.env->FileExists(target); ++n) {  // never over an earlier one
+    target = absl::StrCat(qdir, "/", table_, "-", storage::BackupIdFor(o_.clock->Now()), "-", n);
+  }
+  if (auto s = files::RenameDurably(o_.env, TableDir(), target); !s.ok()) {
+    return absl::UnavailableError(absl::StrCat("cannot move ", TableDir(),
+                                               " to quarantine: ", s.message()));
+  }
+  last_moved_ = target;
+  if (result_.quarantine_path().empty()) result_.set_quarantine_path(target);
+  log::Warn("table moved to quarantine", {{"table", table_}, {"path", target}});
+  return absl::OkStatus();
+}
+
+absl::Status Restorer::Run::StopAndQuarantine(const std::string& backup_id) {
+  Journal(v1::RESTORE_STEP_STOPPING, backup_id);
+  if (auto s = Timed("stop", [&] { return o_.supervisor->Stop(store_); }); !s.ok()) {
+    (void)o_.supervisor->Start(store_);
+    return absl::UnavailableError(absl::StrCat("cannot stop store ", store_, ": ", s.message()));
+  }
+  Journal(v1::RESTORE_STEP_QUARANTINING, backup_id);
+  if (auto s = Timed("quarantine", [&] { return Quarantine(); }); !s.ok()) {
+    (void)o_.supervisor->Start(store_);
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Restorer::Run::Install(const std::string& backup_path) {
+  const std::string staging = StagingDir();
+  if (auto s = files::RemoveTree(o_.env, staging); !s.ok()) return s;
+  if (backup_path.empty()) {
+    if (auto s = files::CreateDirs(o_.env, staging); !s.ok()) return s;
+    if (auto s = files::WriteFileAtomically(
+            o_.env, absl::StrCat(staging, "/", storage::kDegradedMarkerFile),
+            absl::StrCat("restored empty at ", absl::FormatTime(o_.clock->Now()), "\n"));
+        !s.ok()) {
+      return s;
+    }
+  } else if (auto restored = storage::RestoreBackup(backup_path, staging, o_.env);
+             !restored.ok()) {
+    return restored.status();
+  }
+  // The store opens the table RESTORING and serves no agent until
+  // FinishRestore has verified it (R3).
+  if (auto s = files::WriteFileAtomically(
+          o_.env, absl::StrCat(staging, "/", storage::kRestoringMarkerFile),
+          "installed by maintenance; serving once verified\n");
+      !s.ok()) {
+    return s;
+  }
+  return files::RenameDurably(o_.env, staging, TableDir());
+}
+
+void Restorer::Run::RollBack(const std::string& backup_id) {
+  Journal(v1::RESTORE_STEP_ROLLING_BACK, backup_id);
+  (void)files::RemoveTree(o_.env, StagingDir());
+  if (!last_moved_.empty() && !o_.env->FileExists(TableDir())) {
+    if (auto s = files::RenameDurably(o_.env, last_moved_, TableDir()); s.ok()) {
+      log::Warn("table put back from quarantine", {{"table", table_}, {"path", last_moved_}});
+      if (result_.quarantine_path() == last_moved_) result_.clear_quarantine_path();
+    } else {
+      log::Error("cannot put the table back; it stays in quarantine",
+                 {{"table", table_}, {"path", last_moved_}, {"error", std::string(s.message())}});
+    }
+  }
+  (void)o_.supervisor->Start(store_);
+}
+
+absl::Status Restorer::Run::StartServing() {
+  if (auto s = o_.supervisor->Start(store_); !s.ok()) return s;
+  const absl::Time deadline =
+      o_.clock->Now() +
+      absl::Seconds(o_.topology->maintenance().store_start_timeout_seconds());
+  while (true) {
+    const absl::Time now = o_.clock->Now();
+    absl::Status serving =
+        o_.stores->WaitServing(table_, std::min(deadline - now, absl::Milliseconds(500)));
+    if (serving.ok()) return serving;
+    if (o_.clock->Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "store ", store_, " did not serve within ",
+          o_.topology->maintenance().store_start_timeout_seconds(), " s: ", serving.message()));
+    }
+    auto state = o_.supervisor->GetState(store_);
+    if (state.ok() && (*state == ProcessState::kFatal || *state == ProcessState::kStopped ||
+                       *state == ProcessState::kExited)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "store ", store_, " is ", ProcessStateName(*state), " after start: ", serving.message()));
+    }
+    // WaitServing may return at once (nothing listens yet).
+    o_.clock->SleepFor(absl::Milliseconds(20));
+  }
+}
+
+absl::Status Restorer::Run::StartAndVerify(const std::string& backup_id,
+                                           const storage::VerifyResult& expected,
+                                           RestoreStep first_step) {
+  Journal(first_step, backup_id);
+  if (auto s = Timed("start", [&] { return StartServing(); }); !s.ok()) {
+    return absl::UnavailableError(absl::StrCat("store did not start: ", s.message()));
+  }
+  if (first_step == v1::RESTORE_STEP_STARTING) Journal(v1::RESTORE_STEP_VERIFYING, backup_id);
+  auto finished = Timed("verify", [&] {
+    return o_.stores->FinishRestore(table_, expected.record_count, expected.content_hash);
+  });
+  // The store may have finished and the answer got lost: a serving table
+  // was verified by the store, and agents may already use it.
+  if (!finished.ok() && !r_->Serving(table_)) return finished.status();
+  Journal(v1::RESTORE_STEP_SERVING, backup_id);
+  return absl::OkStatus();
+}
+
+v1::RestoreResult Restorer::Run::Finish(v1::RestoreOutcome outcome, const std::string& reason) {
+  result_.set_outcome(outcome);
+  result_.set_reason(reason);
+  result_.set_duration_seconds(absl::ToDoubleSeconds(o_.clock->Now() - start_));
+  if (auto s = o_.journal->Remove(table_); !s.ok()) {
+    log::Error("cannot remove the restore journal", {{"table", table_}, {"error", std::string(s.message())}});
+  }
+  o_.metrics->Recovery(table_, trigger_, outcome, result_.duration_seconds());
+  std::map<std::string, std::string> details = {
+      {"trigger", result_.trigger()},
+      {"backup_id", result_.backup_id()},
+      {"records", absl::StrCat(result_.record_count())},
+      {"seconds", absl::StrCat(result_.duration_seconds())},
+      {"quarantine", result_.quarantine_path()},
+      {"rejected_backups", absl::StrCat(result_.rejected_backups_size())}};
+  for (const auto& [step, seconds] : result_.step_seconds()) {
+    details[absl::StrCat("step_", step, "_seconds")] = absl::StrCat(seconds);
+  }
+  if (outcome == v1::RESTORE_OUTCOME_RESTORED) {
+    o_.events->Add("recovery_complete", table_,
+                   absl::StrCat("restored ", table_, " from backup ", result_.backup_id()), details);
+    return result_;
+  }
+  if (outcome == v1::RESTORE_OUTCOME_DEGRADED) {
+    log::Critical("table restored EMPTY: no usable backup; its files are in quarantine",
+                  {{"table", table_}, {"quarantine", result_.quarantine_path()}});
+  }
+  details["reason"] = reason;
+  o_.events->Add("recovery_failed", table_, reason, details);
+  return result_;
+}
+
+v1::RestoreResult Restorer::Run::Execute(const std::string& backup_id,
+                                         const std::optional<v1::RestoreJournal>& resume) {
+  // A restore resumed after maintenance was killed. Once the store has made
+  // the installed table serve (only FinishRestore does that, after verifying
+  // it), agents may have written to it: the restore is complete and must not
+  // be redone. Before that point nothing was served, and redoing it from the
+  // start is safe.
+  if (resume.has_value()) {
+    result_.set_quarantine_path(resume->quarantine_path());
+    const RestoreStep step = resume->step();
+    if ((step == v1::RESTORE_STEP_STARTING || step == v1::RESTORE_STEP_VERIFYING ||
+         step == v1::RESTORE_STEP_SERVING || step == v1::RESTORE_STEP_STARTING_EMPTY) &&
+        r_->Serving(table_)) {
+      result_.set_backup_id(resume->backup_id());
+      if (auto stats = o_.stores->GetTableStats(table_); stats.ok()) {
+        result_.set_record_count(stats->records());
+      }
+      log::Info("an interrupted restore had already finished",
+                {{"table", table_}, {"step", StepName(step)}});
+      if (resume->backup_id().empty()) {
+        return Finish(v1::RESTORE_OUTCOME_DEGRADED,
+                      "no backup could be restored; the table restarted empty");
+      }
+      return Finish(v1::RESTORE_OUTCOME_RESTORED, "");
+    }
+  }
+
+  o_.events->Add("recovery_started", table_,
+                 absl::StrCat("restoring ", table_, " (", TriggerName(trigger_), ")"),
+                 {{"trigger", TriggerName(trigger_)}});
+  Journal(v1::RESTORE_STEP_STARTED, "");
+
+  std::vector<std::string> candidates;
+  if (!backup_id.empty()) {
+    candidates.push_back(backup_id);
+  } else if (auto ids = storage::ListBackups(o_.topology->backup_dir(), table_); ids.ok()) {
+    candidates.assign(ids->rbegin(), ids->rend());
+  }
+  for (const std::string& id : candidates) {
+    const std::string path = storage::BackupPath(o_.topology->backup_dir(), table_, id);
+    auto manifest = storage::VerifyBackup(path, o_.env);  // R1: a backup that verifies
+    if (!manifest.ok()) {
+      result_.add_rejected_backups(absl::StrCat(id, ": ", manifest.status().message()));
+      continue;
+    }
+    if (auto s = StopAndQuarantine(id); !s.ok()) {
+      return Finish(v1::RESTORE_OUTCOME_FAILED, std::string(s.message()));
+    }
+    Journal(v1::RESTORE_STEP_INSTALLING, id);
+    absl::Status installed = Timed("install", [&] { return Install(path); });
+    if (absl::IsDataLoss(installed)) {  // the backup's own fault
+      result_.add_rejected_backups(absl::StrCat(id, ": ", installed.message()));
+      continue;
+    }
+    if (!installed.ok()) {
+      RollBack(id);
+      return Finish(v1::RESTORE_OUTCOME_FAILED,
+                    absl::StrCat("cannot install backup ", id, ": ", installed.message()));
+    }
+    absl::Status verified = StartAndVerify(
+        id, {manifest->record_count(), manifest->content_hash()}, v1::RESTORE_STEP_STARTING);
+    if (absl::IsDataLoss(verified) || absl::IsFailedPrecondition(verified)) {
+      // The installed copy does not verify as the store opened it. It never
+      // served an agent (it was RESTORING), so trying the next backup loses
+      // nothing.
+      result_.add_rejected_backups(absl::StrCat(id, ": ", verified.message()));
+      continue;
+    }
+    if (!verified.ok()) {
+      // Not the backup's fault (the store would not start, or could not be
+      // asked): the table stays RESTORING and the restore is retried.
+      return Finish(v1::RESTORE_OUTCOME_FAILED, std::string(verified.message()));
+    }
+    result_.set_backup_id(id);
+    result_.set_record_count(manifest->record_count());
+    result_.set_size_bytes(BackupSize(*manifest));
+    return Finish(v1::RESTORE_OUTCOME_RESTORED, "");
+  }
+
+  // R4: no backup left. Degraded mode: the table restarts empty, verified
+  // empty before it serves like any restored table.
+  Journal(v1::RESTORE_STEP_DEGRADING, "");
+  if (auto s = StopAndQuarantine(""); !s.ok()) {
+    return Finish(v1::RESTORE_OUTCOME_FAILED, std::string(s.message()));
+  }
+  const std::string why =
+      candidates.empty() ? "no backup of the table exists"
+                         : absl::StrCat("no backup could be restored (",
+                                        absl::StrJoin(result_.rejected_backups(), "; "), ")");
+  if (auto s = Install(""); !s.ok()) {
+    RollBack("");
+    return Finish(v1::RESTORE_OUTCOME_FAILED,
+                  absl::StrCat(why, "; restarting empty failed too: ", s.message()));
+  }
+  if (auto s = StartAndVerify("", {0, ""}, v1::RESTORE_STEP_STARTING_EMPTY); !s.ok()) {
+    return Finish(v1::RESTORE_OUTCOME_FAILED,
+                  absl::StrCat(why, "; restarting empty failed too: ", s.message()));
+  }
+  return Finish(v1::RESTORE_OUTCOME_DEGRADED, absl::StrCat(why, "; the table restarted empty"));
+}
+
+v1::RestoreResult Restorer::Restore(const std::string& table, const std::string& backup_id,
+                                    v1::Trigger trigger,
+                                    const std::optional<v1::RestoreJournal>& resume) {
+  return Run(this, table, trigger).Execute(backup_id, resume);
+}
+
+bool Restorer::Serving(const std::string& table) {
+  auto stats = options_.stores->GetTableStats(table);
+  return stats.ok() && (stats->state() == common::v1::TABLE_STATE_OK ||
+                        stats->state() == common::v1::TABLE_STATE_DEGRADED);
+}
+
+}  // namespace agentcom::maintenance

@@ -1,0 +1,76 @@
+#ifndef AGENTCOM_SERVICES_MAINTENANCE_RESTORER_H_
+#define AGENTCOM_SERVICES_MAINTENANCE_RESTORER_H_
+
+#include <optional>
+#include <string>
+
+#include "agentcom/maintenance/v1/maintenance.pb.h"
+#include "agentcom/maintenance/v1/state.pb.h"
+#include "common/clock/clock.h"
+#include "common/config/topology.h"
+#include "services/maintenance/event_log.h"
+#include "services/maintenance/maintenance_metrics.h"
+#include "services/maintenance/restore_journal.h"
+#include "services/maintenance/store_client.h"
+#include "services/maintenance/supervisor.h"
+
+namespace leveldb {
+class Env;
+}
+
+namespace agentcom::maintenance {
+
+// Restores one table from a backup (REQUIREMENTS R1-R4, R6) as a journaled
+// state machine (v1::RestoreStep): find the newest backup that verifies,
+// stop the table's store, move the table to quarantine, install the backup
+// marked RESTORING, start the store, and have the store verify the table
+// against the backup's manifest before it serves any agent
+// (StoreAdmin.FinishRestore). A backup whose installed copy does not verify
+// is set aside for the next older one; with none left the table restarts
+// empty in degraded mode, verified the same way. Nothing is ever deleted:
+// every table directory it replaces goes to <data_dir>/quarantine/.
+//
+// Errors that are not a backup's fault (supervisord unreachable, a store
+// that will not start, an I/O error while installing) end the restore
+// FAILED, with the table put back as it was where that is possible; callers
+// retry.
+//
+// Not thread-safe per table: the caller (MaintenanceCore) holds the table's
+// lock for the whole call. Different tables may be restored concurrently.
+class Restorer {
+ public:
+  struct Options {
+    const config::Topology* topology = nullptr;
+    Clock* clock = nullptr;
+    // Every file operation (quarantine, install, markers); not owned.
+    leveldb::Env* env = nullptr;
+    ProcessSupervisor* supervisor = nullptr;
+    StoreClient* stores = nullptr;
+    EventLog* events = nullptr;
+    MaintenanceMetrics* metrics = nullptr;
+    RestoreJournalStore* journal = nullptr;
+  };
+  explicit Restorer(Options options) : options_(options) {}
+
+  // Restores `table` from `backup_id` (which must exist), or from the newest
+  // backup that verifies when it is empty. `resume` is the journal of a
+  // restore of this table that a crash interrupted: if it had already made
+  // the table serve, the restore is recorded as finished and nothing is
+  // touched; otherwise it is redone. Blocks until the table serves, or the
+  // restore failed. Emits recovery_started and recovery_complete or
+  // recovery_failed, and the metrics.
+  v1::RestoreResult Restore(const std::string& table, const std::string& backup_id,
+                            v1::Trigger trigger, const std::optional<v1::RestoreJournal>& resume);
+
+  // Whether the table's store answers and the table serves agents (OK or
+  // DEGRADED).
+  bool Serving(const std::string& table);
+
+ private:
+  class Run;
+  const Options options_;
+};
+
+}  // namespace agentcom::maintenance
+
+#endif  // AGENTCOM_SERVICES_MAINTENANCE_RESTORER_H_
