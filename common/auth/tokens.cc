@@ -1,7 +1,6 @@
 #include "common/auth/tokens.h"
 
 #include <fcntl.h>
-#include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,20 +14,13 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/files/files.h"
+#include "common/ids/random_id.h"
 
 namespace agentcom::auth {
 namespace {
 
 constexpr size_t kTokenBytes = 32;
-
-absl::StatusOr<std::string> NewToken() {
-  unsigned char raw[kTokenBytes];
-  if (RAND_bytes(raw, sizeof(raw)) != 1) {
-    return absl::InternalError("no randomness available for a new token");
-  }
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(raw), sizeof(raw)));
-}
 
 absl::Status WriteNewTokenFile(const std::string& path) {
   std::error_code ec;
@@ -40,7 +32,7 @@ absl::Status WriteNewTokenFile(const std::string& path) {
           absl::StrCat("cannot create ", parent.string(), ": ", ec.message()));
     }
   }
-  absl::StatusOr<std::string> token = NewToken();
+  absl::StatusOr<std::string> token = ids::RandomHex(kTokenBytes);
   if (!token.ok()) return token.status();
   // Written beside the target and linked into place: link() fails when the
   // name exists, so a concurrent starter never sees a half-written file and
@@ -67,7 +59,7 @@ absl::Status WriteNewTokenFile(const std::string& path) {
     return absl::PermissionDeniedError(
         absl::StrCat("cannot create token file ", path, ": ", strerror(link_errno)));
   }
-  return absl::OkStatus();
+  return files::SyncDirectory(parent.empty() ? "." : parent.string());
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/status/grpc_status.h"
 
 namespace agentcom::reflection {
 
@@ -36,9 +37,8 @@ absl::StatusOr<std::unique_ptr<GenericCall>> GenericCall::Start(
   call->call_ = call->stub_->PrepareCall(context, path, call->cq_.get());
   call->call_->StartCall(reinterpret_cast<void*>(1));
   if (!call->Wait()) {
-    grpc::Status status = call->Finish();
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        absl::StrCat("cannot start ", path, ": ", status.error_message()));
+    absl::Status status = FromGrpcStatus(call->Finish());
+    return absl::Status(status.code(), absl::StrCat("cannot start ", path, ": ", status.message()));
   }
   return call;
 }

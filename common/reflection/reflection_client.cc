@@ -11,6 +11,7 @@
 #include "absl/strings/str_replace.h"
 #include "agentcom/third_party/grpc_reflection_v1alpha.pb.h"
 #include "common/reflection/generic_call.h"
+#include "common/status/grpc_status.h"
 
 namespace agentcom::reflection {
 namespace {
@@ -18,10 +19,6 @@ namespace {
 namespace rpb = ::agentcom::third_party::grpc_reflection::v1alpha;
 constexpr char kReflectionPath[] =
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
-
-absl::Status FromGrpc(const grpc::Status& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
 
 }  // namespace
 
@@ -38,13 +35,13 @@ absl::StatusOr<std::string> ReflectionClient::Ask(const std::string& request) {
   for (const auto& [k, v] : metadata_) context.AddMetadata(k, v);
   auto call = GenericCall::Start(channel_, kReflectionPath, &context);
   if (!call.ok()) return call.status();
-  if (auto s = (*call)->Write(request); !s.ok()) return FromGrpc((*call)->Finish());
+  if (auto s = (*call)->Write(request); !s.ok()) return FromGrpcStatus((*call)->Finish());
   (void)(*call)->WritesDone();
   std::optional<std::string> response = (*call)->Read();
   while ((*call)->Read()) {
   }
   grpc::Status status = (*call)->Finish();
-  if (!status.ok()) return FromGrpc(status);
+  if (!status.ok()) return FromGrpcStatus(status);
   if (!response) return absl::UnavailableError("server reflection sent no response");
   return *response;
 }
@@ -168,7 +165,7 @@ absl::Status ReflectionClient::CallJson(
     (void)google::protobuf::util::MessageToJsonString(*response, &out, print);
     on_response(out);
   }
-  return FromGrpc((*call)->Finish());
+  return FromGrpcStatus((*call)->Finish());
 }
 
 }  // namespace agentcom::reflection

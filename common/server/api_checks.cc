@@ -1,9 +1,7 @@
 #include "common/server/api_checks.h"
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "agentcom/common/v1/table.pb.h"
 
 namespace agentcom::server {
 
@@ -59,29 +57,6 @@ absl::StatusOr<uint32_t> PageSize(absl::string_view field, uint32_t requested,
         absl::StrCat(field, " must be at most ", max_size));
   }
   return requested;
-}
-
-std::string EncodePageToken(absl::string_view query, absl::string_view after_key) {
-  common::v1::PageToken token;
-  token.set_query(std::string(query));
-  token.set_after_key(std::string(after_key));
-  return absl::WebSafeBase64Escape(token.SerializeAsString());
-}
-
-absl::StatusOr<std::string> DecodePageToken(absl::string_view token,
-                                            absl::string_view query) {
-  if (token.empty()) return std::string();
-  std::string raw;
-  common::v1::PageToken decoded;
-  if (token.size() > 4096 || !absl::WebSafeBase64Unescape(token, &raw) ||
-      !decoded.ParseFromString(raw) || decoded.after_key().empty()) {
-    return absl::InvalidArgumentError("page_token is malformed");
-  }
-  if (decoded.query() != query) {
-    return absl::InvalidArgumentError(
-        "page_token belongs to a different query; start again without it");
-  }
-  return decoded.after_key();
 }
 
 google::protobuf::Timestamp ToProtoTime(absl::Time time) {

@@ -29,13 +29,6 @@ absl::Status CheckSize(absl::string_view field, size_t size, uint32_t max_bytes)
 absl::StatusOr<uint32_t> PageSize(absl::string_view field, uint32_t requested,
                                   uint32_t default_size, uint32_t max_size);
 
-// Page tokens (agentcom.common.v1.PageToken, base64url). Decode returns the
-// key to resume after; INVALID_ARGUMENT when the token is malformed or was
-// issued for a different `query`. An empty token decodes to "".
-std::string EncodePageToken(absl::string_view query, absl::string_view after_key);
-absl::StatusOr<std::string> DecodePageToken(absl::string_view token,
-                                            absl::string_view query);
-
 // Timestamps in API messages.
 google::protobuf::Timestamp ToProtoTime(absl::Time time);
 absl::Time FromProtoTime(const google::protobuf::Timestamp& time);

@@ -3,6 +3,8 @@
 
 #include <grpcpp/support/status.h>
 
+#include <string>
+
 #include "absl/status/status.h"
 
 namespace agentcom {
@@ -11,6 +13,10 @@ namespace agentcom {
 // are numerically equal, so the conversion keeps code and message unchanged.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// "NOT_FOUND", "UNAVAILABLE", ...: the canonical name of a status code, as
+// metrics labels and HTTP error bodies carry it.
+std::string StatusCodeName(grpc::StatusCode code);
 
 }  // namespace agentcom
 

@@ -1,12 +1,10 @@
 #include "common/storage/linked_writer.h"
 
-#include <openssl/rand.h>
-
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "agentcom/common/v1/table.pb.h"
+#include "common/ids/random_id.h"
 #include "common/logging/log.h"
 
 namespace agentcom::storage {
@@ -24,13 +22,6 @@ TableBatch ToBatch(const common::v1::PendingWrite& pending) {
   return batch;
 }
 
-std::string NewIntentKey() {
-  unsigned char raw[12];
-  RAND_bytes(raw, sizeof(raw));
-  return absl::StrCat(kIntentPrefix, absl::BytesToHexString(absl::string_view(
-                                         reinterpret_cast<const char*>(raw), sizeof(raw))));
-}
-
 }  // namespace
 
 absl::Status LinkedWriter::Apply(const TableBatch& first, const TableBatch& second) {
@@ -41,7 +32,9 @@ absl::Status LinkedWriter::Apply(const TableBatch& first, const TableBatch& seco
     p->set_key(op.key);
     if (op.value) p->set_value(*op.value);
   }
-  const std::string intent = NewIntentKey();
+  absl::StatusOr<std::string> id = ids::RandomHex(12);
+  if (!id.ok()) return id.status();
+  const std::string intent = absl::StrCat(kIntentPrefix, *id);
   TableBatch step1 = first;
   step1.Put(intent, pending.SerializeAsString());
   if (absl::Status s = a_->Write(step1); !s.ok()) return s;

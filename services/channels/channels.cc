@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/server/api_checks.h"
 #include "common/storage/keys.h"
+#include "common/storage/records.h"
 
 namespace agentcom::channels {
 namespace {
@@ -67,27 +68,21 @@ absl::StatusOr<v1::ListSubscribersResponse> Channels::ListSubscribers(
   if (auto s = server::CheckId("channel", r.channel(), limits_.max_id_bytes()); !s.ok()) return s;
   absl::StatusOr<uint32_t> page = server::PageSize("page_size", r.page_size(), kDefaultPage, kMaxPage);
   if (!page.ok()) return page.status();
-  absl::StatusOr<std::string> after = server::DecodePageToken(r.page_token(), r.channel());
-  if (!after.ok()) return after.status();
-  if (!after->empty()) {
-    if (auto s = server::CheckId("page_token", *after, limits_.max_id_bytes()); !s.ok()) {
-      return absl::InvalidArgumentError("page_token is malformed");
-    }
-  }
   const std::string prefix = SubPrefix(r.channel());
-  const std::string start = after->empty() ? prefix : absl::StrCat(prefix, *after, kSep);
   v1::ListSubscribersResponse response;
-  absl::Status s = subscriptions_->Scan(start, SubEnd(r.channel()),
-                                        [&](absl::string_view key, absl::string_view) {
-                                          if (response.agent_ids_size() == static_cast<int>(*page)) {
-                                            response.set_next_page_token(server::EncodePageToken(
-                                                r.channel(), response.agent_ids(*page - 1)));
-                                            return false;
-                                          }
-                                          response.add_agent_ids(std::string(key.substr(prefix.size())));
-                                          return true;
-                                        });
-  if (!s.ok()) return s;
+  absl::StatusOr<std::string> next = storage::ScanPage(
+      subscriptions_,
+      {.query = r.channel(),
+       .page_token = r.page_token(),
+       .prefix = prefix,
+       .limit = SubEnd(r.channel()),
+       .page_size = *page},
+      [&](absl::string_view key, absl::string_view) {
+        response.add_agent_ids(std::string(key.substr(prefix.size())));
+        return absl::OkStatus();
+      });
+  if (!next.ok()) return next.status();
+  response.set_next_page_token(*next);
   return response;
 }
 
@@ -139,17 +134,13 @@ absl::StatusOr<v1::HistoryResponse> Channels::History(const v1::HistoryRequest& 
   absl::Status parse_error;
   absl::Status s = history_->Scan(
       MessageKey(r.channel(), r.after_seq() + 1), absl::StrCat("m", r.channel(), kSepEnd),
-      [&](absl::string_view, absl::string_view value) {
+      [&](absl::string_view key, absl::string_view value) {
         if (response.messages_size() == static_cast<int>(*max)) {
           response.set_has_more(true);
           return false;
         }
-        if (!response.add_messages()->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          parse_error = absl::DataLossError(
-              absl::StrCat("table ", kHistoryTable, ": unreadable message on ", r.channel()));
-          return false;
-        }
-        return true;
+        parse_error = storage::ParseRecord(*history_, key, value, response.add_messages());
+        return parse_error.ok();
       });
   if (!s.ok()) return s;
   if (!parse_error.ok()) return parse_error;

@@ -13,7 +13,7 @@ class ConfigService final : public v1::Config::Service {
  public:
   ConfigService(const auth::Authorizer& authorizer, storage::Table* table,
                 topology::v1::Limits limits)
-      : authorizer_(authorizer), store_(table, std::move(limits)) {}
+      : authorizer_(authorizer), store_(table, std::move(limits), Clock::Real()) {}
 
   grpc::Status Get(grpc::ServerContext* context, const v1::GetRequest* request,
                    v1::Entry* response) override;

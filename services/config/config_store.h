@@ -7,6 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "agentcom/config/v1/config.pb.h"
 #include "agentcom/topology/v1/topology.pb.h"
+#include "common/clock/clock.h"
 #include "common/storage/table.h"
 
 namespace agentcom::config_store {
@@ -21,8 +22,9 @@ inline constexpr char kConfigTable[] = "agentcom_config";
 // which makes compare-and-set exact.
 class ConfigStore {
  public:
-  ConfigStore(storage::Table* table, topology::v1::Limits limits)
-      : table_(table), limits_(std::move(limits)) {}
+  // `clock` stamps update times; not owned.
+  ConfigStore(storage::Table* table, topology::v1::Limits limits, Clock* clock)
+      : table_(table), limits_(std::move(limits)), clock_(clock) {}
 
   absl::StatusOr<v1::Entry> Get(const v1::GetRequest& request);
   absl::StatusOr<v1::Entry> Put(const v1::PutRequest& request);
@@ -31,11 +33,11 @@ class ConfigStore {
 
  private:
   static constexpr int kStripes = 64;
-  absl::StatusOr<std::optional<v1::Entry>> Read(const std::string& key);
   absl::Mutex& StripeOf(const std::string& key);
 
   storage::Table* const table_;
   const topology::v1::Limits limits_;
+  Clock* const clock_;
   std::array<absl::Mutex, kStripes> stripes_;
 };
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/status/grpc_status.h"
 
 namespace agentcom::gateway {
 namespace {
@@ -18,24 +19,6 @@ using google::protobuf::Message;
 // Long enough for a restore or a compaction of every table.
 constexpr absl::Duration kLongCall = absl::Hours(1);
 constexpr absl::Duration kShortCall = absl::Seconds(30);
-
-std::string CodeName(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
-    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
-    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED: return "ABORTED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
-    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
-    default: return "INTERNAL";
-  }
-}
 
 std::string Escape(const std::string& s) {
   std::string out;
@@ -79,7 +62,7 @@ HttpResponse Invoke(mnt::Maintenance::StubInterface* stub,
   Response response;
   grpc::Status s = (stub->*method)(&ctx, request, &response);
   if (!s.ok()) {
-    return JsonError(HttpStatusFor(s.error_code()), CodeName(s.error_code()), s.error_message());
+    return JsonError(HttpStatusFor(s.error_code()), StatusCodeName(s.error_code()), s.error_message());
   }
   return ToJson(response);
 }

@@ -1,16 +1,13 @@
 #include "services/mailbox/mailbox.h"
 
-#include <google/protobuf/util/time_util.h>
-#include <openssl/rand.h>
-
 #include <vector>
 
 #include "absl/hash/hash.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
+#include "common/ids/random_id.h"
 #include "common/server/api_checks.h"
 #include "common/storage/keys.h"
+#include "common/storage/records.h"
 
 namespace agentcom::mailbox {
 namespace {
@@ -31,13 +28,6 @@ std::string QueueEnd(absl::string_view agent) {
 }
 std::string MessageKey(absl::string_view agent, uint64_t seq) {
   return absl::StrCat(QueuePrefix(agent), storage::EncodeU64(seq));
-}
-
-std::string RandomId() {
-  unsigned char raw[12];
-  RAND_bytes(raw, sizeof(raw));
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(raw), sizeof(raw)));
 }
 
 }  // namespace
@@ -69,9 +59,12 @@ absl::StatusOr<v1::EnqueueResponse> Mailbox::Enqueue(const v1::EnqueueRequest& r
   if (auto s = CheckMessage(request.message()); !s.ok()) return s;
 
   v1::Message message = request.message();
-  if (message.id().empty()) message.set_id(RandomId());
-  *message.mutable_enqueue_time() =
-      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::GetCurrentTimeNanos());
+  if (message.id().empty()) {
+    absl::StatusOr<std::string> id = ids::RandomHex(12);
+    if (!id.ok()) return id.status();
+    message.set_id(*std::move(id));
+  }
+  *message.mutable_enqueue_time() = server::ToProtoTime(clock_->Now());
 
   absl::MutexLock lock(&stripes_[absl::Hash<std::string>()(agent) % kStripes]);
   absl::StatusOr<std::optional<std::string>> last = table_->Get(SeqKey(agent));
@@ -101,7 +94,7 @@ absl::StatusOr<v1::PollResponse> Mailbox::Poll(const v1::PollRequest& request) {
   absl::Status parse_error;
   absl::Status s = table_->Scan(
       MessageKey(agent, request.after_seq() + 1), QueueEnd(agent),
-      [&](absl::string_view, absl::string_view value) {
+      [&](absl::string_view key, absl::string_view value) {
         // Pages stop at a byte budget as well, so a page of large messages
         // fits a client's default 4 MiB receive limit.
         if (static_cast<uint32_t>(response.messages_size()) == *max ||
@@ -110,13 +103,8 @@ absl::StatusOr<v1::PollResponse> Mailbox::Poll(const v1::PollRequest& request) {
           return false;
         }
         bytes += value.size();
-        if (!response.add_messages()->ParseFromArray(value.data(),
-                                                      static_cast<int>(value.size()))) {
-          parse_error = absl::DataLossError(
-              absl::StrCat("table ", kMailboxTable, ": unreadable message of agent ", agent));
-          return false;
-        }
-        return true;
+        parse_error = storage::ParseRecord(*table_, key, value, response.add_messages());
+        return parse_error.ok();
       });
   if (!s.ok()) return s;
   if (!parse_error.ok()) return parse_error;

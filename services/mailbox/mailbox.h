@@ -8,6 +8,7 @@
 #include "absl/synchronization/mutex.h"
 #include "agentcom/mailbox/v1/mailbox.pb.h"
 #include "agentcom/topology/v1/topology.pb.h"
+#include "common/clock/clock.h"
 #include "common/storage/table.h"
 
 namespace agentcom::mailbox {
@@ -25,8 +26,9 @@ inline constexpr char kMailboxTable[] = "agent_mailbox";
 // one batch, so a crash leaves both or neither.
 class Mailbox {
  public:
-  Mailbox(storage::Table* table, topology::v1::Limits limits)
-      : table_(table), limits_(std::move(limits)) {}
+  // `clock` stamps enqueue times; not owned.
+  Mailbox(storage::Table* table, topology::v1::Limits limits, Clock* clock)
+      : table_(table), limits_(std::move(limits)), clock_(clock) {}
 
   absl::StatusOr<v1::EnqueueResponse> Enqueue(const v1::EnqueueRequest& request);
   absl::StatusOr<v1::PollResponse> Poll(const v1::PollRequest& request);
@@ -38,6 +40,7 @@ class Mailbox {
 
   storage::Table* const table_;
   const topology::v1::Limits limits_;
+  Clock* const clock_;
   // Serialises sequence assignment per agent (by hash stripe).
   std::array<absl::Mutex, kStripes> stripes_;
 };

@@ -13,7 +13,7 @@ class MailboxService final : public v1::Mailbox::Service {
  public:
   MailboxService(const auth::Authorizer& authorizer, storage::Table* table,
                  topology::v1::Limits limits)
-      : authorizer_(authorizer), mailbox_(table, std::move(limits)) {}
+      : authorizer_(authorizer), mailbox_(table, std::move(limits), Clock::Real()) {}
 
   grpc::Status Enqueue(grpc::ServerContext* context, const v1::EnqueueRequest* request,
                        v1::EnqueueResponse* response) override;

@@ -37,6 +37,18 @@ uint64_t BackupSize(const common::v1::BackupManifest& manifest) {
   return size;
 }
 
+absl::Status CheckBackupExists(leveldb::Env* env, const std::string& backup_root,
+                               const std::string& table, const std::string& backup_id) {
+  if (!storage::IsBackupId(backup_id)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "backup_id '", backup_id, "' is not a backup id (e.g. 20261125T140816.123456Z)"));
+  }
+  if (!env->FileExists(storage::BackupPath(backup_root, table, backup_id))) {
+    return absl::NotFoundError(absl::StrCat("backup ", backup_id, " of table ", table));
+  }
+  return absl::OkStatus();
+}
+
 v1::BackupRun BackupManager::NewRun(v1::Trigger trigger) const {
   v1::BackupRun run;
   *run.mutable_time() = server::ToProtoTime(options_.clock->Now());
@@ -204,14 +216,11 @@ absl::StatusOr<v1::ListBackupsResponse> BackupManager::List(
 
 absl::StatusOr<v1::VerifyBackupResponse> BackupManager::Verify(
     const std::string& table, const std::string& backup_id) const {
-  if (!storage::IsBackupId(backup_id)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "backup_id '", backup_id, "' is not a backup id (e.g. 20261125T140816.123456Z)"));
+  if (auto s = CheckBackupExists(options_.env, options_.topology->backup_dir(), table, backup_id);
+      !s.ok()) {
+    return s;
   }
   const std::string path = storage::BackupPath(options_.topology->backup_dir(), table, backup_id);
-  if (!options_.env->FileExists(path)) {
-    return absl::NotFoundError(absl::StrCat("backup ", backup_id, " of table ", table));
-  }
   v1::VerifyBackupResponse out;
   auto manifest = storage::VerifyBackup(path, options_.env);
   out.set_ok(manifest.ok());

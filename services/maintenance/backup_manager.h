@@ -86,6 +86,12 @@ class BackupManager {
 // Bytes of a backup's files.
 uint64_t BackupSize(const common::v1::BackupManifest& manifest);
 
+// OK when `backup_id` names an existing backup of `table` under
+// `backup_root`: INVALID_ARGUMENT when it is not a backup id (never a path),
+// NOT_FOUND when there is no such backup.
+absl::Status CheckBackupExists(leveldb::Env* env, const std::string& backup_root,
+                               const std::string& table, const std::string& backup_id);
+
 }  // namespace agentcom::maintenance
 
 #endif  // AGENTCOM_SERVICES_MAINTENANCE_BACKUP_MANAGER_H_

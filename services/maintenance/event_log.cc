@@ -1,47 +1,30 @@
 #include "services/maintenance/event_log.h"
 
-#include <fcntl.h>
-#include <google/protobuf/util/json_util.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <leveldb/env.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/files/files.h"
+#include "common/json/json.h"
 #include "common/logging/log.h"
 #include "common/server/api_checks.h"
 
 namespace agentcom::maintenance {
 
-absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  const std::string tmp = absl::StrCat(path, ".tmp");
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
-  bool ok = write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
-            fsync(fd) == 0;
-  close(fd);
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot write ", path));
-  }
-  return absl::OkStatus();
-}
-
-EventLog::EventLog(std::string path, Clock* clock, size_t capacity)
-    : path_(std::move(path)), clock_(clock), capacity_(capacity) {}
+EventLog::EventLog(std::string path, Clock* clock, size_t capacity, leveldb::Env* env)
+    : path_(std::move(path)),
+      clock_(clock),
+      capacity_(capacity),
+      env_(env != nullptr ? env : leveldb::Env::Default()) {}
 
 absl::Status EventLog::Load() {
-  std::ifstream in(path_);
-  if (!in) return absl::OkStatus();
+  absl::StatusOr<std::string> text = files::ReadFile(env_, path_);
+  if (absl::IsNotFound(text.status())) return absl::OkStatus();
+  if (!text.ok()) return text.status();
   absl::MutexLock l(&mu_);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
+  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
     v1::Event e;
-    if (!google::protobuf::util::JsonStringToMessage(line, &e).ok()) {
+    if (!json::FromJson(std::string(line), &e).ok()) {
       log::Warn("skipping an unreadable event line", {{"file", path_}});
       continue;
     }
@@ -54,14 +37,8 @@ absl::Status EventLog::Load() {
 
 absl::Status EventLog::Persist() {
   std::string out;
-  google::protobuf::util::JsonPrintOptions print;
-  print.preserve_proto_field_names = true;
-  for (const auto& e : events_) {
-    std::string line;
-    (void)google::protobuf::util::MessageToJsonString(e, &line, print);
-    absl::StrAppend(&out, line, "\n");
-  }
-  return WriteFileAtomically(path_, out);
+  for (const auto& e : events_) absl::StrAppend(&out, json::ToJson(e, /*pretty=*/false), "\n");
+  return files::WriteFileAtomically(env_, path_, out);
 }
 
 v1::Event EventLog::Add(const std::string& type, const std::string& table,

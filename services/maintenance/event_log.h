@@ -14,6 +14,10 @@
 #include "agentcom/maintenance/v1/maintenance.pb.h"
 #include "common/clock/clock.h"
 
+namespace leveldb {
+class Env;
+}
+
 namespace agentcom::maintenance {
 
 // Maintenance's event log: ids increase and are never reused; the last
@@ -21,7 +25,8 @@ namespace agentcom::maintenance {
 // atomically on every event), so they survive a restart. Thread-safe.
 class EventLog {
  public:
-  EventLog(std::string path, Clock* clock, size_t capacity = 1000);
+  // `env` does the file I/O (nullptr: leveldb::Env::Default()); not owned.
+  EventLog(std::string path, Clock* clock, size_t capacity = 1000, leveldb::Env* env = nullptr);
 
   // Reads the persisted events. A missing file is an empty log.
   absl::Status Load();
@@ -45,15 +50,12 @@ class EventLog {
   const std::string path_;
   Clock* const clock_;
   const size_t capacity_;
+  leveldb::Env* const env_;
   mutable absl::Mutex mu_;
   std::deque<v1::Event> events_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::vector<std::function<void(const v1::Event&)>> listeners_ ABSL_GUARDED_BY(mu_);
 };
-
-// Writes `content` to `path` through a temporary file, fsync and rename, so
-// readers see the old or the new content, never a mix.
-absl::Status WriteFileAtomically(const std::string& path, const std::string& content);
 
 }  // namespace agentcom::maintenance
 

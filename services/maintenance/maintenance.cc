@@ -6,7 +6,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/logging/log.h"
-#include "common/storage/backup.h"
 
 namespace agentcom::maintenance {
 namespace {
@@ -193,11 +192,9 @@ absl::StatusOr<v1::RestoreResult> MaintenanceCore::RestoreTable(const std::strin
                                                                 v1::Trigger trigger) {
   if (auto s = CheckTable(table); !s.ok()) return s;
   if (!backup_id.empty()) {
-    if (!storage::IsBackupId(backup_id)) {
-      return absl::InvalidArgumentError(absl::StrCat("backup_id '", backup_id, "' is not a backup id"));
-    }
-    if (!env_->FileExists(storage::BackupPath(options_.topology.backup_dir(), table, backup_id))) {
-      return absl::NotFoundError(absl::StrCat("backup ", backup_id, " of table ", table));
+    if (auto s = CheckBackupExists(env_, options_.topology.backup_dir(), table, backup_id);
+        !s.ok()) {
+      return s;
     }
   }
   return queue_.RunNow(table, backup_id, trigger);

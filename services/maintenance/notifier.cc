@@ -1,8 +1,8 @@
 #include "services/maintenance/notifier.h"
 
 #include <curl/curl.h>
-#include <google/protobuf/util/json_util.h>
 
+#include "common/json/json.h"
 #include "common/logging/log.h"
 
 namespace agentcom::maintenance {
@@ -30,12 +30,8 @@ WebhookNotifier::~WebhookNotifier() {
 
 void WebhookNotifier::Notify(const v1::Event& event) {
   if (urls_.empty() || !ShouldNotify(event)) return;
-  std::string json;
-  google::protobuf::util::JsonPrintOptions print;
-  print.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(event, &json, print);
   absl::MutexLock l(&mu_);
-  queue_.push_back(std::move(json));
+  queue_.push_back(json::ToJson(event, /*pretty=*/false));
 }
 
 void WebhookNotifier::Run() {

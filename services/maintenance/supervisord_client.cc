@@ -123,9 +123,10 @@ absl::StatusOr<XmlRpcValue> ParseXmlRpcResponse(const std::string& xml, int* fau
 }
 
 SupervisordClient::SupervisordClient(std::string address, std::string username,
-                                     std::string password, absl::Duration timeout)
+                                     std::string password, Clock* clock, absl::Duration timeout)
     : url_(absl::StrCat("http://", address, "/RPC2")),
       userpwd_(absl::StrCat(username, ":", password)),
+      clock_(clock),
       timeout_(timeout) {}
 
 absl::StatusOr<XmlRpcValue> SupervisordClient::Call(const std::string& body, int* fault_code) {
@@ -173,7 +174,7 @@ absl::Status SupervisordClient::Stop(const std::string& name) {
   if (fault == kNotRunning) return absl::OkStatus();
   if (fault == kBadName) return absl::NotFoundError(absl::StrCat("supervisord has no program ", name));
   if (!r.ok()) return r.status();
-  const absl::Time deadline = absl::Now() + kStopWait;
+  const absl::Time deadline = clock_->Now() + kStopWait;
   while (true) {
     auto state = GetState(name);
     if (!state.ok()) return state.status();
@@ -181,12 +182,12 @@ absl::Status SupervisordClient::Stop(const std::string& name) {
         *state == ProcessState::kFatal) {
       return absl::OkStatus();
     }
-    if (absl::Now() >= deadline) {
+    if (clock_->Now() >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat(
           name, " is still ", ProcessStateName(*state), " ", absl::FormatDuration(kStopWait),
           " after supervisord was asked to stop it"));
     }
-    absl::SleepFor(absl::Milliseconds(20));
+    clock_->SleepFor(absl::Milliseconds(20));
   }
 }
 

@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/clock/clock.h"
 #include "services/maintenance/supervisor.h"
 
 namespace agentcom::maintenance {
@@ -33,8 +35,10 @@ std::string BuildXmlRpcCall(const std::string& method, const std::vector<std::st
 // Thread-safe (each call uses its own connection).
 class SupervisordClient final : public ProcessSupervisor {
  public:
+  // `clock` paces Stop's polling and bounds its wait; each HTTP call is
+  // bounded by `timeout` of real time (libcurl's).
   SupervisordClient(std::string address, std::string username, std::string password,
-                    absl::Duration timeout = absl::Seconds(10));
+                    Clock* clock = Clock::Real(), absl::Duration timeout = absl::Seconds(10));
 
   absl::Status Stop(const std::string& name) override;
   absl::Status Start(const std::string& name) override;
@@ -45,6 +49,7 @@ class SupervisordClient final : public ProcessSupervisor {
 
   const std::string url_;
   const std::string userpwd_;
+  Clock* const clock_;
   const absl::Duration timeout_;
 };
 

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/server/api_checks.h"
 #include "common/storage/keys.h"
+#include "common/storage/records.h"
 
 namespace agentcom::message_history {
 namespace {
@@ -67,15 +68,11 @@ absl::StatusOr<v1::StoreResponse> MessageHistory::Store(const v1::StoreRequest& 
     return s;
   }
   absl::MutexLock l(&stripes_[absl::Hash<std::string>()(in.id()) % kStripes]);
-  auto existing = table_->Get(MessageKey(in.id()));
+  auto existing = storage::GetRecord<v1::HistoryMessage>(table_, MessageKey(in.id()));
   if (!existing.ok()) return existing.status();
   v1::StoreResponse response;
   if (existing->has_value()) {
-    v1::HistoryMessage stored;
-    if (!stored.ParseFromString(**existing)) {
-      return absl::DataLossError(absl::StrCat("table ", kHistoryTable, ": unreadable message ", in.id()));
-    }
-    if (!SameMessage(stored, in)) {
+    if (!SameMessage(**existing, in)) {
       return absl::AlreadyExistsError(
           absl::StrCat("message ", in.id(), " is already stored with other content"));
     }
@@ -108,40 +105,29 @@ absl::StatusOr<v1::QueryResponse> MessageHistory::Query(const v1::QueryRequest& 
   const std::string query = absl::StrCat(
       prefix, "|", r.has_start_time() ? absl::ToUnixNanos(FromProtoTime(r.start_time())) : 0, "|",
       r.has_end_time() ? absl::ToUnixNanos(FromProtoTime(r.end_time())) : 0);
-  absl::StatusOr<std::string> after = server::DecodePageToken(r.page_token(), query);
-  if (!after.ok()) return after.status();
-  if (!after->empty() && after->rfind(prefix, 0) != 0) {
-    return absl::InvalidArgumentError("page_token is malformed");
-  }
-  std::string start = after->empty()
-                          ? absl::StrCat(prefix, r.has_start_time()
-                                                     ? EncodeI64(absl::ToUnixNanos(FromProtoTime(r.start_time())))
-                                                     : "")
-                          : absl::StrCat(*after, kSep);
-  std::string end =
-      r.has_end_time()
-          ? absl::StrCat(prefix, EncodeI64(absl::ToUnixNanos(FromProtoTime(r.end_time()))))
-          : (prefix == "t" ? std::string("u")
-                           : absl::StrCat(prefix.substr(0, prefix.size() - 1), kSepEnd));
-  std::vector<std::string> keys;
-  absl::Status s = table_->Scan(start, end, [&](absl::string_view key, absl::string_view) {
-    keys.emplace_back(key);
-    return keys.size() <= *limit;
-  });
-  if (!s.ok()) return s;
   v1::QueryResponse response;
-  for (size_t i = 0; i < keys.size() && i < *limit; ++i) {
-    const std::string id = keys[i].substr(prefix.size() + 8);
-    auto raw = table_->Get(MessageKey(id));
-    if (!raw.ok()) return raw.status();
-    if (!raw->has_value()) continue;
-    if (!response.add_messages()->ParseFromString(**raw)) {
-      return absl::DataLossError(absl::StrCat("table ", kHistoryTable, ": unreadable message ", id));
-    }
-  }
-  if (keys.size() > *limit) {
-    response.set_next_page_token(server::EncodePageToken(query, keys[*limit - 1]));
-  }
+  absl::StatusOr<std::string> next = storage::ScanPage(
+      table_,
+      {.query = query,
+       .page_token = r.page_token(),
+       .prefix = prefix,
+       .start = r.has_start_time()
+                    ? absl::StrCat(prefix, EncodeI64(absl::ToUnixNanos(FromProtoTime(r.start_time()))))
+                    : "",
+       .limit = r.has_end_time()
+                    ? absl::StrCat(prefix, EncodeI64(absl::ToUnixNanos(FromProtoTime(r.end_time()))))
+                    : (prefix == "t" ? std::string("u")
+                                     : absl::StrCat(prefix.substr(0, prefix.size() - 1), kSepEnd)),
+       .page_size = *limit},
+      [&](absl::string_view key, absl::string_view) -> absl::Status {
+        const std::string id(key.substr(prefix.size() + 8));
+        auto m = storage::GetRecord<v1::HistoryMessage>(table_, MessageKey(id));
+        if (!m.ok()) return m.status();
+        if (m->has_value()) *response.add_messages() = **m;
+        return absl::OkStatus();
+      });
+  if (!next.ok()) return next.status();
+  response.set_next_page_token(*next);
   return response;
 }
 

@@ -76,8 +76,8 @@ absl::StatusOr<std::unique_ptr<StoreProcess>> StoreProcess::Start(
     stub = maintenance::v1::Maintenance::NewStub(grpc::CreateChannel(
         topology.maintenance().address(), grpc::InsecureChannelCredentials()));
   }
-  p->reporter_ = std::make_unique<storage::MaintenanceReporter>(
-      storage::MaintenanceReporter::Options{.store = store.name(),
+  p->reporter_ = std::make_unique<MaintenanceReporter>(
+      MaintenanceReporter::Options{.store = store.name(),
                                             .admin_token = *admin_token},
       std::move(stub));
   p->listener_ = std::make_unique<CountingListener>(*p->metrics_->registry(),

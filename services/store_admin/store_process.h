@@ -15,7 +15,7 @@
 #include "common/config/topology.h"
 #include "common/metrics/metrics_server.h"
 #include "common/server/grpc_server.h"
-#include "common/storage/corruption_reporter.h"
+#include "services/store_admin/corruption_reporter.h"
 #include "common/storage/table_set.h"
 #include "common/storage/table_metrics.h"
 
@@ -68,7 +68,7 @@ class StoreProcess {
   int port() const { return server_->port(); }
   int metrics_port() const { return metrics_->port(); }
   const storage::TableSet& tables() const { return tables_; }
-  const storage::MaintenanceReporter& reporter() const { return *reporter_; }
+  const MaintenanceReporter& reporter() const { return *reporter_; }
   void Shutdown();
   // Shutdown, then closes the tables (checkpointing their counts; corrupted
   // ones are abandoned to the OS) and stops the corruption reporter; the
@@ -82,7 +82,7 @@ class StoreProcess {
   config::Topology topology_;
   std::unique_ptr<auth::Authorizer> authorizer_;
   std::unique_ptr<metrics::MetricsServer> metrics_;
-  std::unique_ptr<storage::MaintenanceReporter> reporter_;
+  std::unique_ptr<MaintenanceReporter> reporter_;
   std::unique_ptr<CountingListener> listener_;
   storage::TableSet tables_;
   std::shared_ptr<storage::TableMetrics> table_metrics_;

@@ -1,17 +1,16 @@
 #include "services/task_queue/task_queue.h"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <set>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/ids/random_id.h"
 #include "common/logging/log.h"
 #include "common/server/api_checks.h"
 #include "common/storage/keys.h"
+#include "common/storage/records.h"
 
 namespace agentcom::task_queue {
 namespace {
@@ -66,13 +65,6 @@ void DeleteIndexes(storage::TableBatch* b, const v1::Task& t) {
   if (t.status() == v1::TASK_STATUS_LEASED) b->Delete(LeaseKey(t));
 }
 
-std::string NewTaskId() {
-  unsigned char raw[12];
-  RAND_bytes(raw, sizeof(raw));
-  return absl::StrCat("task-", absl::BytesToHexString(absl::string_view(
-                                   reinterpret_cast<const char*>(raw), sizeof(raw))));
-}
-
 absl::Status NotHeld(const v1::Task& t, absl::string_view agent) {
   return absl::FailedPreconditionError(absl::StrCat(
       "task ", t.id(), " is not leased to agent ", agent, " (status ",
@@ -99,14 +91,7 @@ absl::Status TaskQueue::Recover() {
 
 absl::StatusOr<std::optional<v1::Task>> TaskQueue::Load(storage::Table* table,
                                                         const std::string& id) {
-  absl::StatusOr<std::optional<std::string>> raw = table->Get(TaskKey(id));
-  if (!raw.ok()) return raw.status();
-  if (!raw->has_value()) return std::optional<v1::Task>();
-  v1::Task task;
-  if (!task.ParseFromString(**raw)) {
-    return absl::DataLossError(absl::StrCat("table ", table->name(), ": unreadable task ", id));
-  }
-  return std::optional<v1::Task>(std::move(task));
+  return storage::GetRecord<v1::Task>(table, TaskKey(id));
 }
 
 absl::Status TaskQueue::Replace(const v1::Task* before, const v1::Task& now) {
@@ -156,9 +141,11 @@ absl::StatusOr<v1::SubmitResponse> TaskQueue::Submit(const v1::SubmitRequest& r)
       return response;
     }
   }
+  absl::StatusOr<std::string> id = ids::RandomHex(12);
+  if (!id.ok()) return id.status();
   const absl::Time now = clock_->Now();
   v1::Task task;
-  task.set_id(NewTaskId());
+  task.set_id(absl::StrCat("task-", *id));
   task.set_type(r.type());
   task.set_payload(r.payload());
   task.set_priority(r.priority());
@@ -356,34 +343,26 @@ absl::StatusOr<v1::ListResponse> TaskQueue::List(const v1::ListRequest& r) {
   }
   absl::StatusOr<uint32_t> page = server::PageSize("page_size", r.page_size(), kDefaultPage, kMaxPage);
   if (!page.ok()) return page.status();
-  const std::string query = v1::TaskStatus_Name(r.status());
-  absl::StatusOr<std::string> after = server::DecodePageToken(r.page_token(), query);
-  if (!after.ok()) return after.status();
   const bool dead = r.status() == v1::TASK_STATUS_DEAD;
   storage::Table* table = dead ? dead_ : queue_;
   const std::string prefix = dead ? std::string("s") : StatusPrefix(r.status());
-  if (!after->empty() && after->rfind(prefix, 0) != 0) {
-    return absl::InvalidArgumentError("page_token is malformed");
-  }
-  const std::string start = after->empty() ? prefix : absl::StrCat(*after, kSep);
-  const std::string limit = dead ? std::string("t") : StatusPrefix(static_cast<v1::TaskStatus>(r.status() + 1));
-
-  absl::MutexLock l(&mu_);
-  std::vector<std::string> keys;
-  absl::Status s = table->Scan(start, limit, [&](absl::string_view key, absl::string_view) {
-    keys.emplace_back(key);
-    return keys.size() <= *page;
-  });
-  if (!s.ok()) return s;
   v1::ListResponse response;
-  for (size_t i = 0; i < keys.size() && i < *page; ++i) {
-    auto task = Load(table, keys[i].substr(prefix.size() + 8));
-    if (!task.ok()) return task.status();
-    if (task->has_value()) *response.add_tasks() = **task;
-  }
-  if (keys.size() > *page) {
-    response.set_next_page_token(server::EncodePageToken(query, keys[*page - 1]));
-  }
+  absl::MutexLock l(&mu_);
+  absl::StatusOr<std::string> next = storage::ScanPage(
+      table,
+      {.query = v1::TaskStatus_Name(r.status()),
+       .page_token = r.page_token(),
+       .prefix = prefix,
+       .limit = dead ? std::string("t") : StatusPrefix(static_cast<v1::TaskStatus>(r.status() + 1)),
+       .page_size = *page},
+      [&](absl::string_view key, absl::string_view) -> absl::Status {
+        auto task = Load(table, std::string(key.substr(prefix.size() + 8)));
+        if (!task.ok()) return task.status();
+        if (task->has_value()) *response.add_tasks() = **task;
+        return absl::OkStatus();
+      });
+  if (!next.ok()) return next.status();
+  response.set_next_page_token(*next);
   return response;
 }
 

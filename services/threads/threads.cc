@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/server/api_checks.h"
 #include "common/storage/keys.h"
+#include "common/storage/records.h"
 
 namespace agentcom::threads {
 namespace {
@@ -35,14 +36,7 @@ bool SameMessage(const v1::ThreadMessage& stored, const v1::ThreadMessage& reque
 absl::Status Threads::Recover() { return linked_.Recover().status(); }
 
 absl::StatusOr<std::optional<v1::ThreadMessage>> Threads::Load(const std::string& id) {
-  auto raw = messages_->Get(MessageKey(id));
-  if (!raw.ok()) return raw.status();
-  if (!raw->has_value()) return std::optional<v1::ThreadMessage>();
-  v1::ThreadMessage m;
-  if (!m.ParseFromString(**raw)) {
-    return absl::DataLossError(absl::StrCat("table ", kMessagesTable, ": unreadable message ", id));
-  }
-  return std::optional<v1::ThreadMessage>(std::move(m));
+  return storage::GetRecord<v1::ThreadMessage>(messages_, MessageKey(id));
 }
 
 absl::StatusOr<v1::IndexResponse> Threads::Index(const v1::IndexRequest& r) {
@@ -108,25 +102,21 @@ absl::Status Threads::Page(storage::Table* table, const std::string& prefix,
                            const std::string& token,
                            google::protobuf::RepeatedPtrField<v1::ThreadMessage>* out,
                            std::string* next_token) {
-  absl::StatusOr<std::string> after = server::DecodePageToken(token, query);
-  if (!after.ok()) return after.status();
-  if (!after->empty() && after->rfind(prefix, 0) != 0) {
-    return absl::InvalidArgumentError("page_token is malformed");
-  }
-  const std::string start = after->empty() ? prefix : absl::StrCat(*after, kSep);
-  const std::string limit = absl::StrCat(prefix.substr(0, prefix.size() - 1), kSepEnd);
-  std::vector<std::string> keys;
-  absl::Status s = table->Scan(start, limit, [&](absl::string_view key, absl::string_view) {
-    keys.emplace_back(key);
-    return keys.size() <= page_size;
-  });
-  if (!s.ok()) return s;
-  for (size_t i = 0; i < keys.size() && i < page_size; ++i) {
-    auto m = Load(keys[i].substr(prefix.size() + 8));
-    if (!m.ok()) return m.status();
-    if (m->has_value()) *out->Add() = **m;
-  }
-  if (keys.size() > page_size) *next_token = server::EncodePageToken(query, keys[page_size - 1]);
+  absl::StatusOr<std::string> next = storage::ScanPage(
+      table,
+      {.query = query,
+       .page_token = token,
+       .prefix = prefix,
+       .limit = absl::StrCat(prefix.substr(0, prefix.size() - 1), kSepEnd),
+       .page_size = page_size},
+      [&](absl::string_view key, absl::string_view) -> absl::Status {
+        auto m = Load(std::string(key.substr(prefix.size() + 8)));
+        if (!m.ok()) return m.status();
+        if (m->has_value()) *out->Add() = **m;
+        return absl::OkStatus();
+      });
+  if (!next.ok()) return next.status();
+  *next_token = *next;
   return absl::OkStatus();
 }
 

@@ -7,6 +7,15 @@
 //       prints supervisord.conf for the topology.
 //   agentcomctl endpoints --config=FILE
 //       prints one line per process: name, gRPC address, metrics URL.
+//   agentcomctl verify-backup --config=FILE --table=NAME [--backup=ID]
+//       verifies one backup (or every backup of the table) read-only, as
+//       maintenance does; exit 0 when every one verifies, 1 otherwise.
+//   agentcomctl restore --config=FILE --table=NAME [--backup=ID]
+//       restores a table while maintenance and the table's store are
+//       stopped, with maintenance's own restore code: the table goes to
+//       quarantine, the backup (the newest that verifies, or ID) is
+//       installed and verified, the journal and events are written to the
+//       state directory. Prints the result as JSON; exit 0 when restored.
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -15,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/auth/tokens.h"
 #include "common/config/topology.h"
+#include "services/tools/offline_restore.h"
 #include "services/tools/supervisord_conf.h"
 
 namespace {
@@ -22,7 +32,9 @@ namespace {
 int Usage() {
   std::cerr << "usage: agentcomctl init --config=FILE\n"
                "       agentcomctl supervisord-conf --config=FILE --bin-dir=DIR --run-dir=DIR\n"
-               "       agentcomctl endpoints --config=FILE\n";
+               "       agentcomctl endpoints --config=FILE\n"
+               "       agentcomctl verify-backup --config=FILE --table=NAME [--backup=ID]\n"
+               "       agentcomctl restore --config=FILE --table=NAME [--backup=ID]\n";
   return 2;
 }
 
@@ -88,6 +100,16 @@ int main(int argc, char** argv) {
                     .maintenance = has("maintenance"),
                     .gateway = has("gateway")});
     return 0;
+  }
+  if (command == "verify-backup") {
+    if (flags["table"].empty()) return Usage();
+    return agentcom::tools::VerifyBackups(*topology, flags["table"], flags["backup"], std::cout,
+                                          std::cerr);
+  }
+  if (command == "restore") {
+    if (flags["table"].empty()) return Usage();
+    return agentcom::tools::RestoreOffline(*topology, flags["table"], flags["backup"], std::cout,
+                                           std::cerr);
   }
   if (command == "endpoints") {
     std::cout << "maintenance " << topology->maintenance().address() << " http://"

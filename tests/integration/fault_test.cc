@@ -403,7 +403,7 @@ class KilledMidOperationTest : public FaultTest {
 TEST_F(KilledMidOperationTest, AStoreKilledDuringSnapshotLeavesOnlyAnIgnoredPartial) {
   StartWithKill("mailbox", "snapshot");
   system_->EnqueueMessages(kMessages);
-  EXPECT_FALSE(BackUpMailbox(nullptr).ok());
+  EXPECT_EQ(BackUpMailbox(nullptr).error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(ReadFile(marker_), "snapshot");
   ASSERT_TRUE(system_->WaitRunning("mailbox", absl::Seconds(30)));
   ASSERT_TRUE(WaitServed(kMessages, absl::Seconds(30)));
@@ -425,7 +425,7 @@ TEST_F(KilledMidOperationTest, AStoreKilledDuringSnapshotLeavesOnlyAnIgnoredPart
 TEST_F(KilledMidOperationTest, MaintenanceKilledDuringABackupLeavesAUsableBackup) {
   StartWithKill("maintenance", "backup");
   system_->EnqueueMessages(kMessages);
-  EXPECT_FALSE(BackUpMailbox(nullptr).ok());
+  EXPECT_EQ(BackUpMailbox(nullptr).error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(ReadFile(marker_), "backup");
   ASSERT_TRUE(system_->WaitRunning("maintenance", absl::Seconds(30)));
   ASSERT_TRUE(system_->WaitServing(absl::Seconds(30)));
@@ -455,7 +455,7 @@ TEST_F(KilledMidOperationTest, MaintenanceKilledDuringACompactionLosesNothing) {
   mnt::CompactTableRequest r;
   r.set_table("agent_mailbox");
   mnt::CompactionRun run;
-  EXPECT_FALSE(maintenance_->CompactTable(&ctx, r, &run).ok());
+  EXPECT_EQ(maintenance_->CompactTable(&ctx, r, &run).error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(ReadFile(marker_), "compaction");
   ASSERT_TRUE(system_->WaitRunning("maintenance", absl::Seconds(30)));
   ASSERT_TRUE(system_->WaitServing(absl::Seconds(30)));

@@ -12,6 +12,7 @@
 
 #include "absl/time/time.h"
 #include "common/config/topology.h"
+#include "tests/support/test_support.h"
 
 namespace agentcom::testing {
 
@@ -72,9 +73,6 @@ class SupervisedSystem {
   pid_t supervisord_ = -1;
 };
 
-// Runs a shell command and returns its standard output; `status` gets the
-// exit code.
-std::string RunCommand(const std::string& command, int* status = nullptr);
 
 }  // namespace agentcom::testing
 

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/server/api_checks.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_support.h"
@@ -25,7 +26,7 @@ class MailboxTest : public ::testing::Test {
     mailbox_.reset();
     table_.reset();
     table_ = testing::OpenTestTable(dir_.path(), kMailboxTable, common::v1::DURABILITY_SYNC);
-    mailbox_ = std::make_unique<Mailbox>(table_.get(), limits_);
+    mailbox_ = std::make_unique<Mailbox>(table_.get(), limits_, &clock_);
   }
   absl::StatusOr<v1::EnqueueResponse> Enqueue(const std::string& agent, const std::string& body) {
     v1::EnqueueRequest r;
@@ -53,6 +54,7 @@ class MailboxTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  ManualClock clock_;
   topology::v1::Limits limits_;
   std::unique_ptr<storage::Table> table_;
   std::unique_ptr<Mailbox> mailbox_;
@@ -71,7 +73,7 @@ TEST_F(MailboxTest, SequenceNumbersArePerAgentAndOrdered) {
   EXPECT_EQ(p.messages(2).seq(), 3u);
   EXPECT_EQ(p.messages(0).from(), "sender");
   EXPECT_FALSE(p.messages(0).id().empty());
-  EXPECT_GT(p.messages(0).enqueue_time().seconds(), 0);
+  EXPECT_EQ(server::FromProtoTime(p.messages(0).enqueue_time()), clock_.Now());
   EXPECT_FALSE(p.has_more());
   EXPECT_EQ(Poll("alice", 2).messages_size(), 1);
   EXPECT_EQ(Poll("bob", 0).messages_size(), 1);

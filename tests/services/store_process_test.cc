@@ -272,7 +272,8 @@ TEST(StoreProcessRestoreTest, CrossTableChangesAreFinishedWhenARestoredTableServ
     storage::TableBatch first, second;
     first.Put("probe-first", "1");
     second.Put("probe-second", "2");
-    ASSERT_FALSE(storage::LinkedWriter(queue.get(), &failing).Apply(first, second).ok());
+    ASSERT_EQ(storage::LinkedWriter(queue.get(), &failing).Apply(first, second).code(),
+              absl::StatusCode::kUnavailable);
   }
   std::ofstream(topology.data_dir() + "/" + task_queue::kDeadLetterTable + "/" +
                 storage::kRestoringMarkerFile) << "x\n";

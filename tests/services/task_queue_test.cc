@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/server/api_checks.h"
+#include "common/storage/records.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_support.h"
@@ -237,7 +238,7 @@ TEST_F(TaskQueueTest, ACrashBetweenTheTablesIsFinishedByRecover) {
   f.set_id(id);
   f.set_agent_id("a1");
   f.set_error("boom");
-  EXPECT_FALSE(crashing.Fail(f).ok());
+  EXPECT_EQ(crashing.Fail(f).status().code(), absl::StatusCode::kUnavailable);
 
   // Restart: Recover completes the move; the task is in exactly one table.
   TaskQueue restarted(queue_table_.get(), dead_table_.get(), limits_, &clock_);
@@ -265,7 +266,7 @@ TEST_F(TaskQueueTest, ListPagesAndRejectsForeignTokens) {
   r.set_status(v1::TASK_STATUS_QUEUED);
   r.set_page_token("AAAA");
   EXPECT_EQ(q_->List(r).status().code(), absl::StatusCode::kInvalidArgument);
-  r.set_page_token(server::EncodePageToken("TASK_STATUS_QUEUED", "zz-outside"));
+  r.set_page_token(storage::EncodePageToken("TASK_STATUS_QUEUED", "zz-outside"));
   EXPECT_EQ(q_->List(r).status().code(), absl::StatusCode::kInvalidArgument);
   v1::ListRequest unspecified;
   EXPECT_EQ(q_->List(unspecified).status().code(), absl::StatusCode::kInvalidArgument);

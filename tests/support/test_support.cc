@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -92,8 +93,7 @@ std::string FlipBytesInLargestTableFile(const std::string& dir, int count) {
   return largest;
 }
 
-config::Topology MakeTopology(
-    const std::string& root,
+std::string TopologyYaml(
     const std::vector<std::pair<std::string, std::vector<std::string>>>& stores,
     const std::string& maintenance_address) {
   std::string yaml = absl::StrCat(
@@ -108,7 +108,14 @@ config::Topology MakeTopology(
                     "    metrics_address: 127.0.0.1:", FreePort(), "\n    tables:\n");
     for (const auto& t : tables) absl::StrAppend(&yaml, "      - name: ", t, "\n");
   }
-  auto topology = config::ParseTopology(yaml, root);
+  return yaml;
+}
+
+config::Topology MakeTopology(
+    const std::string& root,
+    const std::vector<std::pair<std::string, std::vector<std::string>>>& stores,
+    const std::string& maintenance_address) {
+  auto topology = config::ParseTopology(TopologyYaml(stores, maintenance_address), root);
   EXPECT_TRUE(topology.ok()) << topology.status();
   return topology.ok() ? *topology : config::Topology();
 }
@@ -180,6 +187,18 @@ std::string ReadFile(const std::string& path) {
 
 void Authorize(grpc::ClientContext* context, const std::string& token) {
   context->AddMetadata("authorization", absl::StrCat("Bearer ", token));
+}
+
+std::string RunCommand(const std::string& command, int* status) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
+  int rc = pclose(pipe);
+  if (status) *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  return out;
 }
 
 }  // namespace agentcom::testing

@@ -44,6 +44,12 @@ config::Topology MakeTopology(
     const std::vector<std::pair<std::string, std::vector<std::string>>>& stores,
     const std::string& maintenance_address = "");
 
+// The topology file MakeTopology parses (relative directories resolve
+// against the file's directory).
+std::string TopologyYaml(
+    const std::vector<std::pair<std::string, std::vector<std::string>>>& stores,
+    const std::string& maintenance_address = "");
+
 // Body of GET http://127.0.0.1:<port><path>, or "" when it fails.
 std::string HttpGet(int port, const std::string& path);
 
@@ -114,6 +120,10 @@ class TmpfsMount {
   bool mounted_ = false;
   std::string error_;
 };
+
+// Runs a shell command and returns its standard output; `status` gets the
+// exit code.
+std::string RunCommand(const std::string& command, int* status = nullptr);
 
 // Token file contents.
 std::string ReadFile(const std::string& path);

@@ -12,7 +12,6 @@
 #include "common/storage/backup.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/maintenance/notifier.h"
 #include "services/maintenance/scheduler.h"
 #include "tests/support/fake_processes.h"
 #include "tests/support/faulty_env.h"
@@ -78,6 +77,19 @@ class MaintenanceTest : public ::testing::Test {
   std::vector<std::string> Backups() {
     return *storage::ListBackups(topology_.backup_dir(), "agent_mailbox");
   }
+  // The series of `family` for `table` in the core's registry, or nullptr.
+  const prometheus::ClientMetric* FindMetric(const std::string& family, const std::string& table) {
+    metrics_ = registry_.Collect();
+    for (const auto& f : metrics_) {
+      if (f.name != family) continue;
+      for (const auto& m : f.metric) {
+        for (const auto& label : m.label) {
+          if (label.name == "table" && label.value == table) return &m;
+        }
+      }
+    }
+    return nullptr;
+  }
   std::vector<std::string> EventTypes() {
     std::vector<std::string> types;
     for (const auto& e : events_->After(0, 1000)) types.push_back(e.type());
@@ -88,7 +100,7 @@ class MaintenanceTest : public ::testing::Test {
     ASSERT_TRUE(processes_->Stop("mailbox").ok());
     testing::FlipBytesInLargestTableFile(topology_.data_dir() + "/agent_mailbox");
     ASSERT_TRUE(processes_->Start("mailbox").ok());
-    EXPECT_FALSE(Mailbox()->Verify().ok());
+    EXPECT_EQ(Mailbox()->Verify().status().code(), absl::StatusCode::kDataLoss);
   }
 
   testing::TempDir dir_;
@@ -96,6 +108,7 @@ class MaintenanceTest : public ::testing::Test {
   ManualClock clock_;
   testing::FaultyEnv env_;
   prometheus::Registry registry_;
+  std::vector<prometheus::MetricFamily> metrics_;
   std::unique_ptr<FakeProcesses> processes_;
   std::unique_ptr<EventLog> events_;
   std::unique_ptr<MaintenanceCore> core_;
@@ -190,7 +203,9 @@ TEST_F(MaintenanceTest, RetentionKeepsTheNewestVerifiedAndCleansPartials) {
   EXPECT_THAT(Backups(), ElementsAre(ids[2], ids[3], ids[4], newest));
 }
 
-TEST_F(MaintenanceTest, ABackupFailingVerificationIsRemovedAndReported) {
+// B2, B6: one table's failure does not stop the others, and a table whose
+// store is down is reported as such.
+TEST_F(MaintenanceTest, ABackupOfATableWhoseStoreIsDownIsReportedAsSuch) {
   auto r = core_->BackupTable("no_such_table", v1::TRIGGER_MANUAL);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
   ASSERT_TRUE(processes_->Stop("mailbox").ok());
@@ -203,6 +218,36 @@ TEST_F(MaintenanceTest, ABackupFailingVerificationIsRemovedAndReported) {
     }
   }
   EXPECT_THAT(EventTypes(), ElementsAre("backup_failed", "backup_complete"));
+}
+
+// A backup whose files do not read back as written (here bytes flipped as
+// the store wrote them) is removed, never listed or restored from, and
+// reported: backup_failed, the failure metric, the table's last result.
+TEST_F(MaintenanceTest, ABackupFailingVerificationIsRemovedAndReported) {
+  Fill(300);
+  const std::string good = Backup();
+  processes_->damage_snapshots = true;
+  clock_.Advance(absl::Seconds(1));
+  auto run = core_->BackupTable("agent_mailbox", v1::TRIGGER_MANUAL);
+  processes_->damage_snapshots = false;
+  ASSERT_TRUE(run.ok());
+  ASSERT_EQ(run->results_size(), 1);
+  const v1::BackupResult& r = run->results(0);
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(r.error(), HasSubstr("failed verification and was removed"));
+  EXPECT_THAT(r.error(), HasSubstr("does not match its checksum"));
+  EXPECT_EQ(run->failed(), 1u);
+  EXPECT_THAT(Backups(), ElementsAre(good));  // the damaged one is gone
+  std::vector<std::string> dirs;
+  for (const auto& e : fs::directory_iterator(topology_.backup_dir() + "/agent_mailbox")) {
+    dirs.push_back(e.path().filename());
+  }
+  EXPECT_THAT(dirs, ElementsAre(good));
+  EXPECT_EQ(EventTypes().back(), "backup_failed");
+  EXPECT_EQ(core_->GetHealth().tables(0).last_backup_result(), r.error());
+  auto* failures = FindMetric("agentcom_backup_failures_total", "agent_mailbox");
+  ASSERT_NE(failures, nullptr);
+  EXPECT_EQ(failures->counter.value, 1);
 }
 
 TEST_F(MaintenanceTest, RestoreFallsBackToAnOlderBackupWhenTheNewestFailsVerification) {
@@ -621,23 +666,6 @@ TEST_F(MaintenanceTest, AStoreThatNeverServesFailsTheRestoreAtTheStartDeadline) 
   EXPECT_EQ(result->outcome(), v1::RESTORE_OUTCOME_FAILED);
   EXPECT_THAT(result->reason(), HasSubstr("did not serve within"));
   EXPECT_EQ(clock_.Now() - start, timeout);
-}
-
-TEST_F(MaintenanceTest, WebhooksOnlyForCompactionFailuresAutoRestoresAndRecoveryFailures) {
-  auto event = [](const std::string& type, const std::string& trigger) {
-    v1::Event e;
-    e.set_type(type);
-    if (!trigger.empty()) (*e.mutable_details())["trigger"] = trigger;
-    return e;
-  };
-  EXPECT_TRUE(ShouldNotify(event("compaction_failed", "")));
-  EXPECT_TRUE(ShouldNotify(event("recovery_complete", "auto")));
-  EXPECT_TRUE(ShouldNotify(event("recovery_failed", "manual")));
-  EXPECT_FALSE(ShouldNotify(event("recovery_complete", "manual")));
-  EXPECT_FALSE(ShouldNotify(event("compaction_complete", "")));
-  EXPECT_FALSE(ShouldNotify(event("backup_complete", "")));
-  EXPECT_FALSE(ShouldNotify(event("backup_failed", "")));
-  EXPECT_FALSE(ShouldNotify(event("corruption_detected", "")));
 }
 
 TEST_F(MaintenanceTest, EventsPersistAcrossARestartWithIncreasingIds) {

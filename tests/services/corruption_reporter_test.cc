@@ -1,6 +1,6 @@
 // ReportCorruption delivery (issue 2, item 5): fields and token sent, and
 // retried until maintenance comes up.
-#include "common/storage/corruption_reporter.h"
+#include "services/store_admin/corruption_reporter.h"
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
@@ -11,7 +11,7 @@
 #include "tests/support/fake_maintenance.h"
 #include "tests/support/test_support.h"
 
-namespace agentcom::storage {
+namespace agentcom::store_admin {
 namespace {
 
 std::unique_ptr<maintenance::v1::Maintenance::StubInterface> StubFor(const std::string& address) {
@@ -52,4 +52,4 @@ TEST(MaintenanceReporterTest, RetriesUntilMaintenanceIsReachable) {
 }
 
 }  // namespace
-}  // namespace agentcom::storage
+}  // namespace agentcom::store_admin

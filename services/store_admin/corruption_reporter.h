@@ -1,5 +1,5 @@
-#ifndef AGENTCOM_COMMON_STORAGE_CORRUPTION_REPORTER_H_
-#define AGENTCOM_COMMON_STORAGE_CORRUPTION_REPORTER_H_
+#ifndef AGENTCOM_SERVICES_STORE_ADMIN_CORRUPTION_REPORTER_H_
+#define AGENTCOM_SERVICES_STORE_ADMIN_CORRUPTION_REPORTER_H_
 
 #include <deque>
 #include <memory>
@@ -12,14 +12,14 @@
 #include "agentcom/maintenance/v1/maintenance.grpc.pb.h"
 #include "common/storage/table.h"
 
-namespace agentcom::storage {
+namespace agentcom::store_admin {
 
 // Sends ReportCorruption to the maintenance service from a background
 // thread, retrying with exponential backoff while maintenance is unreachable
 // or refuses, so the request path that found the corruption never waits.
 // Reports are delivered in order, each until maintenance returns OK.
 // Thread-safe.
-class MaintenanceReporter final : public CorruptionListener {
+class MaintenanceReporter final : public storage::CorruptionListener {
  public:
   struct Options {
     std::string store;
@@ -61,6 +61,6 @@ class MaintenanceReporter final : public CorruptionListener {
   std::thread thread_;
 };
 
-}  // namespace agentcom::storage
+}  // namespace agentcom::store_admin
 
-#endif  // AGENTCOM_COMMON_STORAGE_CORRUPTION_REPORTER_H_
+#endif  // AGENTCOM_SERVICES_STORE_ADMIN_CORRUPTION_REPORTER_H_

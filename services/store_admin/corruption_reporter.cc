@@ -1,4 +1,4 @@
-#include "common/storage/corruption_reporter.h"
+#include "services/store_admin/corruption_reporter.h"
 
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/client_context.h>
@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging/log.h"
 
-namespace agentcom::storage {
+namespace agentcom::store_admin {
 
 MaintenanceReporter::MaintenanceReporter(
     Options options,
@@ -85,4 +85,4 @@ void MaintenanceReporter::Run() {
   }
 }
 
-}  // namespace agentcom::storage
+}  // namespace agentcom::store_admin
