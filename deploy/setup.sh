@@ -13,8 +13,10 @@ packages=(
 )
 if [[ "${1:-}" == "--tests" ]]; then
   # chromium: the dashboard's browser test (driven by playwright-core from npm)
-  # clang + libclang-rt: the AddressSanitizer/UBSan build and libFuzzer
-  packages+=(libgtest-dev libgmock-dev chromium prometheus docker-compose clang libclang-rt-14-dev)
+  # clang + libclang-rt: the sanitizer builds and libFuzzer; clang-format:
+  # the format check; dpkg-dev: apt-get source for the ThreadSanitizer stage
+  packages+=(libgtest-dev libgmock-dev chromium prometheus docker-compose clang libclang-rt-14-dev
+             clang-format dpkg-dev)
   command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 

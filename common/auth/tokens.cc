@@ -44,8 +44,7 @@ absl::Status WriteNewTokenFile(const std::string& path) {
         absl::StrCat("cannot create token file ", path, ": ", strerror(errno)));
   }
   std::string content = absl::StrCat(*token, "\n");
-  bool ok = write(fd, content.data(), content.size()) ==
-                static_cast<ssize_t>(content.size()) &&
+  bool ok = write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
             fsync(fd) == 0;
   close(fd);
   if (!ok) {
@@ -70,17 +69,17 @@ absl::StatusOr<std::string> ReadToken(const std::string& path) {
     return absl::NotFoundError(absl::StrCat("token file ", path, " does not exist"));
   }
   if ((st.st_mode & 077) != 0) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "token file ", path, " is accessible by group or others (mode ",
-        absl::StrFormat("%04o", st.st_mode & 0777), "); run chmod 600 ", path));
+    return absl::PermissionDeniedError(
+        absl::StrCat("token file ", path, " is accessible by group or others (mode ",
+                     absl::StrFormat("%04o", st.st_mode & 0777), "); run chmod 600 ", path));
   }
   std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
   std::string token(absl::StripAsciiWhitespace(text.str()));
   if (token.size() < 16 || token.find_first_of(" \t\r\n") != std::string::npos) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "token file ", path, " must hold one token of at least 16 characters"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("token file ", path, " must hold one token of at least 16 characters"));
   }
   return token;
 }

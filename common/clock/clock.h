@@ -54,8 +54,7 @@ inline Clock* Clock::Real() {
 // while they are waited on.
 class ManualClock final : public Clock {
  public:
-  explicit ManualClock(absl::Time start = absl::FromUnixSeconds(1'800'000'000))
-      : now_(start) {}
+  explicit ManualClock(absl::Time start = absl::FromUnixSeconds(1'800'000'000)) : now_(start) {}
   absl::Time Now() override {
     absl::MutexLock l(&mu_);
     return now_;

@@ -38,13 +38,15 @@ std::string Parent(const std::string& path) {
 absl::Status SyncDirectory(const std::string& dir) {
   const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
-    return absl::UnavailableError(absl::StrCat("cannot open directory ", dir, ": ", strerror(errno)));
+    return absl::UnavailableError(
+        absl::StrCat("cannot open directory ", dir, ": ", strerror(errno)));
   }
   const int rc = fsync(fd);
   const int err = errno;
   close(fd);
   if (rc != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot fsync directory ", dir, ": ", strerror(err)));
+    return absl::UnavailableError(
+        absl::StrCat("cannot fsync directory ", dir, ": ", strerror(err)));
   }
   return absl::OkStatus();
 }

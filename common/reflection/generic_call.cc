@@ -31,9 +31,8 @@ bool GenericCall::Wait() {
 absl::StatusOr<std::unique_ptr<GenericCall>> GenericCall::Start(
     const std::shared_ptr<grpc::Channel>& channel, const std::string& path,
     grpc::ClientContext* context) {
-  auto call = std::unique_ptr<GenericCall>(
-      new GenericCall(std::make_unique<grpc::GenericStub>(channel),
-                      std::make_unique<grpc::CompletionQueue>()));
+  auto call = std::unique_ptr<GenericCall>(new GenericCall(
+      std::make_unique<grpc::GenericStub>(channel), std::make_unique<grpc::CompletionQueue>()));
   call->call_ = call->stub_->PrepareCall(context, path, call->cq_.get());
   call->call_->StartCall(reinterpret_cast<void*>(1));
   if (!call->Wait()) {

@@ -17,13 +17,12 @@ namespace agentcom::reflection {
 namespace {
 
 namespace rpb = ::agentcom::third_party::grpc_reflection::v1alpha;
-constexpr char kReflectionPath[] =
-    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
+constexpr char kReflectionPath[] = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
 
 }  // namespace
 
-ReflectionClient::ReflectionClient(std::shared_ptr<grpc::Channel> channel,
-                                   Metadata metadata, absl::Duration timeout)
+ReflectionClient::ReflectionClient(std::shared_ptr<grpc::Channel> channel, Metadata metadata,
+                                   absl::Duration timeout)
     : channel_(std::move(channel)),
       metadata_(std::move(metadata)),
       timeout_(timeout),
@@ -125,8 +124,8 @@ absl::StatusOr<const google::protobuf::MethodDescriptor*> ReflectionClient::Find
       FindService(full.substr(0, dot));
   if (!service.ok()) return service.status();
   if (const auto* m = (*service)->FindMethodByName(full.substr(dot + 1))) return m;
-  return absl::NotFoundError(absl::StrCat("method ", name, " is not in service ",
-                                          (*service)->full_name()));
+  return absl::NotFoundError(
+      absl::StrCat("method ", name, " is not in service ", (*service)->full_name()));
 }
 
 absl::Status ReflectionClient::CallJson(
@@ -137,19 +136,18 @@ absl::Status ReflectionClient::CallJson(
   google::protobuf::DynamicMessageFactory factory(pool_.get());
   std::unique_ptr<google::protobuf::Message> request(
       factory.GetPrototype((*m)->input_type())->New());
-  auto parsed = google::protobuf::util::JsonStringToMessage(json.empty() ? "{}" : json,
-                                                            request.get());
+  auto parsed =
+      google::protobuf::util::JsonStringToMessage(json.empty() ? "{}" : json, request.get());
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "request is not a valid ", (*m)->input_type()->full_name(), ": ",
-        parsed.message().as_string()));
+    return absl::InvalidArgumentError(absl::StrCat("request is not a valid ",
+                                                   (*m)->input_type()->full_name(), ": ",
+                                                   parsed.message().as_string()));
   }
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
   for (const auto& [k, v] : metadata_) context.AddMetadata(k, v);
   auto call = GenericCall::Start(
-      channel_, absl::StrCat("/", (*m)->service()->full_name(), "/", (*m)->name()),
-      &context);
+      channel_, absl::StrCat("/", (*m)->service()->full_name(), "/", (*m)->name()), &context);
   if (!call.ok()) return call.status();
   if ((*call)->Write(request->SerializeAsString()).ok()) (void)(*call)->WritesDone();
   google::protobuf::util::JsonPrintOptions print;

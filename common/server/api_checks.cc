@@ -5,19 +5,17 @@
 
 namespace agentcom::server {
 
-absl::Status CheckId(absl::string_view field, absl::string_view value,
-                     uint32_t max_bytes, bool optional) {
+absl::Status CheckId(absl::string_view field, absl::string_view value, uint32_t max_bytes,
+                     bool optional) {
   if (value.empty()) {
     if (optional) return absl::OkStatus();
     return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
   }
   if (value.size() > max_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " is longer than ", max_bytes, " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat(field, " is longer than ", max_bytes, " bytes"));
   }
   for (char c : value) {
-    if (!(absl::ascii_isalnum(c) || c == '.' || c == '_' || c == ':' ||
-          c == '@' || c == '-')) {
+    if (!(absl::ascii_isalnum(c) || c == '.' || c == '_' || c == ':' || c == '@' || c == '-')) {
       return absl::InvalidArgumentError(
           absl::StrCat(field, " may only contain A-Z a-z 0-9 . _ : @ -"));
     }
@@ -25,17 +23,15 @@ absl::Status CheckId(absl::string_view field, absl::string_view value,
   return absl::OkStatus();
 }
 
-absl::Status CheckKey(absl::string_view field, absl::string_view value,
-                      uint32_t max_bytes) {
+absl::Status CheckKey(absl::string_view field, absl::string_view value, uint32_t max_bytes) {
   if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
   if (value.size() > max_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " is longer than ", max_bytes, " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat(field, " is longer than ", max_bytes, " bytes"));
   }
   for (char c : value) {
     if (c < 0x21 || c > 0x7e) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, " may only contain printable ASCII without spaces"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " may only contain printable ASCII without spaces"));
     }
   }
   return absl::OkStatus();
@@ -53,8 +49,7 @@ absl::StatusOr<uint32_t> PageSize(absl::string_view field, uint32_t requested,
                                   uint32_t default_size, uint32_t max_size) {
   if (requested == 0) return default_size;
   if (requested > max_size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " must be at most ", max_size));
+    return absl::InvalidArgumentError(absl::StrCat(field, " must be at most ", max_size));
   }
   return requested;
 }

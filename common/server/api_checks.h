@@ -2,10 +2,10 @@
 #define AGENTCOM_COMMON_SERVER_API_CHECKS_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "google/protobuf/timestamp.pb.h"
 
@@ -15,12 +15,11 @@ namespace agentcom::server {
 // INVALID_ARGUMENT naming the field and the rule broken.
 
 // 1..max_bytes of [A-Za-z0-9._:@-]; empty allowed only when `optional`.
-absl::Status CheckId(absl::string_view field, absl::string_view value,
-                     uint32_t max_bytes, bool optional = false);
+absl::Status CheckId(absl::string_view field, absl::string_view value, uint32_t max_bytes,
+                     bool optional = false);
 
 // 1..max_bytes of printable ASCII without spaces (0x21..0x7e).
-absl::Status CheckKey(absl::string_view field, absl::string_view value,
-                      uint32_t max_bytes);
+absl::Status CheckKey(absl::string_view field, absl::string_view value, uint32_t max_bytes);
 
 // At most max_bytes.
 absl::Status CheckSize(absl::string_view field, size_t size, uint32_t max_bytes);

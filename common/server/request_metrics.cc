@@ -12,8 +12,7 @@ using grpc::experimental::InterceptionHookPoints;
 
 class RequestMetricsInterceptor final : public grpc::experimental::Interceptor {
  public:
-  RequestMetricsInterceptor(std::string method,
-                            prometheus::Family<prometheus::Counter>& requests,
+  RequestMetricsInterceptor(std::string method, prometheus::Family<prometheus::Counter>& requests,
                             prometheus::Family<prometheus::Histogram>& duration)
       : method_(std::move(method)),
         requests_(requests),
@@ -25,13 +24,11 @@ class RequestMetricsInterceptor final : public grpc::experimental::Interceptor {
       const grpc::Status status = methods->GetSendStatus();
       requests_.Add({{"method", method_}, {"code", StatusCodeName(status.error_code())}})
           .Increment();
-      const std::chrono::duration<double> elapsed =
-          std::chrono::steady_clock::now() - start_;
+      const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start_;
       duration_
           .Add({{"method", method_}},
-               prometheus::Histogram::BucketBoundaries{
-                   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                   0.25, 0.5, 1, 2.5, 5, 10, 30})
+               prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                       0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})
           .Observe(elapsed.count());
     }
     methods->Proceed();

@@ -4,8 +4,6 @@
 #include <google/protobuf/util/json_util.h>
 #include <leveldb/db.h>
 #include <leveldb/env.h>
-
-#include <optional>
 #include <leveldb/options.h>
 #include <leveldb/table.h>
 #include <leveldb/table_builder.h>
@@ -15,6 +13,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -54,8 +53,7 @@ absl::Status SyncDir(const std::string& dir) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> FileSha256(const std::string& path,
-                                       uint64_t* size) {
+absl::StatusOr<std::string> FileSha256(const std::string& path, uint64_t* size) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(path, " is missing"));
   internal::Sha256 sha;
@@ -75,8 +73,7 @@ absl::StatusOr<std::string> FileSha256(const std::string& path,
 // Iterates the records of a backup in order, checking block checksums and
 // key order, and feeding every record to `visit`.
 absl::Status ForEachRecord(
-    leveldb::Env* env, const std::string& backup_dir,
-    const BackupManifest& manifest,
+    leveldb::Env* env, const std::string& backup_dir, const BackupManifest& manifest,
     const std::function<absl::Status(absl::string_view, absl::string_view)>& visit) {
   std::string last_key;
   bool have_last = false;
@@ -106,8 +103,7 @@ absl::Status ForEachRecord(
       }
       last_key.assign(key.data(), key.size());
       have_last = true;
-      if (auto st = visit(key, absl::string_view(it->value().data(),
-                                                it->value().size()));
+      if (auto st = visit(key, absl::string_view(it->value().data(), it->value().size()));
           !st.ok()) {
         return st;
       }
@@ -119,17 +115,15 @@ absl::Status ForEachRecord(
   return absl::OkStatus();
 }
 
-absl::Status CheckTotals(const std::string& backup_dir,
-                         const BackupManifest& manifest,
+absl::Status CheckTotals(const std::string& backup_dir, const BackupManifest& manifest,
                          internal::ContentHasher& hasher) {
   if (hasher.count() != manifest.record_count()) {
-    return absl::DataLossError(absl::StrCat(
-        "backup ", backup_dir, ": holds ", hasher.count(),
-        " records, manifest says ", manifest.record_count()));
+    return absl::DataLossError(absl::StrCat("backup ", backup_dir, ": holds ", hasher.count(),
+                                            " records, manifest says ", manifest.record_count()));
   }
   if (hasher.HexDigest() != manifest.content_hash()) {
-    return absl::DataLossError(absl::StrCat(
-        "backup ", backup_dir, ": content hash differs from the manifest"));
+    return absl::DataLossError(
+        absl::StrCat("backup ", backup_dir, ": content hash differs from the manifest"));
   }
   return absl::OkStatus();
 }
@@ -165,8 +159,7 @@ std::string BackupIdFor(absl::Time time) {
 std::optional<absl::Time> BackupIdTime(absl::string_view id) {
   absl::Time t;
   std::string err;
-  if (!IsBackupId(id) ||
-      !absl::ParseTime("%Y%m%dT%H%M%E6SZ", id, absl::UTCTimeZone(), &t, &err)) {
+  if (!IsBackupId(id) || !absl::ParseTime("%Y%m%dT%H%M%E6SZ", id, absl::UTCTimeZone(), &t, &err)) {
     return std::nullopt;
   }
   return t;
@@ -177,8 +170,7 @@ bool IsBackupId(absl::string_view name) {
   if (name.size() != 23 || name[8] != 'T' || name[15] != '.' || name[22] != 'Z') {
     return false;
   }
-  for (size_t i : {0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 16, 17, 18,
-                   19, 20, 21}) {
+  for (size_t i : {0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 16, 17, 18, 19, 20, 21}) {
     if (name[i] < '0' || name[i] > '9') return false;
   }
   return true;
@@ -189,8 +181,8 @@ std::string BackupPath(const std::string& backup_root, absl::string_view table,
   return absl::StrCat(backup_root, "/", table, "/", backup_id);
 }
 
-absl::StatusOr<std::vector<std::string>> ListBackups(
-    const std::string& backup_root, absl::string_view table) {
+absl::StatusOr<std::vector<std::string>> ListBackups(const std::string& backup_root,
+                                                     absl::string_view table) {
   std::vector<std::string> ids;
   fs::path dir = fs::path(backup_root) / std::string(table);
   std::error_code ec;
@@ -209,7 +201,8 @@ absl::StatusOr<std::vector<std::string>> ListBackups(
 absl::StatusOr<BackupManifest> ReadManifest(const std::string& backup_dir) {
   const std::string path = absl::StrCat(backup_dir, "/", kManifestFile);
   std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("backup ", backup_dir, " has no ", kManifestFile));
+  if (!in)
+    return absl::NotFoundError(absl::StrCat("backup ", backup_dir, " has no ", kManifestFile));
   std::stringstream text;
   text << in.rdbuf();
   BackupManifest manifest;
@@ -220,8 +213,7 @@ absl::StatusOr<BackupManifest> ReadManifest(const std::string& backup_dir) {
   return manifest;
 }
 
-absl::StatusOr<BackupManifest> VerifyBackup(const std::string& backup_dir,
-                                            leveldb::Env* env) {
+absl::StatusOr<BackupManifest> VerifyBackup(const std::string& backup_dir, leveldb::Env* env) {
   if (env == nullptr) env = leveldb::Env::Default();
   absl::StatusOr<BackupManifest> manifest = ReadManifest(backup_dir);
   if (!manifest.ok()) return manifest.status();
@@ -232,18 +224,18 @@ absl::StatusOr<BackupManifest> VerifyBackup(const std::string& backup_dir,
                                             kBackupFormatVersion));
   }
   if (manifest->backup_id() != id) {
-    return absl::DataLossError(absl::StrCat("backup ", backup_dir, ": manifest names backup ",
-                                            manifest->backup_id()));
+    return absl::DataLossError(
+        absl::StrCat("backup ", backup_dir, ": manifest names backup ", manifest->backup_id()));
   }
   std::set<std::string> listed;
   for (const auto& file : manifest->files()) {
     if (file.name().find('/') != std::string::npos || file.name() == kManifestFile ||
         !listed.insert(file.name()).second) {
-      return absl::DataLossError(absl::StrCat("backup ", backup_dir, ": bad file name ", file.name()));
+      return absl::DataLossError(
+          absl::StrCat("backup ", backup_dir, ": bad file name ", file.name()));
     }
     uint64_t size = 0;
-    absl::StatusOr<std::string> sha =
-        FileSha256(absl::StrCat(backup_dir, "/", file.name()), &size);
+    absl::StatusOr<std::string> sha = FileSha256(absl::StrCat(backup_dir, "/", file.name()), &size);
     if (!sha.ok()) return absl::DataLossError(sha.status().message());
     if (size != file.size_bytes() || *sha != file.sha256()) {
       return absl::DataLossError(absl::StrCat("backup ", backup_dir, ": file ", file.name(),
@@ -258,19 +250,18 @@ absl::StatusOr<BackupManifest> VerifyBackup(const std::string& backup_dir,
     }
   }
   internal::ContentHasher hasher;
-  auto st = ForEachRecord(env, backup_dir, *manifest,
-                          [&](absl::string_view k, absl::string_view v) {
-                            hasher.Add(k, v);
-                            return absl::OkStatus();
-                          });
+  auto st =
+      ForEachRecord(env, backup_dir, *manifest, [&](absl::string_view k, absl::string_view v) {
+        hasher.Add(k, v);
+        return absl::OkStatus();
+      });
   if (!st.ok()) return st;
   if (auto s = CheckTotals(backup_dir, *manifest, hasher); !s.ok()) return s;
   return manifest;
 }
 
 absl::StatusOr<BackupManifest> RestoreBackup(const std::string& backup_dir,
-                                             const std::string& table_dir,
-                                             leveldb::Env* env) {
+                                             const std::string& table_dir, leveldb::Env* env) {
   if (env == nullptr) env = leveldb::Env::Default();
   absl::StatusOr<BackupManifest> manifest = ReadManifest(backup_dir);
   if (!manifest.ok()) return manifest.status();
@@ -298,8 +289,7 @@ absl::StatusOr<BackupManifest> RestoreBackup(const std::string& backup_dir,
     return FromLevelDb(ws, table_dir);
   };
   absl::Status st = ForEachRecord(
-      env, backup_dir, *manifest,
-      [&](absl::string_view k, absl::string_view v) -> absl::Status {
+      env, backup_dir, *manifest, [&](absl::string_view k, absl::string_view v) -> absl::Status {
         hasher.Add(k, v);
         batch.Put(internal::DataKey(k), leveldb::Slice(v.data(), v.size()));
         if (batch.ApproximateSize() >= kRestoreBatchBytes) return flush();
@@ -321,9 +311,8 @@ absl::StatusOr<BackupManifest> RestoreBackup(const std::string& backup_dir,
   return manifest;
 }
 
-BackupWriter::BackupWriter(leveldb::Env* env, std::string table,
-                           std::string backup_id, std::string temp_dir,
-                           std::string final_dir)
+BackupWriter::BackupWriter(leveldb::Env* env, std::string table, std::string backup_id,
+                           std::string temp_dir, std::string final_dir)
     : env_(env),
       table_(std::move(table)),
       backup_id_(std::move(backup_id)),
@@ -336,15 +325,17 @@ BackupWriter::BackupWriter(leveldb::Env* env, std::string table,
   options_->block_size = 64 << 10;
 }
 
-absl::StatusOr<std::unique_ptr<BackupWriter>> BackupWriter::Create(
-    leveldb::Env* env, const std::string& backup_root,
-    const std::string& table, absl::Time now) {
+absl::StatusOr<std::unique_ptr<BackupWriter>> BackupWriter::Create(leveldb::Env* env,
+                                                                   const std::string& backup_root,
+                                                                   const std::string& table,
+                                                                   absl::Time now) {
   if (env == nullptr) env = leveldb::Env::Default();
   std::error_code ec;
   const fs::path table_root = fs::path(backup_root) / table;
   fs::create_directories(table_root, ec);
   if (ec) {
-    return absl::UnavailableError(absl::StrCat("cannot create ", table_root.string(), ": ", ec.message()));
+    return absl::UnavailableError(
+        absl::StrCat("cannot create ", table_root.string(), ": ", ec.message()));
   }
   // Two backups in one microsecond get distinct, still ordered, ids.
   std::string id = BackupIdFor(now);
@@ -358,8 +349,8 @@ absl::StatusOr<std::unique_ptr<BackupWriter>> BackupWriter::Create(
   if (ec) {
     return absl::UnavailableError(absl::StrCat("cannot create ", temp, ": ", ec.message()));
   }
-  auto writer = std::unique_ptr<BackupWriter>(new BackupWriter(
-      env, table, id, temp, (table_root / id).string()));
+  auto writer = std::unique_ptr<BackupWriter>(
+      new BackupWriter(env, table, id, temp, (table_root / id).string()));
   writer->created_at_ = absl::FormatTime(absl::RFC3339_full, now, absl::UTCTimeZone());
   return writer;
 }
@@ -401,8 +392,7 @@ absl::Status BackupWriter::Add(absl::string_view key, absl::string_view value) {
     if (auto s = StartFile(); !s.ok()) return s;
   }
   hasher_->Add(key, value);
-  builder_->Add(leveldb::Slice(key.data(), key.size()),
-                leveldb::Slice(value.data(), value.size()));
+  builder_->Add(leveldb::Slice(key.data(), key.size()), leveldb::Slice(value.data(), value.size()));
   if (!builder_->status().ok()) return FromLevelDb(builder_->status(), temp_dir_);
   if (builder_->FileSize() >= kMaxFileBytes) return FinishFile();
   return absl::OkStatus();

@@ -15,11 +15,11 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "agentcom/common/v1/backup.pb.h"
 
@@ -50,36 +50,36 @@ std::string BackupPath(const std::string& backup_root, absl::string_view table,
 
 // Backup ids of `table`, oldest first; temporary directories are ignored.
 // A missing table directory is an empty list.
-absl::StatusOr<std::vector<std::string>> ListBackups(
-    const std::string& backup_root, absl::string_view table);
+absl::StatusOr<std::vector<std::string>> ListBackups(const std::string& backup_root,
+                                                     absl::string_view table);
 
 // Reads and parses the manifest only (no verification).
-absl::StatusOr<common::v1::BackupManifest> ReadManifest(
-    const std::string& backup_dir);
+absl::StatusOr<common::v1::BackupManifest> ReadManifest(const std::string& backup_dir);
 
 // Read-only, full verification of the backup in `backup_dir`: the manifest
 // parses and names this directory; exactly the listed files exist with the
 // listed sizes and SHA-256; every block checksum holds; keys ascend across
 // files; record count and content hash equal the manifest's. Returns the
 // manifest, or DATA_LOSS / NOT_FOUND saying what failed.
-absl::StatusOr<common::v1::BackupManifest> VerifyBackup(
-    const std::string& backup_dir, leveldb::Env* env = nullptr);
+absl::StatusOr<common::v1::BackupManifest> VerifyBackup(const std::string& backup_dir,
+                                                        leveldb::Env* env = nullptr);
 
 // Builds a fresh table directory at `table_dir` (which must not exist) from
 // the backup, verifying block checksums, record count and content hash as it
 // reads. On any error `table_dir` is removed again. Returns the manifest.
-absl::StatusOr<common::v1::BackupManifest> RestoreBackup(
-    const std::string& backup_dir, const std::string& table_dir,
-    leveldb::Env* env = nullptr);
+absl::StatusOr<common::v1::BackupManifest> RestoreBackup(const std::string& backup_dir,
+                                                         const std::string& table_dir,
+                                                         leveldb::Env* env = nullptr);
 
 // Writes one backup. Used by Table::Snapshot with the records of a LevelDB
 // snapshot. Not thread-safe. Destroying it before Commit removes the
 // temporary directory.
 class BackupWriter {
  public:
-  static absl::StatusOr<std::unique_ptr<BackupWriter>> Create(
-      leveldb::Env* env, const std::string& backup_root,
-      const std::string& table, absl::Time now);
+  static absl::StatusOr<std::unique_ptr<BackupWriter>> Create(leveldb::Env* env,
+                                                              const std::string& backup_root,
+                                                              const std::string& table,
+                                                              absl::Time now);
   ~BackupWriter();
 
   // Keys must ascend.
@@ -89,8 +89,8 @@ class BackupWriter {
 
  private:
   class HashingFile;
-  BackupWriter(leveldb::Env* env, std::string table, std::string backup_id,
-               std::string temp_dir, std::string final_dir);
+  BackupWriter(leveldb::Env* env, std::string table, std::string backup_id, std::string temp_dir,
+               std::string final_dir);
   absl::Status StartFile();
   absl::Status FinishFile();
 

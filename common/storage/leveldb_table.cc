@@ -7,19 +7,19 @@
 #include <algorithm>
 #include <filesystem>
 #include <optional>
-#include "absl/container/flat_hash_map.h"
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/fault/fault.h"
 #include "common/files/files.h"
-#include "common/storage/table_metrics.h"
 #include "common/logging/log.h"
 #include "common/storage/backup.h"
 #include "common/storage/format.h"
+#include "common/storage/table_metrics.h"
 
 namespace agentcom::storage {
 namespace {
@@ -53,9 +53,8 @@ leveldb::Status ForEachData(
     const std::function<bool(absl::string_view, absl::string_view)>& visit) {
   std::unique_ptr<leveldb::Iterator> it(db->NewIterator(ro));
   const std::string first = internal::DataKey(start);
-  const std::string end = limit.empty()
-                              ? std::string(1, internal::kDataPrefix + 1)
-                              : internal::DataKey(limit);
+  const std::string end =
+      limit.empty() ? std::string(1, internal::kDataPrefix + 1) : internal::DataKey(limit);
   for (it->Seek(first); it->Valid(); it->Next()) {
     absl::string_view key = ToView(it->key());
     if (key >= end) break;
@@ -96,8 +95,8 @@ absl::Status LevelDbTable::OpenLocked() {
   std::error_code ec;
   std::filesystem::create_directories(options_.dir, ec);
   if (ec) {
-    return absl::UnavailableError(absl::StrCat("table ", name(), ": cannot create ",
-                                               options_.dir, ": ", ec.message()));
+    return absl::UnavailableError(
+        absl::StrCat("table ", name(), ": cannot create ", options_.dir, ": ", ec.message()));
   }
   leveldb::Options o;
   o.env = env_;
@@ -194,8 +193,7 @@ absl::Status LevelDbTable::LoadOrRecountStats() {
   dirty.clean = false;
   leveldb::WriteOptions sync;
   sync.sync = true;
-  return Classify(db_->Put(sync, ToSlice(internal::kStatsKey),
-                           internal::EncodeStats(dirty)),
+  return Classify(db_->Put(sync, ToSlice(internal::kStatsKey), internal::EncodeStats(dirty)),
                   "open");
 }
 
@@ -210,9 +208,9 @@ absl::Status LevelDbTable::ReopenAfterWriteError() {
   const uintmax_t needed = (uintmax_t{options_.storage.write_buffer_mb()} << 21) + (1 << 20);
   const absl::Time now = absl::Now();
   if (ec || space.available < needed || now - last_reopen_attempt_ < absl::Milliseconds(200)) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "table ", name(), ": a write failed (disk full?); writes resume once ",
-        needed >> 20, " MiB are free in ", options_.dir));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("table ", name(), ": a write failed (disk full?); writes resume once ",
+                     needed >> 20, " MiB are free in ", options_.dir));
   }
   last_reopen_attempt_ = now;
   CloseLocked();
@@ -231,8 +229,7 @@ void LevelDbTable::CloseLocked() {
                                 static_cast<uint64_t>(logical_bytes_.load()), true};
     leveldb::WriteOptions sync;
     sync.sync = true;
-    leveldb::Status s = db_->Put(sync, ToSlice(internal::kStatsKey),
-                                 internal::EncodeStats(stats));
+    leveldb::Status s = db_->Put(sync, ToSlice(internal::kStatsKey), internal::EncodeStats(stats));
     if (!s.ok()) {
       log::Warn("could not checkpoint table statistics; they will be recounted",
                 {{"table", name()}, {"error", s.ToString()}});
@@ -254,10 +251,8 @@ absl::Status LevelDbTable::CheckServing() const {
   }
   if (state_ == TABLE_STATE_CORRUPTED || state_ == TABLE_STATE_RESTORING || !db_) {
     return absl::UnavailableError(absl::StrCat(
-        "table ", name(), " is ",
-        state_ == TABLE_STATE_RESTORING ? "being restored" : "corrupted",
-        state_reason_.empty() ? "" : absl::StrCat(" (", state_reason_, ")"),
-        "; retry later"));
+        "table ", name(), " is ", state_ == TABLE_STATE_RESTORING ? "being restored" : "corrupted",
+        state_reason_.empty() ? "" : absl::StrCat(" (", state_reason_, ")"), "; retry later"));
   }
   return absl::OkStatus();
 }
@@ -298,9 +293,8 @@ bool LevelDbTable::IsDamagedFile(const leveldb::Status& s) {
   // A table file that is gone (ENOENT: LevelDB says NotFound, which a Get
   // would otherwise take for an absent key) or shorter than its index says
   // (reads past its end fail with EINVAL) is damage, not a disk error.
-  return NamesTableFile(text) &&
-         ((s.IsNotFound() && absl::StrContains(text, "No such file")) ||
-          (s.IsIOError() && absl::StrContains(text, "Invalid argument")));
+  return NamesTableFile(text) && ((s.IsNotFound() && absl::StrContains(text, "No such file")) ||
+                                  (s.IsIOError() && absl::StrContains(text, "Invalid argument")));
 }
 
 absl::Status LevelDbTable::Classify(const leveldb::Status& s, absl::string_view op) {
@@ -308,9 +302,8 @@ absl::Status LevelDbTable::Classify(const leveldb::Status& s, absl::string_view 
   const std::string text = s.ToString();
   if (s.IsCorruption() || IsDamagedFile(s)) {
     MarkCorrupted(text);
-    return absl::UnavailableError(absl::StrCat(
-        "table ", name(), " is corrupted (", text,
-        "); a restore has been requested, retry later"));
+    return absl::UnavailableError(absl::StrCat("table ", name(), " is corrupted (", text,
+                                               "); a restore has been requested, retry later"));
   }
   if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("table ", name(), ": ", text));
   if (absl::StrContains(text, "No space left")) {
@@ -346,8 +339,7 @@ absl::Status LevelDbTable::Delete(absl::string_view key) {
   return Write(batch);
 }
 
-absl::Status LevelDbTable::Write(const TableBatch& batch)
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+absl::Status LevelDbTable::Write(const TableBatch& batch) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (batch.empty()) return absl::OkStatus();
   if (needs_reopen_) {
     if (auto s = ReopenAfterWriteError(); !s.ok()) return s;
@@ -481,9 +473,8 @@ absl::StatusOr<VerifyResult> LevelDbTable::FinishRestore(const VerifyResult& exp
   }
   absl::StatusOr<VerifyResult> found = VerifyLocked();
   if (!found.ok()) {
-    return absl::DataLossError(absl::StrCat("table ", name(),
-                                            ": the restored table does not verify: ",
-                                            found.status().message()));
+    return absl::DataLossError(absl::StrCat(
+        "table ", name(), ": the restored table does not verify: ", found.status().message()));
   }
   if (found->record_count != expected.record_count ||
       (!expected.content_hash.empty() && found->content_hash != expected.content_hash)) {
@@ -493,8 +484,8 @@ absl::StatusOr<VerifyResult> LevelDbTable::FinishRestore(const VerifyResult& exp
         expected.record_count, " with ",
         expected.content_hash.empty() ? "any hash" : expected.content_hash.substr(0, 16)));
   }
-  if (auto s = files::RemoveFileDurably(
-          env_, absl::StrCat(options_.dir, "/", kRestoringMarkerFile));
+  if (auto s =
+          files::RemoveFileDurably(env_, absl::StrCat(options_.dir, "/", kRestoringMarkerFile));
       !s.ok()) {
     return s;
   }
@@ -559,8 +550,7 @@ absl::Status LevelDbTable::Reopen(bool repair) {
 }
 
 void LevelDbTable::FlushLoop() {
-  const absl::Duration interval =
-      absl::Milliseconds(options_.storage.flush_interval_ms());
+  const absl::Duration interval = absl::Milliseconds(options_.storage.flush_interval_ms());
   while (true) {
     {
       absl::MutexLock l(&flush_mu_);
@@ -577,7 +567,8 @@ void LevelDbTable::FlushLoop() {
     absl::Status s = Classify(flushed, "flush");
     if (!s.ok()) {
       unsynced_ = true;
-      log::Warn("background flush failed", {{"table", name()}, {"error", std::string(s.message())}});
+      log::Warn("background flush failed",
+                {{"table", name()}, {"error", std::string(s.message())}});
     }
   }
 }

@@ -41,9 +41,9 @@ class LevelDbTable final : public Table {
   absl::Status Put(absl::string_view key, absl::string_view value) override;
   absl::Status Delete(absl::string_view key) override;
   absl::Status Write(const TableBatch& batch) override;
-  absl::Status Scan(absl::string_view start, absl::string_view limit,
-                    const std::function<bool(absl::string_view, absl::string_view)>&
-                        visit) override;
+  absl::Status Scan(
+      absl::string_view start, absl::string_view limit,
+      const std::function<bool(absl::string_view, absl::string_view)>& visit) override;
   TableStats Stats() override;
   absl::Status Compact() override;
   absl::StatusOr<VerifyResult> Verify() override;

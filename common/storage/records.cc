@@ -49,7 +49,7 @@ absl::StatusOr<std::string> ScanPage(
     return absl::InvalidArgumentError("page_token is malformed");
   }
   // The smallest key after `after`.
-  const std::string start = !after->empty()        ? absl::StrCat(*after, std::string(1, '\0'))
+  const std::string start = !after->empty()       ? absl::StrCat(*after, std::string(1, '\0'))
                             : query.start.empty() ? query.prefix
                                                   : query.start;
   std::vector<std::pair<std::string, std::string>> records;

@@ -6,11 +6,11 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "agentcom/common/v1/backup.pb.h"
 #include "agentcom/common/v1/table.pb.h"
 #include "agentcom/topology/v1/topology.pb.h"
@@ -41,8 +41,7 @@ inline constexpr char kRestoringMarkerFile[] = "AGENTCOM_RESTORING";
 class CorruptionListener {
  public:
   virtual ~CorruptionListener() = default;
-  virtual void OnCorruption(const std::string& table,
-                            const std::string& reason) = 0;
+  virtual void OnCorruption(const std::string& table, const std::string& reason) = 0;
 };
 
 // A set of puts and deletes applied atomically to one table.
@@ -55,9 +54,7 @@ class TableBatch {
   void Put(absl::string_view key, absl::string_view value) {
     ops_.push_back({std::string(key), std::string(value)});
   }
-  void Delete(absl::string_view key) {
-    ops_.push_back({std::string(key), std::nullopt});
-  }
+  void Delete(absl::string_view key) { ops_.push_back({std::string(key), std::nullopt}); }
   const std::vector<Op>& ops() const { return ops_; }
   bool empty() const { return ops_.empty(); }
 
@@ -105,8 +102,7 @@ class Table {
   // consistent view: writes made during the scan are not seen.
   virtual absl::Status Scan(
       absl::string_view start, absl::string_view limit,
-      const std::function<bool(absl::string_view key, absl::string_view value)>&
-          visit) = 0;
+      const std::function<bool(absl::string_view key, absl::string_view value)>& visit) = 0;
 
   // Cheap: no I/O beyond listing the table's directory.
   virtual TableStats Stats() = 0;
@@ -120,8 +116,7 @@ class Table {
 
   // Writes a point-in-time backup to <backup_root>/<table>/<backup_id>/
   // (see backup.h) and returns its manifest. Writes continue meanwhile.
-  virtual absl::StatusOr<BackupManifest> Snapshot(
-      const std::string& backup_root) = 0;
+  virtual absl::StatusOr<BackupManifest> Snapshot(const std::string& backup_root) = 0;
 
   // Closes and reopens the LevelDB directory, optionally running
   // leveldb::RepairDB first. A table that opens cleanly is OK again (or

@@ -66,21 +66,22 @@ absl::StatusOr<v1::UnsubscribeResponse> Channels::Unsubscribe(const v1::Unsubscr
 absl::StatusOr<v1::ListSubscribersResponse> Channels::ListSubscribers(
     const v1::ListSubscribersRequest& r) {
   if (auto s = server::CheckId("channel", r.channel(), limits_.max_id_bytes()); !s.ok()) return s;
-  absl::StatusOr<uint32_t> page = server::PageSize("page_size", r.page_size(), kDefaultPage, kMaxPage);
+  absl::StatusOr<uint32_t> page =
+      server::PageSize("page_size", r.page_size(), kDefaultPage, kMaxPage);
   if (!page.ok()) return page.status();
   const std::string prefix = SubPrefix(r.channel());
   v1::ListSubscribersResponse response;
-  absl::StatusOr<std::string> next = storage::ScanPage(
-      subscriptions_,
-      {.query = r.channel(),
-       .page_token = r.page_token(),
-       .prefix = prefix,
-       .limit = SubEnd(r.channel()),
-       .page_size = *page},
-      [&](absl::string_view key, absl::string_view) {
-        response.add_agent_ids(std::string(key.substr(prefix.size())));
-        return absl::OkStatus();
-      });
+  absl::StatusOr<std::string> next =
+      storage::ScanPage(subscriptions_,
+                        {.query = r.channel(),
+                         .page_token = r.page_token(),
+                         .prefix = prefix,
+                         .limit = SubEnd(r.channel()),
+                         .page_size = *page},
+                        [&](absl::string_view key, absl::string_view) {
+                          response.add_agent_ids(std::string(key.substr(prefix.size())));
+                          return absl::OkStatus();
+                        });
   if (!next.ok()) return next.status();
   response.set_next_page_token(*next);
   return response;
@@ -104,17 +105,14 @@ absl::StatusOr<v1::PublishResponse> Channels::Publish(const v1::PublishRequest& 
 
   v1::PublishResponse response;
   const std::string prefix = SubPrefix(r.channel());
-  absl::Status s = subscriptions_->Scan(prefix, SubEnd(r.channel()),
-                                        [&](absl::string_view key, absl::string_view) {
-                                          if (response.subscribers_size() <
-                                              static_cast<int>(kMaxListedSubscribers)) {
-                                            response.add_subscribers(
-                                                std::string(key.substr(prefix.size())));
-                                          }
-                                          response.set_subscriber_count(
-                                              response.subscriber_count() + 1);
-                                          return true;
-                                        });
+  absl::Status s = subscriptions_->Scan(
+      prefix, SubEnd(r.channel()), [&](absl::string_view key, absl::string_view) {
+        if (response.subscribers_size() < static_cast<int>(kMaxListedSubscribers)) {
+          response.add_subscribers(std::string(key.substr(prefix.size())));
+        }
+        response.set_subscriber_count(response.subscriber_count() + 1);
+        return true;
+      });
   if (!s.ok()) return s;
   storage::TableBatch batch;
   batch.Put(SeqKey(r.channel()), storage::EncodeU64(message.seq()));

@@ -19,7 +19,8 @@ absl::Mutex& ConfigStore::StripeOf(const std::string& key) {
 
 absl::StatusOr<v1::Entry> ConfigStore::Get(const v1::GetRequest& request) {
   if (auto s = server::CheckKey("key", request.key(), limits_.max_id_bytes()); !s.ok()) return s;
-  absl::StatusOr<std::optional<v1::Entry>> entry = storage::GetRecord<v1::Entry>(table_, request.key());
+  absl::StatusOr<std::optional<v1::Entry>> entry =
+      storage::GetRecord<v1::Entry>(table_, request.key());
   if (!entry.ok()) return entry.status();
   if (!entry->has_value()) return absl::NotFoundError(absl::StrCat("key ", request.key()));
   return **entry;
@@ -32,7 +33,8 @@ absl::StatusOr<v1::Entry> ConfigStore::Put(const v1::PutRequest& request) {
     return s;
   }
   absl::MutexLock lock(&StripeOf(request.key()));
-  absl::StatusOr<std::optional<v1::Entry>> current = storage::GetRecord<v1::Entry>(table_, request.key());
+  absl::StatusOr<std::optional<v1::Entry>> current =
+      storage::GetRecord<v1::Entry>(table_, request.key());
   if (!current.ok()) return current.status();
   const uint64_t version = current->has_value() ? (*current)->version() : 0;
   if (request.has_expected_version() && request.expected_version() != version) {
@@ -51,7 +53,8 @@ absl::StatusOr<v1::Entry> ConfigStore::Put(const v1::PutRequest& request) {
 absl::Status ConfigStore::Delete(const v1::DeleteRequest& request) {
   if (auto s = server::CheckKey("key", request.key(), limits_.max_id_bytes()); !s.ok()) return s;
   absl::MutexLock lock(&StripeOf(request.key()));
-  absl::StatusOr<std::optional<v1::Entry>> current = storage::GetRecord<v1::Entry>(table_, request.key());
+  absl::StatusOr<std::optional<v1::Entry>> current =
+      storage::GetRecord<v1::Entry>(table_, request.key());
   if (!current.ok()) return current.status();
   if (!current->has_value()) return absl::NotFoundError(absl::StrCat("key ", request.key()));
   if (request.has_expected_version() && request.expected_version() != (*current)->version()) {
@@ -74,16 +77,16 @@ absl::StatusOr<v1::ListResponse> ConfigStore::List(const v1::ListRequest& reques
   // Keys are printable ASCII, so every key with the prefix sorts before
   // prefix + 0x7f.
   v1::ListResponse response;
-  absl::StatusOr<std::string> next = storage::ScanPage(
-      table_,
-      {.query = request.prefix(),
-       .page_token = request.page_token(),
-       .prefix = request.prefix(),
-       .limit = absl::StrCat(request.prefix(), "\x7f"),
-       .page_size = *page},
-      [&](absl::string_view key, absl::string_view value) {
-        return storage::ParseRecord(*table_, key, value, response.add_entries());
-      });
+  absl::StatusOr<std::string> next =
+      storage::ScanPage(table_,
+                        {.query = request.prefix(),
+                         .page_token = request.page_token(),
+                         .prefix = request.prefix(),
+                         .limit = absl::StrCat(request.prefix(), "\x7f"),
+                         .page_size = *page},
+                        [&](absl::string_view key, absl::string_view value) {
+                          return storage::ParseRecord(*table_, key, value, response.add_entries());
+                        });
   if (!next.ok()) return next.status();
   response.set_next_page_token(*next);
   return response;

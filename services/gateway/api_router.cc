@@ -52,8 +52,9 @@ bool ParseBody(const std::string& body, Message* request, HttpResponse* error) {
 
 template <typename Request, typename Response>
 HttpResponse Invoke(mnt::Maintenance::StubInterface* stub,
-                    grpc::Status (mnt::Maintenance::StubInterface::*method)(
-                        grpc::ClientContext*, const Request&, Response*),
+                    grpc::Status (mnt::Maintenance::StubInterface::*method)(grpc::ClientContext*,
+                                                                            const Request&,
+                                                                            Response*),
                     const std::string& authorization, const Request& request,
                     absl::Duration timeout) {
   grpc::ClientContext ctx;
@@ -62,7 +63,8 @@ HttpResponse Invoke(mnt::Maintenance::StubInterface* stub,
   Response response;
   grpc::Status s = (stub->*method)(&ctx, request, &response);
   if (!s.ok()) {
-    return JsonError(HttpStatusFor(s.error_code()), StatusCodeName(s.error_code()), s.error_message());
+    return JsonError(HttpStatusFor(s.error_code()), StatusCodeName(s.error_code()),
+                     s.error_message());
   }
   return ToJson(response);
 }
@@ -71,29 +73,44 @@ HttpResponse Invoke(mnt::Maintenance::StubInterface* stub,
 
 int HttpStatusFor(grpc::StatusCode code) {
   switch (code) {
-    case grpc::StatusCode::OK: return 200;
-    case grpc::StatusCode::INVALID_ARGUMENT: return 400;
-    case grpc::StatusCode::OUT_OF_RANGE: return 400;
-    case grpc::StatusCode::UNAUTHENTICATED: return 401;
-    case grpc::StatusCode::PERMISSION_DENIED: return 403;
-    case grpc::StatusCode::NOT_FOUND: return 404;
-    case grpc::StatusCode::ALREADY_EXISTS: return 409;
-    case grpc::StatusCode::ABORTED: return 409;
-    case grpc::StatusCode::FAILED_PRECONDITION: return 412;
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return 429;
-    case grpc::StatusCode::CANCELLED: return 499;
-    case grpc::StatusCode::UNIMPLEMENTED: return 501;
-    case grpc::StatusCode::UNAVAILABLE: return 503;
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return 504;
-    default: return 500;
+    case grpc::StatusCode::OK:
+      return 200;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return 400;
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return 400;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return 401;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return 403;
+    case grpc::StatusCode::NOT_FOUND:
+      return 404;
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return 409;
+    case grpc::StatusCode::ABORTED:
+      return 409;
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return 412;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return 429;
+    case grpc::StatusCode::CANCELLED:
+      return 499;
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return 501;
+    case grpc::StatusCode::UNAVAILABLE:
+      return 503;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return 504;
+    default:
+      return 500;
   }
 }
 
 HttpResponse JsonError(int status, const std::string& code, const std::string& message) {
   HttpResponse r;
   r.status = status;
-  r.body = absl::StrCat("{\"error\":{\"code\":\"", code, "\",\"message\":\"", Escape(message),
-                        "\"}}");
+  r.body =
+      absl::StrCat("{\"error\":{\"code\":\"", code, "\",\"message\":\"", Escape(message), "\"}}");
   return r;
 }
 
@@ -104,7 +121,8 @@ ApiRouter::ApiRouter(std::shared_ptr<mnt::Maintenance::StubInterface> stub)
   routes_ = {
       {"GET", "/api/admin/health", false,
        [stub_ptr](const Call& c) {
-         return Invoke(stub_ptr, &S::GetHealth, c.authorization, mnt::GetHealthRequest(), kShortCall);
+         return Invoke(stub_ptr, &S::GetHealth, c.authorization, mnt::GetHealthRequest(),
+                       kShortCall);
        }},
       {"GET", "/api/admin/compaction-history", false,
        [stub_ptr](const Call& c) {

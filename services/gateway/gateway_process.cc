@@ -22,7 +22,8 @@ absl::StatusOr<std::unique_ptr<GatewayProcess>> GatewayProcess::Create(const Opt
   auto metrics = metrics::MetricsServer::Start(topology.gateway().metrics_address());
   if (!metrics.ok()) return metrics.status();
   p->metrics_ = *std::move(metrics);
-  p->static_dir_ = options.static_dir.empty() ? topology.gateway().static_dir() : options.static_dir;
+  p->static_dir_ =
+      options.static_dir.empty() ? topology.gateway().static_dir() : options.static_dir;
   GatewayServer::Options o;
   o.address = topology.gateway().address();
   o.static_dir = p->static_dir_;

@@ -20,12 +20,8 @@ constexpr int kMaxHeaders = 64;
 constexpr size_t kAckChunk = 10000;
 
 std::string SeqKey(absl::string_view agent) { return absl::StrCat("s", agent); }
-std::string QueuePrefix(absl::string_view agent) {
-  return absl::StrCat("q", agent, storage::kSep);
-}
-std::string QueueEnd(absl::string_view agent) {
-  return absl::StrCat("q", agent, storage::kSepEnd);
-}
+std::string QueuePrefix(absl::string_view agent) { return absl::StrCat("q", agent, storage::kSep); }
+std::string QueueEnd(absl::string_view agent) { return absl::StrCat("q", agent, storage::kSepEnd); }
 std::string MessageKey(absl::string_view agent, uint64_t seq) {
   return absl::StrCat(QueuePrefix(agent), storage::EncodeU64(seq));
 }
@@ -36,14 +32,12 @@ absl::Status Mailbox::CheckMessage(const v1::Message& m) const {
   if (auto s = server::CheckId("message.id", m.id(), limits_.max_id_bytes(), true); !s.ok()) {
     return s;
   }
-  if (auto s = server::CheckId("message.from", m.from(), limits_.max_id_bytes(), true);
-      !s.ok()) {
+  if (auto s = server::CheckId("message.from", m.from(), limits_.max_id_bytes(), true); !s.ok()) {
     return s;
   }
   if (m.headers_size() > kMaxHeaders) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("message.headers has ", m.headers_size(), " entries; the limit is ",
-                     kMaxHeaders));
+    return absl::InvalidArgumentError(absl::StrCat("message.headers has ", m.headers_size(),
+                                                   " entries; the limit is ", kMaxHeaders));
   }
   size_t size = m.body().size();
   for (const auto& [k, v] : m.headers()) {
@@ -122,11 +116,11 @@ absl::StatusOr<v1::AckResponse> Mailbox::Ack(const v1::AckRequest& request) {
   // chunk is atomic and a retried Ack finishes the rest (it is idempotent).
   while (true) {
     std::vector<std::string> keys;
-    absl::Status s = table_->Scan(QueuePrefix(agent), limit,
-                                  [&](absl::string_view key, absl::string_view) {
-                                    keys.emplace_back(key);
-                                    return keys.size() < kAckChunk;
-                                  });
+    absl::Status s =
+        table_->Scan(QueuePrefix(agent), limit, [&](absl::string_view key, absl::string_view) {
+          keys.emplace_back(key);
+          return keys.size() < kAckChunk;
+        });
     if (!s.ok()) return s;
     if (keys.empty()) break;
     storage::TableBatch batch;

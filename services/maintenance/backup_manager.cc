@@ -69,7 +69,8 @@ void BackupManager::RemoveStalePartials(const std::string& table) {
     absl::StatusOr<absl::Duration> idle = files::UnmodifiedFor(path);
     if (!idle.ok() || *idle < kStaleTempAge) continue;
     if (auto s = files::RemoveTree(options_.env, path); !s.ok()) {
-      log::Warn("cannot remove a partial backup", {{"path", path}, {"error", std::string(s.message())}});
+      log::Warn("cannot remove a partial backup",
+                {{"path", path}, {"error", std::string(s.message())}});
       continue;
     }
     log::Info("removed a partial backup", {{"table", table}, {"path", path}});
@@ -105,8 +106,8 @@ v1::BackupResult BackupManager::BackUp(const std::string& table) {
       return fail(absl::StrCat("backup ", id, " failed verification (", verified.status().message(),
                                ") and could not be removed: ", s.message()));
     }
-    return fail(absl::StrCat("backup ", id, " failed verification and was removed: ",
-                             verified.status().message()));
+    return fail(absl::StrCat(
+        "backup ", id, " failed verification and was removed: ", verified.status().message()));
   }
   {
     absl::MutexLock l(&mu_);
@@ -135,13 +136,13 @@ v1::BackupRun BackupManager::FinishRun(v1::BackupRun run, const std::string& tab
     }
   }
   if (table.empty()) {
-    options_.events->Add("backup_complete", "",
-                         absl::StrCat("backed up ", run.succeeded(), " of ", run.results_size(),
-                                      " tables"),
-                         {{"tables", absl::StrJoin(done, ",")},
-                          {"directory", options_.topology->backup_dir()},
-                          {"failed", absl::StrCat(run.failed())},
-                          {"trigger", run.trigger()}});
+    options_.events->Add(
+        "backup_complete", "",
+        absl::StrCat("backed up ", run.succeeded(), " of ", run.results_size(), " tables"),
+        {{"tables", absl::StrJoin(done, ",")},
+         {"directory", options_.topology->backup_dir()},
+         {"failed", absl::StrCat(run.failed())},
+         {"trigger", run.trigger()}});
   } else if (run.succeeded() == 1) {
     options_.events->Add("backup_complete", table, absl::StrCat("backed up ", table),
                          {{"tables", table},
@@ -184,7 +185,8 @@ std::vector<std::string> BackupManager::ApplyRetention(const std::string& table)
     }
     const std::string path = storage::BackupPath(options_.topology->backup_dir(), table, *it);
     if (auto s = files::RemoveTree(options_.env, path); !s.ok()) {
-      log::Warn("retention could not remove a backup", {{"path", path}, {"error", std::string(s.message())}});
+      log::Warn("retention could not remove a backup",
+                {{"path", path}, {"error", std::string(s.message())}});
       continue;
     }
     log::Info("retention removed a backup", {{"table", table}, {"backup_id", *it}});
@@ -214,8 +216,8 @@ absl::StatusOr<v1::ListBackupsResponse> BackupManager::List(
   return out;
 }
 
-absl::StatusOr<v1::VerifyBackupResponse> BackupManager::Verify(
-    const std::string& table, const std::string& backup_id) const {
+absl::StatusOr<v1::VerifyBackupResponse> BackupManager::Verify(const std::string& table,
+                                                               const std::string& backup_id) const {
   if (auto s = CheckBackupExists(options_.env, options_.topology->backup_dir(), table, backup_id);
       !s.ok()) {
     return s;

@@ -1,8 +1,8 @@
 #include "services/maintenance/compaction_history.h"
 
 #include "common/files/files.h"
-#include "common/logging/log.h"
 #include "common/json/json.h"
+#include "common/logging/log.h"
 
 namespace agentcom::maintenance {
 

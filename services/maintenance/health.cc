@@ -37,7 +37,8 @@ v1::GetHealthResponse HealthReporter::Get() const {
       if (options_.restoring(t.name())) {
         h->mutable_stats()->set_state(common::v1::TABLE_STATE_RESTORING);
       }
-      if (auto backups = options_.backups->List({t.name()}); backups.ok() && backups->backups_size()) {
+      if (auto backups = options_.backups->List({t.name()});
+          backups.ok() && backups->backups_size()) {
         h->set_backups_retained(static_cast<uint32_t>(backups->backups_size()));
         h->set_last_backup_id(backups->backups(0).backup_id());
         if (backups->backups(0).has_created()) {

@@ -201,8 +201,7 @@ absl::StatusOr<v1::RestoreResult> MaintenanceCore::RestoreTable(const std::strin
 }
 
 v1::RestoreResult MaintenanceCore::RestoreLocked(const std::string& table,
-                                                 const std::string& backup_id,
-                                                 v1::Trigger trigger,
+                                                 const std::string& backup_id, v1::Trigger trigger,
                                                  const std::optional<v1::RestoreJournal>& resume) {
   absl::MutexLock l(&TableLock(table));
   return restorer_.Restore(table, backup_id, trigger, resume);

@@ -90,8 +90,7 @@ class MaintenanceCore {
   // the proto. INVALID_ARGUMENT for a malformed backup id, NOT_FOUND for a
   // backup that does not exist.
   absl::StatusOr<v1::RestoreResult> RestoreTable(const std::string& table,
-                                                 const std::string& backup_id,
-                                                 v1::Trigger trigger);
+                                                 const std::string& backup_id, v1::Trigger trigger);
   // True once no restore is queued or running, false after `timeout` of
   // real time (tests and orderly shutdown).
   bool WaitRestoresIdle(absl::Duration timeout);

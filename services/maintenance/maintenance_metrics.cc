@@ -9,17 +9,23 @@ prometheus::Histogram::BucketBoundaries Buckets() {
 
 const char* OutcomeName(v1::CompactionOutcome outcome) {
   switch (outcome) {
-    case v1::COMPACTION_OUTCOME_COMPACTED: return "compacted";
-    case v1::COMPACTION_OUTCOME_SKIPPED: return "skipped";
-    default: return "error";
+    case v1::COMPACTION_OUTCOME_COMPACTED:
+      return "compacted";
+    case v1::COMPACTION_OUTCOME_SKIPPED:
+      return "skipped";
+    default:
+      return "error";
   }
 }
 
 const char* OutcomeName(v1::RestoreOutcome outcome) {
   switch (outcome) {
-    case v1::RESTORE_OUTCOME_RESTORED: return "restored";
-    case v1::RESTORE_OUTCOME_DEGRADED: return "degraded";
-    default: return "failed";
+    case v1::RESTORE_OUTCOME_RESTORED:
+      return "restored";
+    case v1::RESTORE_OUTCOME_DEGRADED:
+      return "degraded";
+    default:
+      return "failed";
   }
 }
 
@@ -27,9 +33,12 @@ const char* OutcomeName(v1::RestoreOutcome outcome) {
 
 const char* TriggerName(v1::Trigger trigger) {
   switch (trigger) {
-    case v1::TRIGGER_AUTO: return "auto";
-    case v1::TRIGGER_SCHEDULED: return "scheduled";
-    default: return "manual";
+    case v1::TRIGGER_AUTO:
+      return "auto";
+    case v1::TRIGGER_SCHEDULED:
+      return "scheduled";
+    default:
+      return "manual";
   }
 }
 
@@ -85,17 +94,16 @@ MaintenanceMetrics::MaintenanceMetrics(prometheus::Registry* registry,
     compaction_duration_.Add({{"table", table}}, Buckets());
     recovery_duration_.Add({{"table", table}}, Buckets());
     for (v1::Trigger trigger : {v1::TRIGGER_AUTO, v1::TRIGGER_MANUAL}) {
-      for (v1::RestoreOutcome outcome : {v1::RESTORE_OUTCOME_RESTORED,
-                                         v1::RESTORE_OUTCOME_DEGRADED,
+      for (v1::RestoreOutcome outcome : {v1::RESTORE_OUTCOME_RESTORED, v1::RESTORE_OUTCOME_DEGRADED,
                                          v1::RESTORE_OUTCOME_FAILED}) {
         recoveries_.Add({{"table", table},
                          {"trigger", TriggerName(trigger)},
                          {"result", OutcomeName(outcome)}});
       }
     }
-    for (v1::CompactionOutcome outcome : {v1::COMPACTION_OUTCOME_COMPACTED,
-                                          v1::COMPACTION_OUTCOME_SKIPPED,
-                                          v1::COMPACTION_OUTCOME_ERROR}) {
+    for (v1::CompactionOutcome outcome :
+         {v1::COMPACTION_OUTCOME_COMPACTED, v1::COMPACTION_OUTCOME_SKIPPED,
+          v1::COMPACTION_OUTCOME_ERROR}) {
       compactions_.Add({{"table", table}, {"result", OutcomeName(outcome)}});
     }
   }
@@ -103,7 +111,8 @@ MaintenanceMetrics::MaintenanceMetrics(prometheus::Registry* registry,
 
 void MaintenanceMetrics::BackupSucceeded(const std::string& table, absl::Time taken,
                                          double seconds) {
-  backup_last_success_.Add({{"table", table}}).Set(absl::ToDoubleSeconds(taken - absl::UnixEpoch()));
+  backup_last_success_.Add({{"table", table}})
+      .Set(absl::ToDoubleSeconds(taken - absl::UnixEpoch()));
   backup_duration_.Add({{"table", table}}).Set(seconds);
 }
 
@@ -130,8 +139,8 @@ void MaintenanceMetrics::CorruptionReported(const std::string& table) {
 
 void MaintenanceMetrics::Recovery(const std::string& table, v1::Trigger trigger,
                                   v1::RestoreOutcome outcome, double seconds) {
-  recoveries_.Add({{"table", table}, {"trigger", TriggerName(trigger)},
-                   {"result", OutcomeName(outcome)}})
+  recoveries_
+      .Add({{"table", table}, {"trigger", TriggerName(trigger)}, {"result", OutcomeName(outcome)}})
       .Increment();
   recovery_duration_.Add({{"table", table}}, Buckets()).Observe(seconds);
   degraded_.Add({{"table", table}}).Set(outcome == v1::RESTORE_OUTCOME_DEGRADED ? 1 : 0);

@@ -25,9 +25,9 @@ absl::StatusOr<std::unique_ptr<MaintenanceProcess>> MaintenanceProcess::Create(O
   if (supervisor == nullptr) {
     auto password = auth::LoadOrCreateToken(topology.supervisor().password_file());
     if (!password.ok()) return password.status();
-    p->own_supervisor_ = std::make_unique<SupervisordClient>(
-        topology.supervisor().address(), topology.supervisor().username(), *password,
-        options.clock);
+    p->own_supervisor_ = std::make_unique<SupervisordClient>(topology.supervisor().address(),
+                                                             topology.supervisor().username(),
+                                                             *password, options.clock);
     supervisor = p->own_supervisor_.get();
   }
   StoreClient* stores = options.stores;

@@ -28,8 +28,7 @@ grpc::Status MaintenanceService::GetHealth(grpc::ServerContext* c, const v1::Get
   });
 }
 
-grpc::Status MaintenanceService::CompactAll(grpc::ServerContext* c,
-                                            const v1::CompactAllRequest* r,
+grpc::Status MaintenanceService::CompactAll(grpc::ServerContext* c, const v1::CompactAllRequest* r,
                                             v1::CompactionRun* out) {
   return Handle(authorizer_, c, Role::kAdmin, [&] {
     *out = core_->CompactAll(r->force(), v1::TRIGGER_MANUAL);
@@ -53,8 +52,7 @@ grpc::Status MaintenanceService::BackupAll(grpc::ServerContext* c, const v1::Bac
 }
 
 grpc::Status MaintenanceService::BackupTable(grpc::ServerContext* c,
-                                             const v1::BackupTableRequest* r,
-                                             v1::BackupRun* out) {
+                                             const v1::BackupTableRequest* r, v1::BackupRun* out) {
   return Handle(authorizer_, c, Role::kAdmin,
                 [&] { return Respond(core_->BackupTable(r->table(), v1::TRIGGER_MANUAL), out); });
 }
@@ -90,8 +88,7 @@ grpc::Status MaintenanceService::GetCompactionHistory(grpc::ServerContext* c,
   });
 }
 
-grpc::Status MaintenanceService::ListEvents(grpc::ServerContext* c,
-                                            const v1::ListEventsRequest* r,
+grpc::Status MaintenanceService::ListEvents(grpc::ServerContext* c, const v1::ListEventsRequest* r,
                                             v1::ListEventsResponse* out) {
   return Handle(authorizer_, c, Role::kAdmin, [&]() -> absl::Status {
     absl::StatusOr<uint32_t> limit = server::PageSize("limit", r->limit(), 100, 1000);

@@ -39,9 +39,8 @@ void WebhookNotifier::Run() {
     std::string body;
     {
       absl::MutexLock l(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || !queue_.empty();
-      };
+      auto ready = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
       mu_.Await(absl::Condition(&ready));
       if (queue_.empty()) return;
       body = std::move(queue_.front());
@@ -62,8 +61,9 @@ void WebhookNotifier::Run() {
       curl_slist_free_all(headers);
       curl_easy_cleanup(curl);
       if (rc != CURLE_OK || http >= 300) {
-        log::Warn("webhook delivery failed",
-                  {{"url", url}, {"error", curl_easy_strerror(rc)}, {"http", static_cast<int64_t>(http)}});
+        log::Warn("webhook delivery failed", {{"url", url},
+                                              {"error", curl_easy_strerror(rc)},
+                                              {"http", static_cast<int64_t>(http)}});
       }
     }
   }

@@ -35,10 +35,10 @@ absl::Status OfflineStore::Start(const std::string& store) {
     auto table = storage::OpenTable(o);
     if (!table.ok()) {
       for (const auto& other : (*spec)->tables()) tables_.erase(other.name());
-      return absl::Status(table.status().code(),
-                          absl::StrCat("cannot open table ", t.name(), " of store ", store,
-                                       " (is the store process running?): ",
-                                       table.status().message()));
+      return absl::Status(
+          table.status().code(),
+          absl::StrCat("cannot open table ", t.name(), " of store ", store,
+                       " (is the store process running?): ", table.status().message()));
     }
     tables_[t.name()] = *std::move(table);
   }

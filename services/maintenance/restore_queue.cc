@@ -90,9 +90,8 @@ void RestoreQueue::Work() {
     Job job;
     {
       absl::MutexLock l(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || HasReadyJob();
-      };
+      auto ready = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || HasReadyJob(); };
       while (!ready()) {
         absl::Time next = absl::InfiniteFuture();
         for (const Job& j : queue_) next = std::min(next, j.not_before);

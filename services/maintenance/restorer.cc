@@ -112,8 +112,8 @@ absl::Status Restorer::Run::Quarantine() {
     target = absl::StrCat(qdir, "/", table_, "-", storage::BackupIdFor(o_.clock->Now()), "-", n);
   }
   if (auto s = files::RenameDurably(o_.env, TableDir(), target); !s.ok()) {
-    return absl::UnavailableError(absl::StrCat("cannot move ", TableDir(),
-                                               " to quarantine: ", s.message()));
+    return absl::UnavailableError(
+        absl::StrCat("cannot move ", TableDir(), " to quarantine: ", s.message()));
   }
   last_moved_ = target;
   if (result_.quarantine_path().empty()) result_.set_quarantine_path(target);
@@ -146,15 +146,14 @@ absl::Status Restorer::Run::Install(const std::string& backup_path) {
         !s.ok()) {
       return s;
     }
-  } else if (auto restored = storage::RestoreBackup(backup_path, staging, o_.env);
-             !restored.ok()) {
+  } else if (auto restored = storage::RestoreBackup(backup_path, staging, o_.env); !restored.ok()) {
     return restored.status();
   }
   // The store opens the table RESTORING and serves no agent until
   // FinishRestore has verified it (R3).
-  if (auto s = files::WriteFileAtomically(
-          o_.env, absl::StrCat(staging, "/", storage::kRestoringMarkerFile),
-          "installed by maintenance; serving once verified\n");
+  if (auto s = files::WriteFileAtomically(o_.env,
+                                          absl::StrCat(staging, "/", storage::kRestoringMarkerFile),
+                                          "installed by maintenance; serving once verified\n");
       !s.ok()) {
     return s;
   }
@@ -179,8 +178,7 @@ void Restorer::Run::RollBack(const std::string& backup_id) {
 absl::Status Restorer::Run::StartServing() {
   if (auto s = o_.supervisor->Start(store_); !s.ok()) return s;
   const absl::Time deadline =
-      o_.clock->Now() +
-      absl::Seconds(o_.topology->maintenance().store_start_timeout_seconds());
+      o_.clock->Now() + absl::Seconds(o_.topology->maintenance().store_start_timeout_seconds());
   while (true) {
     const absl::Time now = o_.clock->Now();
     absl::Status serving =
@@ -225,7 +223,8 @@ v1::RestoreResult Restorer::Run::Finish(v1::RestoreOutcome outcome, const std::s
   result_.set_reason(reason);
   result_.set_duration_seconds(absl::ToDoubleSeconds(o_.clock->Now() - start_));
   if (auto s = o_.journal->Remove(table_); !s.ok()) {
-    log::Error("cannot remove the restore journal", {{"table", table_}, {"error", std::string(s.message())}});
+    log::Error("cannot remove the restore journal",
+               {{"table", table_}, {"error", std::string(s.message())}});
   }
   o_.metrics->Recovery(table_, trigger_, outcome, result_.duration_seconds());
   std::map<std::string, std::string> details = {
@@ -240,7 +239,8 @@ v1::RestoreResult Restorer::Run::Finish(v1::RestoreOutcome outcome, const std::s
   }
   if (outcome == v1::RESTORE_OUTCOME_RESTORED) {
     o_.events->Add("recovery_complete", table_,
-                   absl::StrCat("restored ", table_, " from backup ", result_.backup_id()), details);
+                   absl::StrCat("restored ", table_, " from backup ", result_.backup_id()),
+                   details);
     return result_;
   }
   if (outcome == v1::RESTORE_OUTCOME_DEGRADED) {
@@ -311,8 +311,8 @@ v1::RestoreResult Restorer::Run::Execute(const std::string& backup_id,
       return Finish(v1::RESTORE_OUTCOME_FAILED,
                     absl::StrCat("cannot install backup ", id, ": ", installed.message()));
     }
-    absl::Status verified = StartAndVerify(
-        id, {manifest->record_count(), manifest->content_hash()}, v1::RESTORE_STEP_STARTING);
+    absl::Status verified = StartAndVerify(id, {manifest->record_count(), manifest->content_hash()},
+                                           v1::RESTORE_STEP_STARTING);
     if (absl::IsDataLoss(verified) || absl::IsFailedPrecondition(verified)) {
       // The installed copy does not verify as the store opened it. It never
       // served an agent (it was RESTORING), so trying the next backup loses
@@ -337,10 +337,10 @@ v1::RestoreResult Restorer::Run::Execute(const std::string& backup_id,
   if (auto s = StopAndQuarantine(""); !s.ok()) {
     return Finish(v1::RESTORE_OUTCOME_FAILED, std::string(s.message()));
   }
-  const std::string why =
-      candidates.empty() ? "no backup of the table exists"
-                         : absl::StrCat("no backup could be restored (",
-                                        absl::StrJoin(result_.rejected_backups(), "; "), ")");
+  const std::string why = candidates.empty()
+                              ? "no backup of the table exists"
+                              : absl::StrCat("no backup could be restored (",
+                                             absl::StrJoin(result_.rejected_backups(), "; "), ")");
   if (auto s = Install(""); !s.ok()) {
     RollBack("");
     return Finish(v1::RESTORE_OUTCOME_FAILED,

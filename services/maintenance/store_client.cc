@@ -26,8 +26,8 @@ class GrpcStoreClient final : public StoreClient {
       args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
       args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
       args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-      auto channel = grpc::CreateCustomChannel(store.address(),
-                                               grpc::InsecureChannelCredentials(), args);
+      auto channel =
+          grpc::CreateCustomChannel(store.address(), grpc::InsecureChannelCredentials(), args);
       Store s{store.name(), store_admin::v1::StoreAdmin::NewStub(channel),
               grpc::health::v1::Health::NewStub(channel)};
       auto shared = std::make_shared<Store>(std::move(s));
@@ -39,33 +39,33 @@ class GrpcStoreClient final : public StoreClient {
     store_admin::v1::GetTableStatsRequest r;
     r.set_table(table);
     common::v1::TableStats out;
-    return Call(table, absl::Seconds(5), [&](auto& s, auto* ctx) {
-      return s.admin->GetTableStats(ctx, r, &out);
-    }, &out);
+    return Call(
+        table, absl::Seconds(5),
+        [&](auto& s, auto* ctx) { return s.admin->GetTableStats(ctx, r, &out); }, &out);
   }
   absl::StatusOr<store_admin::v1::CompactResponse> Compact(const std::string& table) override {
     store_admin::v1::CompactRequest r;
     r.set_table(table);
     store_admin::v1::CompactResponse out;
-    return Call(table, absl::Hours(2), [&](auto& s, auto* ctx) {
-      return s.admin->Compact(ctx, r, &out);
-    }, &out);
+    return Call(
+        table, absl::Hours(2), [&](auto& s, auto* ctx) { return s.admin->Compact(ctx, r, &out); },
+        &out);
   }
   absl::StatusOr<store_admin::v1::SnapshotResponse> Snapshot(const std::string& table) override {
     store_admin::v1::SnapshotRequest r;
     r.set_table(table);
     store_admin::v1::SnapshotResponse out;
-    return Call(table, absl::Hours(2), [&](auto& s, auto* ctx) {
-      return s.admin->Snapshot(ctx, r, &out);
-    }, &out);
+    return Call(
+        table, absl::Hours(2), [&](auto& s, auto* ctx) { return s.admin->Snapshot(ctx, r, &out); },
+        &out);
   }
   absl::StatusOr<store_admin::v1::VerifyResponse> Verify(const std::string& table) override {
     store_admin::v1::VerifyRequest r;
     r.set_table(table);
     store_admin::v1::VerifyResponse out;
-    return Call(table, absl::Hours(2), [&](auto& s, auto* ctx) {
-      return s.admin->Verify(ctx, r, &out);
-    }, &out);
+    return Call(
+        table, absl::Hours(2), [&](auto& s, auto* ctx) { return s.admin->Verify(ctx, r, &out); },
+        &out);
   }
   absl::StatusOr<store_admin::v1::FinishRestoreResponse> FinishRestore(
       const std::string& table, uint64_t records, const std::string& content_hash) override {
@@ -74,9 +74,9 @@ class GrpcStoreClient final : public StoreClient {
     r.set_record_count(records);
     r.set_content_hash(content_hash);
     store_admin::v1::FinishRestoreResponse out;
-    return Call(table, absl::Hours(2), [&](auto& s, auto* ctx) {
-      return s.admin->FinishRestore(ctx, r, &out);
-    }, &out);
+    return Call(
+        table, absl::Hours(2),
+        [&](auto& s, auto* ctx) { return s.admin->FinishRestore(ctx, r, &out); }, &out);
   }
   absl::Status WaitServing(const std::string& table, absl::Duration timeout) override {
     auto it = stores_.find(table);
@@ -93,10 +93,9 @@ class GrpcStoreClient final : public StoreClient {
       }
       absl::SleepFor(absl::Milliseconds(20));
     }
-    return absl::DeadlineExceededError(absl::StrCat("store ", it->second->name,
-                                                    " did not report SERVING within ",
-                                                    absl::FormatDuration(timeout), ": ",
-                                                    last.error_message()));
+    return absl::DeadlineExceededError(
+        absl::StrCat("store ", it->second->name, " did not report SERVING within ",
+                     absl::FormatDuration(timeout), ": ", last.error_message()));
   }
 
  private:
@@ -116,8 +115,8 @@ class GrpcStoreClient final : public StoreClient {
     grpc::Status s = fn(*it->second, &ctx);
     if (s.error_code() == grpc::StatusCode::UNAVAILABLE &&
         s.error_message().find("table ") == std::string::npos) {
-      return absl::UnavailableError(absl::StrCat("store ", it->second->name,
-                                                 " is unreachable: ", s.error_message()));
+      return absl::UnavailableError(
+          absl::StrCat("store ", it->second->name, " is unreachable: ", s.error_message()));
     }
     if (!s.ok()) return FromGrpcStatus(s);
     return std::move(*out);

@@ -68,14 +68,22 @@ size_t Collect(char* data, size_t size, size_t n, void* out) {
 
 const char* ProcessStateName(ProcessState state) {
   switch (state) {
-    case ProcessState::kStopped: return "STOPPED";
-    case ProcessState::kStarting: return "STARTING";
-    case ProcessState::kRunning: return "RUNNING";
-    case ProcessState::kBackoff: return "BACKOFF";
-    case ProcessState::kStopping: return "STOPPING";
-    case ProcessState::kExited: return "EXITED";
-    case ProcessState::kFatal: return "FATAL";
-    case ProcessState::kUnknown: return "UNKNOWN";
+    case ProcessState::kStopped:
+      return "STOPPED";
+    case ProcessState::kStarting:
+      return "STARTING";
+    case ProcessState::kRunning:
+      return "RUNNING";
+    case ProcessState::kBackoff:
+      return "BACKOFF";
+    case ProcessState::kStopping:
+      return "STOPPING";
+    case ProcessState::kExited:
+      return "EXITED";
+    case ProcessState::kFatal:
+      return "FATAL";
+    case ProcessState::kUnknown:
+      return "UNKNOWN";
   }
   return "UNKNOWN";
 }
@@ -110,9 +118,8 @@ absl::StatusOr<XmlRpcValue> ParseXmlRpcResponse(const std::string& xml, int* fau
     auto it = parsed->members.find("faultCode");
     if (it != parsed->members.end()) code = std::atoi(it->second.scalar.c_str());
     if (fault_code) *fault_code = code;
-    std::string text = parsed->members.count("faultString")
-                           ? parsed->members["faultString"].scalar
-                           : "unknown fault";
+    std::string text = parsed->members.count("faultString") ? parsed->members["faultString"].scalar
+                                                            : "unknown fault";
     return absl::FailedPreconditionError(absl::StrCat(text, " (code ", code, ")"));
   }
   auto* params = response->FirstChildElement("params");
@@ -140,7 +147,8 @@ absl::StatusOr<XmlRpcValue> SupervisordClient::Call(const std::string& body, int
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
   curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(timeout_)));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(absl::ToInt64Milliseconds(timeout_)));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
@@ -172,7 +180,8 @@ absl::Status SupervisordClient::Stop(const std::string& name) {
   // the exit as soon as the child is reaped.
   auto r = Call(BuildXmlRpcCall("supervisor.stopProcess", {name}, {false}), &fault);
   if (fault == kNotRunning) return absl::OkStatus();
-  if (fault == kBadName) return absl::NotFoundError(absl::StrCat("supervisord has no program ", name));
+  if (fault == kBadName)
+    return absl::NotFoundError(absl::StrCat("supervisord has no program ", name));
   if (!r.ok()) return r.status();
   const absl::Time deadline = clock_->Now() + kStopWait;
   while (true) {
@@ -183,9 +192,9 @@ absl::Status SupervisordClient::Stop(const std::string& name) {
       return absl::OkStatus();
     }
     if (clock_->Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          name, " is still ", ProcessStateName(*state), " ", absl::FormatDuration(kStopWait),
-          " after supervisord was asked to stop it"));
+      return absl::DeadlineExceededError(absl::StrCat(name, " is still ", ProcessStateName(*state),
+                                                      " ", absl::FormatDuration(kStopWait),
+                                                      " after supervisord was asked to stop it"));
     }
     clock_->SleepFor(absl::Milliseconds(20));
   }
@@ -198,12 +207,13 @@ absl::Status SupervisordClient::Start(const std::string& name) {
   // FATAL) itself, which is both faster and a stronger check.
   auto r = Call(BuildXmlRpcCall("supervisor.startProcess", {name}, {false}), &fault);
   if (r.ok() || fault == kAlreadyStarted) return absl::OkStatus();
-  if (fault == kBadName) return absl::NotFoundError(absl::StrCat("supervisord has no program ", name));
+  if (fault == kBadName)
+    return absl::NotFoundError(absl::StrCat("supervisord has no program ", name));
   if (fault == kSpawnError || fault == kAbnormalTermination) {
     auto state = GetState(name);
-    return absl::FailedPreconditionError(absl::StrCat(
-        "supervisord could not start ", name, ": ", r.status().message(), "; state ",
-        state.ok() ? ProcessStateName(*state) : "unknown"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("supervisord could not start ", name, ": ", r.status().message(), "; state ",
+                     state.ok() ? ProcessStateName(*state) : "unknown"));
   }
   return r.status();
 }
@@ -212,7 +222,8 @@ absl::StatusOr<ProcessState> SupervisordClient::GetState(const std::string& name
   int fault = 0;
   auto r = Call(BuildXmlRpcCall("supervisor.getProcessInfo", {name}, {}), &fault);
   if (!r.ok()) {
-    if (fault == kBadName) return absl::NotFoundError(absl::StrCat("supervisord has no program ", name));
+    if (fault == kBadName)
+      return absl::NotFoundError(absl::StrCat("supervisord has no program ", name));
     return r.status();
   }
   auto it = r->members.find("statename");

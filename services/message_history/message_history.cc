@@ -111,13 +111,15 @@ absl::StatusOr<v1::QueryResponse> MessageHistory::Query(const v1::QueryRequest& 
       {.query = query,
        .page_token = r.page_token(),
        .prefix = prefix,
-       .start = r.has_start_time()
-                    ? absl::StrCat(prefix, EncodeI64(absl::ToUnixNanos(FromProtoTime(r.start_time()))))
-                    : "",
-       .limit = r.has_end_time()
-                    ? absl::StrCat(prefix, EncodeI64(absl::ToUnixNanos(FromProtoTime(r.end_time()))))
-                    : (prefix == "t" ? std::string("u")
-                                     : absl::StrCat(prefix.substr(0, prefix.size() - 1), kSepEnd)),
+       .start =
+           r.has_start_time()
+               ? absl::StrCat(prefix, EncodeI64(absl::ToUnixNanos(FromProtoTime(r.start_time()))))
+               : "",
+       .limit =
+           r.has_end_time()
+               ? absl::StrCat(prefix, EncodeI64(absl::ToUnixNanos(FromProtoTime(r.end_time()))))
+               : (prefix == "t" ? std::string("u")
+                                : absl::StrCat(prefix.substr(0, prefix.size() - 1), kSepEnd)),
        .page_size = *limit},
       [&](absl::string_view key, absl::string_view) -> absl::Status {
         const std::string id(key.substr(prefix.size() + 8));

@@ -11,8 +11,7 @@
 namespace agentcom::store_admin {
 
 MaintenanceReporter::MaintenanceReporter(
-    Options options,
-    std::unique_ptr<maintenance::v1::Maintenance::StubInterface> stub)
+    Options options, std::unique_ptr<maintenance::v1::Maintenance::StubInterface> stub)
     : options_(std::move(options)), stub_(std::move(stub)) {
   thread_ = std::thread([this] { Run(); });
 }
@@ -22,15 +21,13 @@ MaintenanceReporter::~MaintenanceReporter() {
     absl::MutexLock l(&mu_);
     stopping_ = true;
     for (const Report& r : queue_) {
-      log::Warn("corruption report not delivered before shutdown",
-                {{"table", r.table}});
+      log::Warn("corruption report not delivered before shutdown", {{"table", r.table}});
     }
   }
   thread_.join();
 }
 
-void MaintenanceReporter::OnCorruption(const std::string& table,
-                                       const std::string& reason) {
+void MaintenanceReporter::OnCorruption(const std::string& table, const std::string& reason) {
   absl::MutexLock l(&mu_);
   queue_.push_back({table, reason, absl::Now()});
 }
@@ -42,9 +39,7 @@ uint64_t MaintenanceReporter::delivered() const {
 
 void MaintenanceReporter::Run() {
   absl::Duration backoff = options_.initial_backoff;
-  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stopping_ || !queue_.empty();
-  };
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
   while (true) {
     Report report;
     {

@@ -30,9 +30,8 @@ class MaintenanceReporter final : public storage::CorruptionListener {
     absl::Duration max_backoff = absl::Seconds(30);
   };
 
-  MaintenanceReporter(
-      Options options,
-      std::unique_ptr<maintenance::v1::Maintenance::StubInterface> stub);
+  MaintenanceReporter(Options options,
+                      std::unique_ptr<maintenance::v1::Maintenance::StubInterface> stub);
   // Stops the thread; reports not yet delivered are logged and dropped (the
   // table stays CORRUPTED, and maintenance finds it at its next start-up
   // scan).

@@ -45,11 +45,10 @@ grpc::Status StoreAdminService::Compact(grpc::ServerContext* context,
     if (absl::Status s = (*table)->Compact(); !s.ok()) return s;
     *response->mutable_after() = (*table)->Stats();
     response->set_duration_seconds(SecondsSince(start));
-    log::Info("table compacted",
-              {{"table", request->table()},
-               {"seconds", response->duration_seconds()},
-               {"disk_bytes_before", response->before().disk_bytes()},
-               {"disk_bytes_after", response->after().disk_bytes()}});
+    log::Info("table compacted", {{"table", request->table()},
+                                  {"seconds", response->duration_seconds()},
+                                  {"disk_bytes_before", response->before().disk_bytes()},
+                                  {"disk_bytes_after", response->after().disk_bytes()}});
     return absl::OkStatus();
   });
 }
@@ -121,8 +120,8 @@ grpc::Status StoreAdminService::FinishRestore(grpc::ServerContext* context,
       // The table serves; what a hook could not finish is retried at the
       // store's next start.
       if (absl::Status s = hook(); !s.ok()) {
-        log::Warn("after-restore step failed", {{"table", request->table()},
-                                                {"error", std::string(s.message())}});
+        log::Warn("after-restore step failed",
+                  {{"table", request->table()}, {"error", std::string(s.message())}});
       }
     }
     *response->mutable_stats() = (*table)->Stats();

@@ -16,14 +16,13 @@ namespace agentcom::store_admin {
 // the table, never a path.
 class StoreAdminService final : public v1::StoreAdmin::Service {
  public:
-  StoreAdminService(const auth::Authorizer& authorizer,
-                    const storage::TableSet& tables, std::string backup_root)
+  StoreAdminService(const auth::Authorizer& authorizer, const storage::TableSet& tables,
+                    std::string backup_root)
       : authorizer_(authorizer), tables_(tables), backup_root_(std::move(backup_root)) {}
 
   grpc::Status ListTables(grpc::ServerContext* context, const v1::ListTablesRequest* request,
                           v1::ListTablesResponse* response) override;
-  grpc::Status GetTableStats(grpc::ServerContext* context,
-                             const v1::GetTableStatsRequest* request,
+  grpc::Status GetTableStats(grpc::ServerContext* context, const v1::GetTableStatsRequest* request,
                              common::v1::TableStats* response) override;
   grpc::Status Compact(grpc::ServerContext* context, const v1::CompactRequest* request,
                        v1::CompactResponse* response) override;
@@ -33,14 +32,15 @@ class StoreAdminService final : public v1::StoreAdmin::Service {
                       v1::VerifyResponse* response) override;
   grpc::Status Reopen(grpc::ServerContext* context, const v1::ReopenRequest* request,
                       v1::ReopenResponse* response) override;
-  grpc::Status FinishRestore(grpc::ServerContext* context,
-                             const v1::FinishRestoreRequest* request,
+  grpc::Status FinishRestore(grpc::ServerContext* context, const v1::FinishRestoreRequest* request,
                              v1::FinishRestoreResponse* response) override;
 
   // Run after a restored table starts serving (in the order added), e.g. to
   // finish cross-table changes that could not be completed at start-up
   // while the table was RESTORING. Add them before the server starts.
-  void AfterRestore(std::function<absl::Status()> hook) { after_restore_.push_back(std::move(hook)); }
+  void AfterRestore(std::function<absl::Status()> hook) {
+    after_restore_.push_back(std::move(hook));
+  }
 
  private:
   const auth::Authorizer& authorizer_;

@@ -40,18 +40,19 @@ class StoreProcess::CountingListener final : public storage::CorruptionListener 
   storage::CorruptionListener* next_;
 };
 
-absl::StatusOr<std::unique_ptr<StoreProcess>> StoreProcess::Start(
-    const config::Topology& topology, const std::string& store_name,
-    const StoreDefinition& definition, Options options) {
+absl::StatusOr<std::unique_ptr<StoreProcess>> StoreProcess::Start(const config::Topology& topology,
+                                                                  const std::string& store_name,
+                                                                  const StoreDefinition& definition,
+                                                                  Options options) {
   absl::StatusOr<const config::StoreSpec*> spec = config::FindStore(topology, store_name);
   if (!spec.ok()) return spec.status();
   for (const std::string& required : definition.required_tables) {
     bool found = false;
     for (const auto& t : (*spec)->tables()) found |= t.name() == required;
     if (!found) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "store ", store_name, " (a ", definition.kind, " store) must own table ",
-          required, " in the topology"));
+      return absl::InvalidArgumentError(absl::StrCat("store ", store_name, " (a ", definition.kind,
+                                                     " store) must own table ", required,
+                                                     " in the topology"));
     }
   }
 
@@ -63,8 +64,7 @@ absl::StatusOr<std::unique_ptr<StoreProcess>> StoreProcess::Start(
                                                 topology.tokens().admin_token_file());
   if (!authorizer.ok()) return authorizer.status();
   p->authorizer_ = *std::move(authorizer);
-  absl::StatusOr<std::string> admin_token =
-      auth::ReadToken(topology.tokens().admin_token_file());
+  absl::StatusOr<std::string> admin_token = auth::ReadToken(topology.tokens().admin_token_file());
   if (!admin_token.ok()) return admin_token.status();
 
   auto metrics = metrics::MetricsServer::Start(store.metrics_address());
@@ -73,15 +73,13 @@ absl::StatusOr<std::unique_ptr<StoreProcess>> StoreProcess::Start(
 
   auto stub = std::move(options.maintenance_stub);
   if (!stub) {
-    stub = maintenance::v1::Maintenance::NewStub(grpc::CreateChannel(
-        topology.maintenance().address(), grpc::InsecureChannelCredentials()));
+    stub = maintenance::v1::Maintenance::NewStub(
+        grpc::CreateChannel(topology.maintenance().address(), grpc::InsecureChannelCredentials()));
   }
   p->reporter_ = std::make_unique<MaintenanceReporter>(
-      MaintenanceReporter::Options{.store = store.name(),
-                                            .admin_token = *admin_token},
+      MaintenanceReporter::Options{.store = store.name(), .admin_token = *admin_token},
       std::move(stub));
-  p->listener_ = std::make_unique<CountingListener>(*p->metrics_->registry(),
-                                                    p->reporter_.get());
+  p->listener_ = std::make_unique<CountingListener>(*p->metrics_->registry(), p->reporter_.get());
 
   for (const config::TableSpec& t : store.tables()) {
     storage::TableOptions to;
@@ -101,8 +99,8 @@ absl::StatusOr<std::unique_ptr<StoreProcess>> StoreProcess::Start(
   p->table_metrics_ = std::make_shared<storage::TableMetrics>(p->tables_.All());
   p->metrics_->Register(p->table_metrics_);
 
-  auto admin = std::make_unique<StoreAdminService>(*p->authorizer_, p->tables_,
-                                                   topology.backup_dir());
+  auto admin =
+      std::make_unique<StoreAdminService>(*p->authorizer_, p->tables_, topology.backup_dir());
   StoreAdminService* admin_service = admin.get();
   p->services_.push_back(std::move(admin));
   StoreContext context{p->topology_, store, *p->authorizer_, p->tables_,

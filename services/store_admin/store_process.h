@@ -15,9 +15,9 @@
 #include "common/config/topology.h"
 #include "common/metrics/metrics_server.h"
 #include "common/server/grpc_server.h"
-#include "services/store_admin/corruption_reporter.h"
-#include "common/storage/table_set.h"
 #include "common/storage/table_metrics.h"
+#include "common/storage/table_set.h"
+#include "services/store_admin/corruption_reporter.h"
 
 namespace leveldb {
 class Env;
@@ -44,8 +44,7 @@ struct StoreDefinition {
   std::string kind;
   // Tables the domain services use; each must be in the store's topology.
   std::vector<std::string> required_tables;
-  std::function<absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>>(
-      const StoreContext&)>
+  std::function<absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>>(const StoreContext&)>
       make_services;
 };
 
@@ -60,9 +59,10 @@ class StoreProcess {
     std::unique_ptr<maintenance::v1::Maintenance::StubInterface> maintenance_stub;
   };
 
-  static absl::StatusOr<std::unique_ptr<StoreProcess>> Start(
-      const config::Topology& topology, const std::string& store_name,
-      const StoreDefinition& definition, Options options);
+  static absl::StatusOr<std::unique_ptr<StoreProcess>> Start(const config::Topology& topology,
+                                                             const std::string& store_name,
+                                                             const StoreDefinition& definition,
+                                                             Options options);
   ~StoreProcess();
 
   int port() const { return server_->port(); }

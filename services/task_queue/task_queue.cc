@@ -66,9 +66,9 @@ void DeleteIndexes(storage::TableBatch* b, const v1::Task& t) {
 }
 
 absl::Status NotHeld(const v1::Task& t, absl::string_view agent) {
-  return absl::FailedPreconditionError(absl::StrCat(
-      "task ", t.id(), " is not leased to agent ", agent, " (status ",
-      v1::TaskStatus_Name(t.status()), ")"));
+  return absl::FailedPreconditionError(absl::StrCat("task ", t.id(), " is not leased to agent ",
+                                                    agent, " (status ",
+                                                    v1::TaskStatus_Name(t.status()), ")"));
 }
 
 }  // namespace
@@ -170,7 +170,8 @@ absl::StatusOr<v1::Task> TaskQueue::Assign(const v1::AssignRequest& r) {
     return s;
   }
   if (r.types().empty() || r.types_size() > kMaxTypes) {
-    return absl::InvalidArgumentError(absl::StrCat("types must list 1..", kMaxTypes, " task types"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("types must list 1..", kMaxTypes, " task types"));
   }
   for (const auto& type : r.types()) {
     if (auto s = server::CheckId("types[]", type, limits_.max_id_bytes()); !s.ok()) return s;
@@ -211,7 +212,8 @@ absl::StatusOr<v1::Task> TaskQueue::Assign(const v1::AssignRequest& r) {
   auto task = Load(queue_, id);
   if (!task.ok()) return task.status();
   if (!task->has_value()) {
-    return absl::DataLossError(absl::StrCat("table ", kQueueTable, ": index names missing task ", id));
+    return absl::DataLossError(
+        absl::StrCat("table ", kQueueTable, ": index names missing task ", id));
   }
   const v1::Task before = **task;
   v1::Task leased = before;
@@ -219,9 +221,8 @@ absl::StatusOr<v1::Task> TaskQueue::Assign(const v1::AssignRequest& r) {
   leased.set_status(v1::TASK_STATUS_LEASED);
   leased.set_attempts(leased.attempts() + 1);
   leased.set_agent_id(r.agent_id());
-  *leased.mutable_lease_expires() =
-      ToProtoTime(now + absl::Seconds(r.lease_seconds() == 0 ? kDefaultLeaseSeconds
-                                                             : r.lease_seconds()));
+  *leased.mutable_lease_expires() = ToProtoTime(
+      now + absl::Seconds(r.lease_seconds() == 0 ? kDefaultLeaseSeconds : r.lease_seconds()));
   *leased.mutable_updated() = ToProtoTime(now);
   if (auto s = Replace(&before, leased); !s.ok()) return s;
   return leased;
@@ -304,8 +305,7 @@ absl::StatusOr<int> TaskQueue::ExpireLeases() {
 }
 
 absl::StatusOr<int> TaskQueue::ExpireLeasesLocked() {
-  const std::string limit =
-      absl::StrCat("l", EncodeI64(absl::ToUnixNanos(clock_->Now()) + 1));
+  const std::string limit = absl::StrCat("l", EncodeI64(absl::ToUnixNanos(clock_->Now()) + 1));
   std::vector<std::string> ids;
   absl::Status s = queue_->Scan(lease_floor_, limit, [&](absl::string_view key, absl::string_view) {
     ids.emplace_back(key.substr(9));
@@ -341,7 +341,8 @@ absl::StatusOr<v1::ListResponse> TaskQueue::List(const v1::ListRequest& r) {
   if (r.status() == v1::TASK_STATUS_UNSPECIFIED || !v1::TaskStatus_IsValid(r.status())) {
     return absl::InvalidArgumentError("status must be QUEUED, LEASED, COMPLETED or DEAD");
   }
-  absl::StatusOr<uint32_t> page = server::PageSize("page_size", r.page_size(), kDefaultPage, kMaxPage);
+  absl::StatusOr<uint32_t> page =
+      server::PageSize("page_size", r.page_size(), kDefaultPage, kMaxPage);
   if (!page.ok()) return page.status();
   const bool dead = r.status() == v1::TASK_STATUS_DEAD;
   storage::Table* table = dead ? dead_ : queue_;

@@ -5,8 +5,8 @@
 namespace agentcom::task_queue {
 
 using auth::Role;
-using server::Respond;
 using server::Handle;
+using server::Respond;
 
 grpc::Status TaskQueueService::Submit(grpc::ServerContext* c, const v1::SubmitRequest* r,
                                       v1::SubmitResponse* out) {
@@ -15,8 +15,7 @@ grpc::Status TaskQueueService::Submit(grpc::ServerContext* c, const v1::SubmitRe
 
 grpc::Status TaskQueueService::Assign(grpc::ServerContext* c, const v1::AssignRequest* r,
                                       v1::Task* out) {
-  return Handle(authorizer_, c, Role::kAgent,
-                [&] { return Respond(queue_->Assign(*r), out); });
+  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(queue_->Assign(*r), out); });
 }
 
 grpc::Status TaskQueueService::Complete(grpc::ServerContext* c, const v1::CompleteRequest* r,
@@ -29,8 +28,7 @@ grpc::Status TaskQueueService::Fail(grpc::ServerContext* c, const v1::FailReques
   return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(queue_->Fail(*r), out); });
 }
 
-grpc::Status TaskQueueService::Get(grpc::ServerContext* c, const v1::GetRequest* r,
-                                   v1::Task* out) {
+grpc::Status TaskQueueService::Get(grpc::ServerContext* c, const v1::GetRequest* r, v1::Task* out) {
   return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(queue_->Get(*r), out); });
 }
 
@@ -40,8 +38,7 @@ grpc::Status TaskQueueService::List(grpc::ServerContext* c, const v1::ListReques
 }
 
 grpc::Status TaskQueueService::RetryDeadLetter(grpc::ServerContext* c,
-                                               const v1::RetryDeadLetterRequest* r,
-                                               v1::Task* out) {
+                                               const v1::RetryDeadLetterRequest* r, v1::Task* out) {
   return Handle(authorizer_, c, Role::kAgent,
                 [&] { return Respond(queue_->RetryDeadLetter(*r), out); });
 }
@@ -56,15 +53,15 @@ store_admin::StoreDefinition TaskQueueStoreDefinition() {
         if (!queue.ok()) return queue.status();
         absl::StatusOr<storage::Table*> dead = ctx.tables.Find(kDeadLetterTable);
         if (!dead.ok()) return dead.status();
-        auto core = std::make_unique<TaskQueue>(*queue, *dead, ctx.topology.limits(),
-                                                Clock::Real());
+        auto core =
+            std::make_unique<TaskQueue>(*queue, *dead, ctx.topology.limits(), Clock::Real());
         // With a corrupted or restoring table the replay waits until the
         // restored table serves.
         if (absl::Status s = core->Recover(); !s.ok() && !absl::IsUnavailable(s)) return s;
         ctx.after_restore([c = core.get()] { return c->Recover(); });
         std::vector<std::unique_ptr<grpc::Service>> services;
-        services.push_back(std::make_unique<TaskQueueService>(ctx.authorizer, std::move(core),
-                                                              absl::Seconds(1)));
+        services.push_back(
+            std::make_unique<TaskQueueService>(ctx.authorizer, std::move(core), absl::Seconds(1)));
         return services;
       },
   };

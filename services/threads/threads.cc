@@ -27,8 +27,7 @@ std::string ReplyPrefix(absl::string_view parent) { return absl::StrCat("p", par
 bool SameMessage(const v1::ThreadMessage& stored, const v1::ThreadMessage& request) {
   return stored.from() == request.from() && stored.body() == request.body() &&
          stored.reply_to() == request.reply_to() &&
-         (!request.has_time() ||
-          FromProtoTime(stored.time()) == FromProtoTime(request.time()));
+         (!request.has_time() || FromProtoTime(stored.time()) == FromProtoTime(request.time()));
 }
 
 }  // namespace
@@ -98,23 +97,22 @@ absl::StatusOr<v1::IndexResponse> Threads::Index(const v1::IndexRequest& r) {
 }
 
 absl::Status Threads::Page(storage::Table* table, const std::string& prefix,
-                           const std::string& query, uint32_t page_size,
-                           const std::string& token,
+                           const std::string& query, uint32_t page_size, const std::string& token,
                            google::protobuf::RepeatedPtrField<v1::ThreadMessage>* out,
                            std::string* next_token) {
-  absl::StatusOr<std::string> next = storage::ScanPage(
-      table,
-      {.query = query,
-       .page_token = token,
-       .prefix = prefix,
-       .limit = absl::StrCat(prefix.substr(0, prefix.size() - 1), kSepEnd),
-       .page_size = page_size},
-      [&](absl::string_view key, absl::string_view) -> absl::Status {
-        auto m = Load(std::string(key.substr(prefix.size() + 8)));
-        if (!m.ok()) return m.status();
-        if (m->has_value()) *out->Add() = **m;
-        return absl::OkStatus();
-      });
+  absl::StatusOr<std::string> next =
+      storage::ScanPage(table,
+                        {.query = query,
+                         .page_token = token,
+                         .prefix = prefix,
+                         .limit = absl::StrCat(prefix.substr(0, prefix.size() - 1), kSepEnd),
+                         .page_size = page_size},
+                        [&](absl::string_view key, absl::string_view) -> absl::Status {
+                          auto m = Load(std::string(key.substr(prefix.size() + 8)));
+                          if (!m.ok()) return m.status();
+                          if (m->has_value()) *out->Add() = **m;
+                          return absl::OkStatus();
+                        });
   if (!next.ok()) return next.status();
   *next_token = *next;
   return absl::OkStatus();
@@ -122,7 +120,8 @@ absl::Status Threads::Page(storage::Table* table, const std::string& prefix,
 
 absl::StatusOr<v1::GetThreadResponse> Threads::GetThread(const v1::GetThreadRequest& r) {
   if (auto s = server::CheckId("root_id", r.root_id(), limits_.max_id_bytes()); !s.ok()) return s;
-  absl::StatusOr<uint32_t> page = server::PageSize("page_size", r.page_size(), kDefaultPage, kMaxPage);
+  absl::StatusOr<uint32_t> page =
+      server::PageSize("page_size", r.page_size(), kDefaultPage, kMaxPage);
   if (!page.ok()) return page.status();
   v1::GetThreadResponse response;
   std::string next;
@@ -142,7 +141,8 @@ absl::StatusOr<v1::GetRepliesResponse> Threads::GetReplies(const v1::GetRepliesR
   if (auto s = server::CheckId("message_id", r.message_id(), limits_.max_id_bytes()); !s.ok()) {
     return s;
   }
-  absl::StatusOr<uint32_t> page = server::PageSize("page_size", r.page_size(), kDefaultPage, kMaxPage);
+  absl::StatusOr<uint32_t> page =
+      server::PageSize("page_size", r.page_size(), kDefaultPage, kMaxPage);
   if (!page.ok()) return page.status();
   v1::GetRepliesResponse response;
   std::string next;

@@ -5,8 +5,8 @@
 namespace agentcom::threads {
 
 using auth::Role;
-using server::Respond;
 using server::Handle;
+using server::Respond;
 
 grpc::Status ThreadsService::Index(grpc::ServerContext* c, const v1::IndexRequest* r,
                                    v1::IndexResponse* out) {
@@ -15,7 +15,8 @@ grpc::Status ThreadsService::Index(grpc::ServerContext* c, const v1::IndexReques
 
 grpc::Status ThreadsService::GetThread(grpc::ServerContext* c, const v1::GetThreadRequest* r,
                                        v1::GetThreadResponse* out) {
-  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(threads_->GetThread(*r), out); });
+  return Handle(authorizer_, c, Role::kAgent,
+                [&] { return Respond(threads_->GetThread(*r), out); });
 }
 
 grpc::Status ThreadsService::GetReplies(grpc::ServerContext* c, const v1::GetRepliesRequest* r,
@@ -34,8 +35,8 @@ store_admin::StoreDefinition ThreadsStoreDefinition() {
         if (!messages.ok()) return messages.status();
         absl::StatusOr<storage::Table*> replies = ctx.tables.Find(kRepliesTable);
         if (!replies.ok()) return replies.status();
-        auto core = std::make_unique<Threads>(*messages, *replies, ctx.topology.limits(),
-                                              Clock::Real());
+        auto core =
+            std::make_unique<Threads>(*messages, *replies, ctx.topology.limits(), Clock::Real());
         // With a corrupted or restoring table the replay waits until the
         // restored table serves.
         if (absl::Status s = core->Recover(); !s.ok() && !absl::IsUnavailable(s)) return s;

@@ -117,8 +117,8 @@ int main(int argc, char** argv) {
     std::cout << "gateway http://" << topology->gateway().address() << "/ http://"
               << topology->gateway().metrics_address() << "/metrics\n";
     for (const auto& store : topology->stores()) {
-      std::cout << store.name() << " " << store.address() << " http://"
-                << store.metrics_address() << "/metrics\n";
+      std::cout << store.name() << " " << store.address() << " http://" << store.metrics_address()
+                << "/metrics\n";
     }
     return 0;
   }

@@ -89,9 +89,7 @@ class FaultTest : public SystemTest {
                           "trigger=\"auto\"} 1"));
   }
   std::string MailboxDir() const { return DataDir() + "/agent_mailbox"; }
-  void StopMailbox() {
-    ASSERT_THAT(system_->Supervisorctl("stop mailbox"), HasSubstr("stopped"));
-  }
+  void StopMailbox() { ASSERT_THAT(system_->Supervisorctl("stop mailbox"), HasSubstr("stopped")); }
   // supervisorctl may say "abnormal termination": a store that finds its
   // table damaged at open reports it at once, and maintenance may stop it
   // for the restore before supervisord's startsecs have passed.
@@ -104,10 +102,14 @@ enum class Damage { kTruncatedTableFile, kDeletedTableFile, kCorruptedManifest, 
 
 std::string DamageName(const ::testing::TestParamInfo<Damage>& info) {
   switch (info.param) {
-    case Damage::kTruncatedTableFile: return "TruncatedTableFile";
-    case Damage::kDeletedTableFile: return "DeletedTableFile";
-    case Damage::kCorruptedManifest: return "CorruptedManifest";
-    case Damage::kMissingCurrent: return "MissingCurrent";
+    case Damage::kTruncatedTableFile:
+      return "TruncatedTableFile";
+    case Damage::kDeletedTableFile:
+      return "DeletedTableFile";
+    case Damage::kCorruptedManifest:
+      return "CorruptedManifest";
+    case Damage::kMissingCurrent:
+      return "MissingCurrent";
   }
   return "";
 }
@@ -240,8 +242,7 @@ TEST_F(FaultTest, AHalfWrittenBackupIsIgnoredAndCleanedUp) {
 
 // --------------------------------------------------------- killed processes
 
-class SigkillTest : public FaultTest,
-                    public ::testing::WithParamInterface<common::v1::Durability> {
+class SigkillTest : public FaultTest, public ::testing::WithParamInterface<common::v1::Durability> {
  protected:
   void SetUp() override {
     SupervisedSystem::Options options;

@@ -68,15 +68,17 @@ TEST_F(RecoveryTest, FlippedBytesInALiveTableAreRestoredAutomatically) {
   int quarantined = 0;
   for (const auto& e : fs::directory_iterator(DataDir() + "/quarantine")) {
     EXPECT_THAT(e.path().filename().string(), HasSubstr("agent_mailbox-"));
-    for (const auto& f : fs::directory_iterator(e.path())) quarantined += f.path().extension() == ".ldb";
+    for (const auto& f : fs::directory_iterator(e.path()))
+      quarantined += f.path().extension() == ".ldb";
   }
   EXPECT_GT(quarantined, 0);
 
   const std::string metrics = HttpGet(system_->MaintenanceMetricsPort(), "/metrics");
-  EXPECT_THAT(metrics, HasSubstr(
-      "agentcom_recoveries_total{result=\"restored\",table=\"agent_mailbox\",trigger=\"auto\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("agentcom_recoveries_total{result=\"restored\",table=\"agent_"
+                                 "mailbox\",trigger=\"auto\"} 1"));
   EXPECT_THAT(metrics, HasSubstr("agentcom_corruption_reports_total{table=\"agent_mailbox\"} 1"));
-  EXPECT_THAT(metrics, HasSubstr("agentcom_recovery_duration_seconds_count{table=\"agent_mailbox\"} 1"));
+  EXPECT_THAT(metrics,
+              HasSubstr("agentcom_recovery_duration_seconds_count{table=\"agent_mailbox\"} 1"));
 }
 
 TEST_F(RecoveryTest, WithEveryBackupDamagedTheTableIsDegradedAndNothingIsDeleted) {
@@ -99,7 +101,8 @@ TEST_F(RecoveryTest, WithEveryBackupDamagedTheTableIsDegradedAndNothingIsDeleted
   // The store serves again, empty, in state degraded.
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   grpc::Status s;
-  while (!(s = PollAll(&count)).ok() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(100));
+  while (!(s = PollAll(&count)).ok() && absl::Now() < deadline)
+    absl::SleepFor(absl::Milliseconds(100));
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(count, 0u);
   grpc::ClientContext ctx;
@@ -115,7 +118,8 @@ TEST_F(RecoveryTest, WithEveryBackupDamagedTheTableIsDegradedAndNothingIsDeleted
   EXPECT_TRUE(fs::exists(data_file));
   bool quarantined = false;
   for (const auto& e : fs::directory_iterator(DataDir() + "/quarantine")) {
-    for (const auto& f : fs::directory_iterator(e.path())) quarantined |= f.path().extension() == ".ldb";
+    for (const auto& f : fs::directory_iterator(e.path()))
+      quarantined |= f.path().extension() == ".ldb";
   }
   EXPECT_TRUE(quarantined);
   EXPECT_THAT(HttpGet(system_->MaintenanceMetricsPort(), "/metrics"),
@@ -132,15 +136,15 @@ TEST_F(RecoveryTest, ManualRestoreAndCompactAllNeedTheAdminToken) {
     mnt::RestoreTableRequest r;
     r.set_table("agent_mailbox");
     mnt::RestoreResult out;
-    EXPECT_EQ(maintenance_->RestoreTable(&ctx, r, &out).error_code(),
-              token.empty() ? grpc::StatusCode::UNAUTHENTICATED
-                            : grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(
+        maintenance_->RestoreTable(&ctx, r, &out).error_code(),
+        token.empty() ? grpc::StatusCode::UNAUTHENTICATED : grpc::StatusCode::PERMISSION_DENIED);
     grpc::ClientContext cctx;
     if (!token.empty()) Authorize(&cctx, token);
     mnt::CompactionRun run;
-    EXPECT_EQ(maintenance_->CompactAll(&cctx, {}, &run).error_code(),
-              token.empty() ? grpc::StatusCode::UNAUTHENTICATED
-                            : grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(
+        maintenance_->CompactAll(&cctx, {}, &run).error_code(),
+        token.empty() ? grpc::StatusCode::UNAUTHENTICATED : grpc::StatusCode::PERMISSION_DENIED);
   }
 
   grpc::ClientContext ctx;

@@ -49,8 +49,9 @@ class RestoreUnderLoadTest : public SystemTest {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 20);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 20);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 50);
-    return grpc::CreateCustomChannel((*config::FindStore(system_->topology(), "mailbox"))->address(),
-                                     grpc::InsecureChannelCredentials(), args);
+    return grpc::CreateCustomChannel(
+        (*config::FindStore(system_->topology(), "mailbox"))->address(),
+        grpc::InsecureChannelCredentials(), args);
   }
 
   void StartWriters() {
@@ -119,8 +120,8 @@ class RestoreUnderLoadTest : public SystemTest {
       if (it == stored[a.agent].end() || it->second != a.body) ++missing;
     }
     if (missing > 0) {
-      return ::testing::AssertionFailure()
-             << missing << " of " << acks.size() << " writes acknowledged since the restore are missing";
+      return ::testing::AssertionFailure() << missing << " of " << acks.size()
+                                           << " writes acknowledged since the restore are missing";
     }
     acks_checked_ += acks.size();
     return ::testing::AssertionSuccess();
@@ -212,8 +213,8 @@ TEST_F(RestoreUnderLoadTest, ManualAndAutomaticRestoresUnderWritesAllRestoreAndK
 
   EXPECT_EQ(CountRecoveries("recovery_failed"), 0);
   EXPECT_EQ(CountRecoveries("recovery_complete"), 2 * kRestoresEach);
-  EXPECT_THAT(MaintenanceMetrics(), ::testing::HasSubstr(
-      "agentcom_table_degraded{table=\"agent_mailbox\"} 0"));
+  EXPECT_THAT(MaintenanceMetrics(),
+              ::testing::HasSubstr("agentcom_table_degraded{table=\"agent_mailbox\"} 0"));
   std::cout << "[ MEASURED ] " << 2 * kRestoresEach << " restores under " << kWriters
             << " writers: " << acks_.size() << " writes acknowledged, " << acks_checked_
             << " of them after a restore and checked present, " << failed_

@@ -140,7 +140,8 @@ TEST_F(SoakTest, AgentsOnAllSixStoresThroughCorruptionsLoseNothingUnexplained) {
         if (impatient) ctx.set_wait_for_ready(false);
         grpc::Status s = stub->Enqueue(&ctx, r, &out);
         if (s.ok()) {
-          Record({"agent_mailbox", absl::StrCat(agent, "/", out.seq()), r.message().body(), absl::Now()});
+          Record({"agent_mailbox", absl::StrCat(agent, "/", out.seq()), r.message().body(),
+                  absl::Now()});
           Count("mailbox");
         } else {
           Fail("agent_mailbox", s);
@@ -159,7 +160,10 @@ TEST_F(SoakTest, AgentsOnAllSixStoresThroughCorruptionsLoseNothingUnexplained) {
         r.set_max_messages(100);
         mbx::PollResponse out;
         grpc::Status s = stub->Poll(Agent(&ctx), r, &out);
-        if (s.ok()) Count("mailbox"); else Fail("agent_mailbox", s);
+        if (s.ok())
+          Count("mailbox");
+        else
+          Fail("agent_mailbox", s);
         absl::SleepFor(absl::Milliseconds(s.ok() ? 5 : 50));
       }
     });
@@ -184,7 +188,10 @@ TEST_F(SoakTest, AgentsOnAllSixStoresThroughCorruptionsLoseNothingUnexplained) {
         config::v1::GetRequest g;
         g.set_key(r.key());
         grpc::Status gs = stub->Get(Agent(&gctx), g, &out);
-        if (gs.ok()) Count("config"); else Fail("agentcom_config", gs);
+        if (gs.ok())
+          Count("config");
+        else
+          Fail("agentcom_config", gs);
         if (!s.ok() || !gs.ok()) absl::SleepFor(absl::Milliseconds(50));
       }
     });
@@ -198,26 +205,36 @@ TEST_F(SoakTest, AgentsOnAllSixStoresThroughCorruptionsLoseNothingUnexplained) {
       r.set_payload("p");
       task_queue::v1::SubmitResponse sub;
       grpc::Status s = stub->Submit(Agent(&ctx), r, &sub);
-      if (!s.ok()) { Fail("task_queue", s); continue; }
+      if (!s.ok()) {
+        Fail("task_queue", s);
+        continue;
+      }
       grpc::ClientContext actx;
       task_queue::v1::AssignRequest a;
       a.set_agent_id("soak-worker");
       a.add_types("soak");
       task_queue::v1::Task task;
       s = stub->Assign(Agent(&actx), a, &task);
-      if (!s.ok()) { Fail("task_queue", s); continue; }
+      if (!s.ok()) {
+        Fail("task_queue", s);
+        continue;
+      }
       grpc::ClientContext cctx;
       task_queue::v1::CompleteRequest c;
       c.set_id(task.id());
       c.set_agent_id("soak-worker");
       s = stub->Complete(Agent(&cctx), c, &task);
-      if (s.ok()) Count("task_queue"); else Fail("task_queue", s);
+      if (s.ok())
+        Count("task_queue");
+      else
+        Fail("task_queue", s);
     }
   });
   agents.emplace_back([&] {  // channels, threads, message history
     auto channels = channels::v1::Channels::NewStub(system_->Channel("channels"));
     auto threads = threads::v1::Threads::NewStub(system_->Channel("threads"));
-    auto history = message_history::v1::MessageHistory::NewStub(system_->Channel("message_history"));
+    auto history =
+        message_history::v1::MessageHistory::NewStub(system_->Channel("message_history"));
     for (int n = 0; absl::Now() < deadline; ++n) {
       grpc::ClientContext c1;
       channels::v1::PublishRequest p;
@@ -225,29 +242,38 @@ TEST_F(SoakTest, AgentsOnAllSixStoresThroughCorruptionsLoseNothingUnexplained) {
       p.set_body(absl::StrCat("b", n));
       channels::v1::PublishResponse po;
       grpc::Status s = channels->Publish(Agent(&c1), p, &po);
-      if (s.ok()) Count("channels"); else Fail("agent_channels", s);
+      if (s.ok())
+        Count("channels");
+      else
+        Fail("agent_channels", s);
       grpc::ClientContext c2;
       threads::v1::IndexRequest t;
       t.mutable_message()->set_id(absl::StrCat("m", n));
       if (n > 0) t.mutable_message()->set_reply_to(absl::StrCat("m", n - 1));
       threads::v1::IndexResponse to;
       s = threads->Index(Agent(&c2), t, &to);
-      if (s.ok()) Count("threads"); else Fail("thread_messages", s);
+      if (s.ok())
+        Count("threads");
+      else
+        Fail("thread_messages", s);
       grpc::ClientContext c3;
       message_history::v1::StoreRequest h;
       h.mutable_message()->set_id(absl::StrCat("m", n));
       h.mutable_message()->set_from("soak");
       message_history::v1::StoreResponse ho;
       s = history->Store(Agent(&c3), h, &ho);
-      if (s.ok()) Count("message_history"); else Fail("message_history", s);
+      if (s.ok())
+        Count("message_history");
+      else
+        Fail("message_history", s);
     }
   });
 
   // The fault injector: force the table's data into table files, flip bytes
   // in the largest one, and read it all so the store notices.
   int injected = 0;
-  const std::vector<std::pair<std::string, std::string>> targets = {
-      {"mailbox", "agent_mailbox"}, {"config", "agentcom_config"}};
+  const std::vector<std::pair<std::string, std::string>> targets = {{"mailbox", "agent_mailbox"},
+                                                                    {"config", "agentcom_config"}};
   for (absl::Time next = start + corrupt_every; next + absl::Seconds(10) < deadline;
        next += corrupt_every) {
     absl::SleepFor(next - absl::Now());
@@ -336,7 +362,8 @@ TEST_F(SoakTest, AgentsOnAllSixStoresThroughCorruptionsLoseNothingUnexplained) {
     ++errors_by_table[f.table];
     if (!in_window(f.table, f.at)) {
       ++outside;
-      if (outside <= 5) std::cout << "  error outside a restore window: " << f.table << ": " << f.error << "\n";
+      if (outside <= 5)
+        std::cout << "  error outside a restore window: " << f.table << ": " << f.error << "\n";
     }
   }
 
@@ -353,7 +380,8 @@ TEST_F(SoakTest, AgentsOnAllSixStoresThroughCorruptionsLoseNothingUnexplained) {
       r.set_max_messages(1000);
       mbx::PollResponse page;
       ASSERT_TRUE(mailbox_->Poll(Agent(&ctx), r, &page).ok());
-      for (const auto& m : page.messages()) stored["agent_mailbox"][absl::StrCat(agent, "/", m.seq())] = m.body();
+      for (const auto& m : page.messages())
+        stored["agent_mailbox"][absl::StrCat(agent, "/", m.seq())] = m.body();
       if (!page.has_more() || page.messages().empty()) break;
       after = page.messages(page.messages_size() - 1).seq();
     }
@@ -384,8 +412,10 @@ TEST_F(SoakTest, AgentsOnAllSixStoresThroughCorruptionsLoseNothingUnexplained) {
       ++lost_unexplained;
       if (lost_unexplained <= 5) {
         std::cout << "  LOST: " << a.table << " " << a.key << " acked at "
-                  << absl::FormatDuration(a.at - start) << (it == stored[a.table].end()
-                      ? " (absent)" : " (different value: " + it->second.substr(0, 20) + ")")
+                  << absl::FormatDuration(a.at - start)
+                  << (it == stored[a.table].end()
+                          ? " (absent)"
+                          : " (different value: " + it->second.substr(0, 20) + ")")
                   << " acked " << a.value.substr(0, 20) << "\n";
       }
     } else {
@@ -398,10 +428,10 @@ TEST_F(SoakTest, AgentsOnAllSixStoresThroughCorruptionsLoseNothingUnexplained) {
             << absl::FormatDuration(corrupt_every) << "\n";
   std::cout << absl::StrFormat("  %-18s %10s %10s\n", "store/table", "ops", "errors");
   for (const auto& [store, n] : ops_) std::cout << absl::StrFormat("  %-18s %10d\n", store, n);
-  for (const auto& [table, n] : errors_by_table) std::cout << absl::StrFormat("  %-18s %10s %10d\n", table, "", n);
-  std::cout << "  corruptions injected " << injected << ", detected " << detections
-            << ", restores " << restored
-            << ", failed/degraded " << degraded << "\n";
+  for (const auto& [table, n] : errors_by_table)
+    std::cout << absl::StrFormat("  %-18s %10s %10d\n", table, "", n);
+  std::cout << "  corruptions injected " << injected << ", detected " << detections << ", restores "
+            << restored << ", failed/degraded " << degraded << "\n";
   for (const auto& [table, ws] : windows) {
     absl::Duration out;
     for (const Window& w : ws) out += w.to - w.from - absl::Seconds(2);

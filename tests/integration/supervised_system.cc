@@ -11,9 +11,9 @@
 #include <cstdio>
 #include <fstream>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "agentcom/mailbox/v1/mailbox.grpc.pb.h"
@@ -23,7 +23,6 @@
 #include "tests/support/test_support.h"
 
 namespace agentcom::testing {
-
 
 std::unique_ptr<SupervisedSystem> SupervisedSystem::Start(const std::string& root,
                                                           const Options& options) {
@@ -226,7 +225,8 @@ std::string SupervisedSystem::Supervisorctl(const std::string& args) const {
 
 pid_t SupervisedSystem::ProgramPid(const std::string& program) const {
   int pid = 0;
-  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(Supervisorctl("pid " + program)), &pid)) return 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(Supervisorctl("pid " + program)), &pid))
+    return 0;
   return pid;
 }
 

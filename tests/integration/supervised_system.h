@@ -73,7 +73,6 @@ class SupervisedSystem {
   pid_t supervisord_ = -1;
 };
 
-
 }  // namespace agentcom::testing
 
 #endif  // AGENTCOM_TESTS_INTEGRATION_SUPERVISED_SYSTEM_H_

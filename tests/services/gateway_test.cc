@@ -2,16 +2,14 @@
 // over fake processes that own real tables), over real sockets: every route,
 // the HTTP error mapping, limits, static files, and the WebSocket fan-out
 // including a slow client and a maintenance restart mid-stream.
-#include "services/gateway/gateway_server.h"
-
-#include <boost/asio.hpp>
-#include <boost/beast.hpp>
-#include <boost/beast/websocket.hpp>
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <boost/beast/websocket.hpp>
 #include <condition_variable>
 #include <deque>
 #include <thread>
@@ -24,6 +22,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/gateway/api_router.h"
+#include "services/gateway/gateway_server.h"
 #include "services/maintenance/maintenance_process.h"
 #include "tests/support/fake_processes.h"
 #include "tests/support/test_support.h"
@@ -59,7 +58,8 @@ Reply Http(int port, http::verb method, const std::string& target, const std::st
   http::response<http::string_body> res;
   beast::error_code ec;
   http::read(stream, buffer, res, ec);
-  Reply r{static_cast<int>(res.result_int()), res.body(), std::string(res[http::field::content_type])};
+  Reply r{static_cast<int>(res.result_int()), res.body(),
+          std::string(res[http::field::content_type])};
   stream.socket().shutdown(tcp::socket::shutdown_both, ec);
   return r;
 }
@@ -108,7 +108,8 @@ class WsClient {
   // The next message, or "" after `timeout`.
   std::string Next(absl::Duration timeout = absl::Seconds(5)) {
     std::unique_lock<std::mutex> l(mu_);
-    cv_.wait_for(l, absl::ToChronoMilliseconds(timeout), [this] { return !messages_.empty() || closed_; });
+    cv_.wait_for(l, absl::ToChronoMilliseconds(timeout),
+                 [this] { return !messages_.empty() || closed_; });
     if (messages_.empty()) return "";
     std::string m = messages_.front();
     messages_.pop_front();
@@ -145,8 +146,8 @@ class WsClient {
 class GatewayTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    topology_ = testing::MakeTopology(dir_.path(), {{"mailbox", {"agent_mailbox"}},
-                                                    {"config", {"agentcom_config"}}});
+    topology_ = testing::MakeTopology(
+        dir_.path(), {{"mailbox", {"agent_mailbox"}}, {"config", {"agentcom_config"}}});
     processes_ = std::make_unique<testing::FakeProcesses>(topology_);
     authorizer_ = *auth::Authorizer::FromFiles(topology_.tokens().agent_token_file(),
                                                topology_.tokens().admin_token_file());
@@ -209,8 +210,14 @@ TEST_F(GatewayTest, EveryRouteTranslatesToMaintenance) {
   ASSERT_EQ(backup.status, 200) << backup.body;
   google::protobuf::Struct parsed;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(backup.body, &parsed).ok());
-  const std::string id = parsed.fields().at("results").list_value().values(0)
-                             .struct_value().fields().at("backup_id").string_value();
+  const std::string id = parsed.fields()
+                             .at("results")
+                             .list_value()
+                             .values(0)
+                             .struct_value()
+                             .fields()
+                             .at("backup_id")
+                             .string_value();
   EXPECT_FALSE(id.empty());
   EXPECT_EQ(Post("/api/admin/backup", admin_).status, 200);
   Reply list = Get("/api/admin/backups/agent_mailbox", admin_);
@@ -259,7 +266,8 @@ TEST_F(GatewayTest, ErrorsMapToHttpStatusesAsJson) {
   EXPECT_THAT(malformed.body, HasSubstr("INVALID_ARGUMENT"));
   EXPECT_EQ(Post("/api/admin/compact", admin_, R"({"force": "maybe"})").status, 400);
   EXPECT_EQ(Get("/api/admin/events?after=abc", admin_).status, 400);
-  EXPECT_EQ(Post("/api/admin/restore/agent_mailbox", admin_, R"({"backup_id":"../../x"})").status, 400);
+  EXPECT_EQ(Post("/api/admin/restore/agent_mailbox", admin_, R"({"backup_id":"../../x"})").status,
+            400);
   EXPECT_EQ(Get("/api/admin/nothing", admin_).status, 404);
   EXPECT_EQ(Get("/api/admin/compact", admin_).status, 405);
   Reply big = Post("/api/admin/compact", admin_, std::string(5000, ' '));
@@ -327,8 +335,8 @@ TEST_F(GatewayTest, EveryRouteRefusesMissingWrongAndAgentTokens) {
 TEST_F(GatewayTest, HugeHeadersAreRefusedAndTheGatewayServesOn) {
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
-  stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"),
-                               static_cast<uint16_t>(gateway_->port())));
+  stream.connect(
+      tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(gateway_->port())));
   const std::string raw = absl::StrCat("GET /api/admin/health HTTP/1.1\r\nHost: 127.0.0.1\r\n",
                                        "X-Padding: ", std::string(256 << 10, 'p'), "\r\n\r\n");
   beast::error_code ec;
@@ -338,7 +346,7 @@ TEST_F(GatewayTest, HugeHeadersAreRefusedAndTheGatewayServesOn) {
   http::read(stream, buffer, res, ec);
   if (!ec) {
     EXPECT_GE(res.result_int(), 400u);  // 431 or 400
-  }  // else: the connection was closed, also a refusal
+  }                                     // else: the connection was closed, also a refusal
   EXPECT_EQ(Get("/api/admin/health", admin_).status, 200);
 }
 
@@ -347,8 +355,8 @@ TEST_F(GatewayTest, HugeHeadersAreRefusedAndTheGatewayServesOn) {
 TEST_F(GatewayTest, AWebSocketThatNeverAuthenticatesIsClosed) {
   asio::io_context ioc;
   websocket::stream<tcp::socket> ws(ioc);
-  ws.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"),
-                                        static_cast<uint16_t>(gateway_->port())));
+  ws.next_layer().connect(
+      tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(gateway_->port())));
   ws.handshake("127.0.0.1", "/ws");
   const absl::Time start = absl::Now();
   beast::flat_buffer buffer;

@@ -11,23 +11,23 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "agentcom/channels/v1/channels.grpc.pb.h"
+#include "agentcom/config/v1/config.grpc.pb.h"
 #include "agentcom/mailbox/v1/mailbox.grpc.pb.h"
+#include "agentcom/message_history/v1/message_history.grpc.pb.h"
 #include "agentcom/store_admin/v1/store_admin.grpc.pb.h"
+#include "agentcom/task_queue/v1/task_queue.grpc.pb.h"
+#include "agentcom/threads/v1/threads.grpc.pb.h"
 #include "common/reflection/reflection_client.h"
+#include "common/storage/linked_writer.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
-#include "agentcom/channels/v1/channels.grpc.pb.h"
-#include "agentcom/config/v1/config.grpc.pb.h"
-#include "agentcom/message_history/v1/message_history.grpc.pb.h"
-#include "agentcom/task_queue/v1/task_queue.grpc.pb.h"
-#include "agentcom/threads/v1/threads.grpc.pb.h"
-#include "common/storage/linked_writer.h"
 #include "services/channels/channels_service.h"
-#include "services/task_queue/task_queue.h"
 #include "services/config/config_service.h"
 #include "services/mailbox/mailbox_service.h"
 #include "services/message_history/message_history_service.h"
+#include "services/task_queue/task_queue.h"
 #include "services/task_queue/task_queue_service.h"
 #include "services/threads/threads_service.h"
 #include "services/tools/grpcurl_cli.h"
@@ -44,8 +44,7 @@ namespace mbx = ::agentcom::mailbox::v1;
 class StoreProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    topology_ = testing::MakeTopology(dir_.path(),
-                                      {{"mailbox", {"agent_mailbox", "spare_table"}}},
+    topology_ = testing::MakeTopology(dir_.path(), {{"mailbox", {"agent_mailbox", "spare_table"}}},
                                       fake_.address());
     Start();
     agent_token_ = testing::ReadFile(topology_.tokens().agent_token_file());
@@ -60,8 +59,8 @@ class StoreProcessTest : public ::testing::Test {
     mailbox_ = mbx::Mailbox::NewStub(channel_);
     admin_ = v1::StoreAdmin::NewStub(channel_);
   }
-  grpc::Status Enqueue(const std::string& token, const std::string& agent,
-                       const std::string& body, mbx::EnqueueResponse* out = nullptr) {
+  grpc::Status Enqueue(const std::string& token, const std::string& agent, const std::string& body,
+                       mbx::EnqueueResponse* out = nullptr) {
     grpc::ClientContext ctx;
     if (!token.empty()) testing::Authorize(&ctx, token);
     mbx::EnqueueRequest r;
@@ -132,11 +131,11 @@ TEST_F(StoreProcessTest, EveryRpcChecksTheToken) {
 }
 
 TEST_F(StoreProcessTest, OversizedRequestsAreRefusedBeforeTheHandler) {
-  grpc::Status s = Enqueue(agent_token_, "alice",
-                           std::string(topology_.limits().max_request_bytes() + 1, 'x'));
+  grpc::Status s =
+      Enqueue(agent_token_, "alice", std::string(topology_.limits().max_request_bytes() + 1, 'x'));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  grpc::Status limit = Enqueue(agent_token_, "alice",
-                               std::string(topology_.limits().max_body_bytes() + 1, 'x'));
+  grpc::Status limit =
+      Enqueue(agent_token_, "alice", std::string(topology_.limits().max_body_bytes() + 1, 'x'));
   EXPECT_EQ(limit.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   common::v1::TableStats stats;
   ASSERT_TRUE(Stats("agent_mailbox", &stats).ok());
@@ -158,19 +157,18 @@ TEST_F(StoreProcessTest, ReflectionListsTheServicesAsGrpcurlDoes) {
   std::istringstream in;
   std::ostringstream out, err;
   const std::string address = absl::StrCat("127.0.0.1:", process_->port());
-  int rc = tools::RunGrpcurl(
-      {"-plaintext", "-H", "authorization: Bearer " + agent_token_, "-d",
-       R"({"agent_id":"alice","message":{"body":"aGk="}})", address,
-       "agentcom.mailbox.v1.Mailbox/Enqueue"},
-      in, out, err);
+  int rc = tools::RunGrpcurl({"-plaintext", "-H", "authorization: Bearer " + agent_token_, "-d",
+                              R"({"agent_id":"alice","message":{"body":"aGk="}})", address,
+                              "agentcom.mailbox.v1.Mailbox/Enqueue"},
+                             in, out, err);
   EXPECT_EQ(rc, 0) << err.str();
   EXPECT_THAT(out.str(), HasSubstr("\"seq\": \"1\""));
 
   std::ostringstream out2, err2;
-  rc = tools::RunGrpcurl({"-plaintext", "-H", "authorization: Bearer " + agent_token_, "-d",
-                          R"({"table":"agent_mailbox"})", address,
-                          "agentcom.store_admin.v1.StoreAdmin/Verify"},
-                         in, out2, err2);
+  rc = tools::RunGrpcurl(
+      {"-plaintext", "-H", "authorization: Bearer " + agent_token_, "-d",
+       R"({"table":"agent_mailbox"})", address, "agentcom.store_admin.v1.StoreAdmin/Verify"},
+      in, out2, err2);
   EXPECT_EQ(rc, 64 + 7);  // PERMISSION_DENIED, as grpcurl reports it
   EXPECT_THAT(err2.str(), HasSubstr("Code: PermissionDenied"));
 }
@@ -276,7 +274,8 @@ TEST(StoreProcessRestoreTest, CrossTableChangesAreFinishedWhenARestoredTableServ
               absl::StatusCode::kUnavailable);
   }
   std::ofstream(topology.data_dir() + "/" + task_queue::kDeadLetterTable + "/" +
-                storage::kRestoringMarkerFile) << "x\n";
+                storage::kRestoringMarkerFile)
+      << "x\n";
   auto p = StoreProcess::Start(topology, "task_queue", task_queue::TaskQueueStoreDefinition(), {});
   ASSERT_TRUE(p.ok()) << p.status();
   storage::Table* dead = *(*p)->tables().Find(task_queue::kDeadLetterTable);
@@ -296,7 +295,8 @@ TEST(StoreProcessRestoreTest, CrossTableChangesAreFinishedWhenARestoredTableServ
   EXPECT_EQ(**dead->Get("probe-second"), "2");
   storage::Table* queue = *(*p)->tables().Find(task_queue::kQueueTable);
   int intents = 0;
-  ASSERT_TRUE(queue->Scan(storage::kIntentPrefix, "", [&](auto, auto) { return ++intents, true; }).ok());
+  ASSERT_TRUE(
+      queue->Scan(storage::kIntentPrefix, "", [&](auto, auto) { return ++intents, true; }).ok());
   EXPECT_EQ(intents, 0);
 }
 
@@ -346,7 +346,8 @@ TEST_F(StoreProcessTest, FlippedBytesFailTheReadAndAreReportedOnce) {
   EXPECT_EQ(stats.state(), common::v1::TABLE_STATE_OK);
 
   const std::string metrics = testing::HttpGet(process_->metrics_port(), "/metrics");
-  EXPECT_THAT(metrics, HasSubstr("agentcom_corruption_detections_total{table=\"agent_mailbox\"} 1"));
+  EXPECT_THAT(metrics,
+              HasSubstr("agentcom_corruption_detections_total{table=\"agent_mailbox\"} 1"));
   EXPECT_THAT(metrics,
               HasSubstr("agentcom_table_state{table=\"agent_mailbox\",state=\"corrupted\"} 1"));
 }
@@ -374,151 +375,157 @@ const std::string kBody(200, 'b');
 
 std::vector<StoreCase> AllStores() {
   std::vector<StoreCase> cases;
-  cases.push_back(
-      {"config", config_store::ConfigStoreDefinition, {"agentcom_config"}, "agentcom_config",
-       [](auto ch, auto token) {
-         auto stub = config::v1::Config::NewStub(ch);
-         for (int i = 0; i < kRecords; ++i) {
-           grpc::ClientContext ctx;
-           testing::Authorize(&ctx, token);
-           config::v1::PutRequest r;
-           r.set_key(absl::StrCat("k", i));
-           r.set_value(kBody);
-           config::v1::Entry e;
-           ASSERT_TRUE(stub->Put(&ctx, r, &e).ok());
-         }
-       },
-       [](auto ch, auto token) {
-         auto stub = config::v1::Config::NewStub(ch);
-         config::v1::ListRequest r;
-         r.set_page_size(1000);
-         while (true) {
-           grpc::ClientContext ctx;
-           testing::Authorize(&ctx, token);
-           config::v1::ListResponse page;
-           grpc::Status s = stub->List(&ctx, r, &page);
-           if (!s.ok() || page.next_page_token().empty()) return s;
-           r.set_page_token(page.next_page_token());
-         }
-       }});
-  cases.push_back(
-      {"task_queue", task_queue::TaskQueueStoreDefinition, {"task_queue", "task_dead_letter"},
-       "task_queue",
-       [](auto ch, auto token) {
-         auto stub = task_queue::v1::TaskQueue::NewStub(ch);
-         for (int i = 0; i < kRecords; ++i) {
-           grpc::ClientContext ctx;
-           testing::Authorize(&ctx, token);
-           task_queue::v1::SubmitRequest r;
-           r.set_type("work");
-           r.set_payload(kBody);
-           task_queue::v1::SubmitResponse out;
-           ASSERT_TRUE(stub->Submit(&ctx, r, &out).ok());
-         }
-       },
-       [](auto ch, auto token) {
-         auto stub = task_queue::v1::TaskQueue::NewStub(ch);
-         task_queue::v1::ListRequest r;
-         r.set_status(task_queue::v1::TASK_STATUS_QUEUED);
-         r.set_page_size(1000);
-         while (true) {
-           grpc::ClientContext ctx;
-           testing::Authorize(&ctx, token);
-           task_queue::v1::ListResponse page;
-           grpc::Status s = stub->List(&ctx, r, &page);
-           if (!s.ok() || page.next_page_token().empty()) return s;
-           r.set_page_token(page.next_page_token());
-         }
-       }});
-  cases.push_back(
-      {"channels", channels::ChannelsStoreDefinition, {"agent_channels", "channel_history"},
-       "channel_history",
-       [](auto ch, auto token) {
-         auto stub = channels::v1::Channels::NewStub(ch);
-         for (int i = 0; i < kRecords; ++i) {
-           grpc::ClientContext ctx;
-           testing::Authorize(&ctx, token);
-           channels::v1::PublishRequest r;
-           r.set_channel("news");
-           r.set_body(kBody);
-           channels::v1::PublishResponse out;
-           ASSERT_TRUE(stub->Publish(&ctx, r, &out).ok());
-         }
-       },
-       [](auto ch, auto token) {
-         auto stub = channels::v1::Channels::NewStub(ch);
-         channels::v1::HistoryRequest r;
-         r.set_channel("news");
-         r.set_max_messages(1000);
-         while (true) {
-           grpc::ClientContext ctx;
-           testing::Authorize(&ctx, token);
-           channels::v1::HistoryResponse page;
-           grpc::Status s = stub->History(&ctx, r, &page);
-           if (!s.ok() || !page.has_more()) return s;
-           r.set_after_seq(page.messages(page.messages_size() - 1).seq());
-         }
-       }});
-  cases.push_back(
-      {"threads", threads::ThreadsStoreDefinition, {"thread_messages", "thread_replies"},
-       "thread_messages",
-       [](auto ch, auto token) {
-         auto stub = threads::v1::Threads::NewStub(ch);
-         for (int i = 0; i < kRecords; ++i) {
-           grpc::ClientContext ctx;
-           testing::Authorize(&ctx, token);
-           threads::v1::IndexRequest r;
-           r.mutable_message()->set_id(absl::StrCat("m", i));
-           r.mutable_message()->set_body(kBody);
-           if (i > 0) r.mutable_message()->set_reply_to("m0");
-           threads::v1::IndexResponse out;
-           ASSERT_TRUE(stub->Index(&ctx, r, &out).ok());
-         }
-       },
-       [](auto ch, auto token) {
-         auto stub = threads::v1::Threads::NewStub(ch);
-         threads::v1::GetThreadRequest r;
-         r.set_root_id("m0");
-         r.set_page_size(1000);
-         while (true) {
-           grpc::ClientContext ctx;
-           testing::Authorize(&ctx, token);
-           threads::v1::GetThreadResponse page;
-           grpc::Status s = stub->GetThread(&ctx, r, &page);
-           if (!s.ok() || page.next_page_token().empty()) return s;
-           r.set_page_token(page.next_page_token());
-         }
-       }});
-  cases.push_back(
-      {"message_history", message_history::MessageHistoryStoreDefinition, {"message_history"},
-       "message_history",
-       [](auto ch, auto token) {
-         auto stub = message_history::v1::MessageHistory::NewStub(ch);
-         for (int i = 0; i < kRecords; ++i) {
-           grpc::ClientContext ctx;
-           testing::Authorize(&ctx, token);
-           message_history::v1::StoreRequest r;
-           r.mutable_message()->set_id(absl::StrCat("m", i));
-           r.mutable_message()->set_from("alice");
-           r.mutable_message()->set_body(kBody);
-           message_history::v1::StoreResponse out;
-           ASSERT_TRUE(stub->Store(&ctx, r, &out).ok());
-         }
-       },
-       [](auto ch, auto token) {
-         auto stub = message_history::v1::MessageHistory::NewStub(ch);
-         message_history::v1::QueryRequest r;
-         r.set_agent_id("alice");
-         r.set_limit(1000);
-         while (true) {
-           grpc::ClientContext ctx;
-           testing::Authorize(&ctx, token);
-           message_history::v1::QueryResponse page;
-           grpc::Status s = stub->Query(&ctx, r, &page);
-           if (!s.ok() || page.next_page_token().empty()) return s;
-           r.set_page_token(page.next_page_token());
-         }
-       }});
+  cases.push_back({"config",
+                   config_store::ConfigStoreDefinition,
+                   {"agentcom_config"},
+                   "agentcom_config",
+                   [](auto ch, auto token) {
+                     auto stub = config::v1::Config::NewStub(ch);
+                     for (int i = 0; i < kRecords; ++i) {
+                       grpc::ClientContext ctx;
+                       testing::Authorize(&ctx, token);
+                       config::v1::PutRequest r;
+                       r.set_key(absl::StrCat("k", i));
+                       r.set_value(kBody);
+                       config::v1::Entry e;
+                       ASSERT_TRUE(stub->Put(&ctx, r, &e).ok());
+                     }
+                   },
+                   [](auto ch, auto token) {
+                     auto stub = config::v1::Config::NewStub(ch);
+                     config::v1::ListRequest r;
+                     r.set_page_size(1000);
+                     while (true) {
+                       grpc::ClientContext ctx;
+                       testing::Authorize(&ctx, token);
+                       config::v1::ListResponse page;
+                       grpc::Status s = stub->List(&ctx, r, &page);
+                       if (!s.ok() || page.next_page_token().empty()) return s;
+                       r.set_page_token(page.next_page_token());
+                     }
+                   }});
+  cases.push_back({"task_queue",
+                   task_queue::TaskQueueStoreDefinition,
+                   {"task_queue", "task_dead_letter"},
+                   "task_queue",
+                   [](auto ch, auto token) {
+                     auto stub = task_queue::v1::TaskQueue::NewStub(ch);
+                     for (int i = 0; i < kRecords; ++i) {
+                       grpc::ClientContext ctx;
+                       testing::Authorize(&ctx, token);
+                       task_queue::v1::SubmitRequest r;
+                       r.set_type("work");
+                       r.set_payload(kBody);
+                       task_queue::v1::SubmitResponse out;
+                       ASSERT_TRUE(stub->Submit(&ctx, r, &out).ok());
+                     }
+                   },
+                   [](auto ch, auto token) {
+                     auto stub = task_queue::v1::TaskQueue::NewStub(ch);
+                     task_queue::v1::ListRequest r;
+                     r.set_status(task_queue::v1::TASK_STATUS_QUEUED);
+                     r.set_page_size(1000);
+                     while (true) {
+                       grpc::ClientContext ctx;
+                       testing::Authorize(&ctx, token);
+                       task_queue::v1::ListResponse page;
+                       grpc::Status s = stub->List(&ctx, r, &page);
+                       if (!s.ok() || page.next_page_token().empty()) return s;
+                       r.set_page_token(page.next_page_token());
+                     }
+                   }});
+  cases.push_back({"channels",
+                   channels::ChannelsStoreDefinition,
+                   {"agent_channels", "channel_history"},
+                   "channel_history",
+                   [](auto ch, auto token) {
+                     auto stub = channels::v1::Channels::NewStub(ch);
+                     for (int i = 0; i < kRecords; ++i) {
+                       grpc::ClientContext ctx;
+                       testing::Authorize(&ctx, token);
+                       channels::v1::PublishRequest r;
+                       r.set_channel("news");
+                       r.set_body(kBody);
+                       channels::v1::PublishResponse out;
+                       ASSERT_TRUE(stub->Publish(&ctx, r, &out).ok());
+                     }
+                   },
+                   [](auto ch, auto token) {
+                     auto stub = channels::v1::Channels::NewStub(ch);
+                     channels::v1::HistoryRequest r;
+                     r.set_channel("news");
+                     r.set_max_messages(1000);
+                     while (true) {
+                       grpc::ClientContext ctx;
+                       testing::Authorize(&ctx, token);
+                       channels::v1::HistoryResponse page;
+                       grpc::Status s = stub->History(&ctx, r, &page);
+                       if (!s.ok() || !page.has_more()) return s;
+                       r.set_after_seq(page.messages(page.messages_size() - 1).seq());
+                     }
+                   }});
+  cases.push_back({"threads",
+                   threads::ThreadsStoreDefinition,
+                   {"thread_messages", "thread_replies"},
+                   "thread_messages",
+                   [](auto ch, auto token) {
+                     auto stub = threads::v1::Threads::NewStub(ch);
+                     for (int i = 0; i < kRecords; ++i) {
+                       grpc::ClientContext ctx;
+                       testing::Authorize(&ctx, token);
+                       threads::v1::IndexRequest r;
+                       r.mutable_message()->set_id(absl::StrCat("m", i));
+                       r.mutable_message()->set_body(kBody);
+                       if (i > 0) r.mutable_message()->set_reply_to("m0");
+                       threads::v1::IndexResponse out;
+                       ASSERT_TRUE(stub->Index(&ctx, r, &out).ok());
+                     }
+                   },
+                   [](auto ch, auto token) {
+                     auto stub = threads::v1::Threads::NewStub(ch);
+                     threads::v1::GetThreadRequest r;
+                     r.set_root_id("m0");
+                     r.set_page_size(1000);
+                     while (true) {
+                       grpc::ClientContext ctx;
+                       testing::Authorize(&ctx, token);
+                       threads::v1::GetThreadResponse page;
+                       grpc::Status s = stub->GetThread(&ctx, r, &page);
+                       if (!s.ok() || page.next_page_token().empty()) return s;
+                       r.set_page_token(page.next_page_token());
+                     }
+                   }});
+  cases.push_back({"message_history",
+                   message_history::MessageHistoryStoreDefinition,
+                   {"message_history"},
+                   "message_history",
+                   [](auto ch, auto token) {
+                     auto stub = message_history::v1::MessageHistory::NewStub(ch);
+                     for (int i = 0; i < kRecords; ++i) {
+                       grpc::ClientContext ctx;
+                       testing::Authorize(&ctx, token);
+                       message_history::v1::StoreRequest r;
+                       r.mutable_message()->set_id(absl::StrCat("m", i));
+                       r.mutable_message()->set_from("alice");
+                       r.mutable_message()->set_body(kBody);
+                       message_history::v1::StoreResponse out;
+                       ASSERT_TRUE(stub->Store(&ctx, r, &out).ok());
+                     }
+                   },
+                   [](auto ch, auto token) {
+                     auto stub = message_history::v1::MessageHistory::NewStub(ch);
+                     message_history::v1::QueryRequest r;
+                     r.set_agent_id("alice");
+                     r.set_limit(1000);
+                     while (true) {
+                       grpc::ClientContext ctx;
+                       testing::Authorize(&ctx, token);
+                       message_history::v1::QueryResponse page;
+                       grpc::Status s = stub->Query(&ctx, r, &page);
+                       if (!s.ok() || page.next_page_token().empty()) return s;
+                       r.set_page_token(page.next_page_token());
+                     }
+                   }});
   return cases;
 }
 
@@ -530,7 +537,8 @@ TEST_P(EveryStoreTest, FlippedBytesInTheMainTableFailTheHotPathAndAreReported) {
   const StoreCase& c = GetParam();
   testing::TempDir dir;
   testing::FakeMaintenance fake;
-  config::Topology topology = testing::MakeTopology(dir.path(), {{c.kind, c.tables}}, fake.address());
+  config::Topology topology =
+      testing::MakeTopology(dir.path(), {{c.kind, c.tables}}, fake.address());
   auto start = [&] {
     auto p = StoreProcess::Start(topology, c.kind, c.definition(), {});
     EXPECT_TRUE(p.ok()) << p.status();

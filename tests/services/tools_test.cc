@@ -23,22 +23,30 @@ namespace fs = std::filesystem;
 TEST(SupervisordConfTest, OneProgramPerStorePlusMaintenanceAndGateway) {
   testing::TempDir dir;
   config::Topology topology = testing::MakeTopology(
-      dir.path(), {{"mailbox", {"agent_mailbox"}}, {"task_queue", {"task_queue", "task_dead_letter"}}});
-  const std::string conf = RenderSupervisordConf(
-      topology, {.config_path = "/etc/agentcom.yaml", .bin_dir = "/opt/bin", .run_dir = "/run/a",
-                 .password = "pw"});
+      dir.path(),
+      {{"mailbox", {"agent_mailbox"}}, {"task_queue", {"task_queue", "task_dead_letter"}}});
+  const std::string conf = RenderSupervisordConf(topology, {.config_path = "/etc/agentcom.yaml",
+                                                            .bin_dir = "/opt/bin",
+                                                            .run_dir = "/run/a",
+                                                            .password = "pw"});
   EXPECT_THAT(conf, HasSubstr("[program:mailbox]"));
-  EXPECT_THAT(conf, HasSubstr("/opt/bin/agentcom_mailbox_store --config=/etc/agentcom.yaml --store=mailbox"));
+  EXPECT_THAT(
+      conf,
+      HasSubstr("/opt/bin/agentcom_mailbox_store --config=/etc/agentcom.yaml --store=mailbox"));
   EXPECT_THAT(conf, HasSubstr("[program:task_queue]"));
   EXPECT_THAT(conf, HasSubstr("[program:maintenance]"));
   EXPECT_THAT(conf, HasSubstr("[program:gateway]"));
   EXPECT_THAT(conf, HasSubstr("password=pw"));
   EXPECT_EQ(conf, RenderSupervisordConf(topology, {.config_path = "/etc/agentcom.yaml",
-                                                    .bin_dir = "/opt/bin", .run_dir = "/run/a",
-                                                    .password = "pw"}));  // deterministic
-  const std::string stores_only = RenderSupervisordConf(
-      topology, {.config_path = "c", .bin_dir = "b", .run_dir = "r", .password = "p",
-                 .maintenance = false, .gateway = false});
+                                                   .bin_dir = "/opt/bin",
+                                                   .run_dir = "/run/a",
+                                                   .password = "pw"}));  // deterministic
+  const std::string stores_only = RenderSupervisordConf(topology, {.config_path = "c",
+                                                                   .bin_dir = "b",
+                                                                   .run_dir = "r",
+                                                                   .password = "p",
+                                                                   .maintenance = false,
+                                                                   .gateway = false});
   EXPECT_THAT(stores_only, ::testing::Not(HasSubstr("[program:maintenance]")));
 }
 
@@ -66,9 +74,9 @@ class AgentcomctlTest : public ::testing::Test {
   }
   int Ctl(const std::string& args) {
     int status = -1;
-    out_ = testing::RunCommand(absl::StrCat(AGENTCOM_BIN_DIR, "/agentcomctl ", args,
-                                            " --config=", config_, " 2>&1"),
-                               &status);
+    out_ = testing::RunCommand(
+        absl::StrCat(AGENTCOM_BIN_DIR, "/agentcomctl ", args, " --config=", config_, " 2>&1"),
+        &status);
     return status;
   }
   std::string BackupDir() const {
@@ -142,8 +150,8 @@ TEST(AgentcomctlMaintenanceTest, RestoreRefusesWhileMaintenanceRuns) {
                                                  maintenance.address());
   int status = -1;
   const std::string out = testing::RunCommand(
-      absl::StrCat(AGENTCOM_BIN_DIR, "/agentcomctl restore --table=agent_mailbox --config=",
-                   config, " 2>&1"),
+      absl::StrCat(AGENTCOM_BIN_DIR, "/agentcomctl restore --table=agent_mailbox --config=", config,
+                   " 2>&1"),
       &status);
   EXPECT_EQ(status, 2) << out;
   EXPECT_THAT(out, HasSubstr("maintenance is running at " + maintenance.address()));

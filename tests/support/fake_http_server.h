@@ -3,7 +3,6 @@
 
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
-
 #include <functional>
 #include <string>
 #include <thread>

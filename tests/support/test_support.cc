@@ -10,10 +10,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
-#include <set>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -98,10 +98,8 @@ std::string TopologyYaml(
     const std::string& maintenance_address) {
   std::string yaml = absl::StrCat(
       "data_dir: data\nbackup_dir: backups\nstate_dir: state\n",
-      "supervisor: {address: 127.0.0.1:", FreePort(), "}\n",
-      "maintenance:\n  address: ",
-      maintenance_address.empty() ? absl::StrCat("127.0.0.1:", FreePort())
-                                  : maintenance_address,
+      "supervisor: {address: 127.0.0.1:", FreePort(), "}\n", "maintenance:\n  address: ",
+      maintenance_address.empty() ? absl::StrCat("127.0.0.1:", FreePort()) : maintenance_address,
       "\n  metrics_address: 127.0.0.1:", FreePort(), "\nstores:\n");
   for (const auto& [name, tables] : stores) {
     absl::StrAppend(&yaml, "  - name: ", name, "\n    address: 127.0.0.1:0\n",
@@ -130,8 +128,7 @@ std::string HttpGet(int port, const std::string& path) {
     close(fd);
     return "";
   }
-  std::string request = absl::StrCat("GET ", path,
-                                     " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+  std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
   if (write(fd, request.data(), request.size()) < 0) {
     close(fd);
     return "";

@@ -4,14 +4,13 @@
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common/config/topology.h"
 #include "common/storage/table.h"
-
-#include <atomic>
 
 namespace agentcom::testing {
 
@@ -84,9 +83,9 @@ class FailingTable : public storage::Table {
     if (fail_writes) return absl::UnavailableError("injected: process died");
     return base_->Write(batch);
   }
-  absl::Status Scan(absl::string_view start, absl::string_view limit,
-                    const std::function<bool(absl::string_view, absl::string_view)>& visit)
-      override {
+  absl::Status Scan(
+      absl::string_view start, absl::string_view limit,
+      const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
     return base_->Scan(start, limit, visit);
   }
   storage::TableStats Stats() override { return base_->Stats(); }

@@ -66,8 +66,8 @@ TEST(RealClockTest, SleepsAndWaitsInRealTime) {
   absl::Mutex mu;
   bool never = false;
   absl::MutexLock l(&mu);
-  EXPECT_FALSE(clock->AwaitWithDeadline(&mu, absl::Condition(&never),
-                                        clock->Now() + absl::Milliseconds(5)));
+  EXPECT_FALSE(
+      clock->AwaitWithDeadline(&mu, absl::Condition(&never), clock->Now() + absl::Milliseconds(5)));
   EXPECT_GE(clock->Now() - start, absl::Milliseconds(10));
 }
 

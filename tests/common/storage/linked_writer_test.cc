@@ -36,7 +36,8 @@ TEST(LinkedWriterTest, RecoverFinishesAChangeInterruptedBetweenTheTables) {
     second.Put("task", "dead");
     second.Delete("stale");
     ASSERT_TRUE(b_real->Put("stale", "x").ok());
-    EXPECT_EQ(LinkedWriter(a.get(), &b).Apply(first, second).code(), absl::StatusCode::kUnavailable);
+    EXPECT_EQ(LinkedWriter(a.get(), &b).Apply(first, second).code(),
+              absl::StatusCode::kUnavailable);
     EXPECT_FALSE(a->Get("task")->has_value());
     EXPECT_FALSE(b_real->Get("task")->has_value());  // half done, for now
   }

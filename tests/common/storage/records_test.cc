@@ -30,13 +30,13 @@ class RecordsTest : public ::testing::Test {
     std::string token;
     do {
       std::vector<std::string> page;
-      auto next = ScanPage(table_.get(),
-                           {.query = "q", .page_token = token, .prefix = "a/", .limit = "a0",
-                            .page_size = size},
-                           [&](absl::string_view key, absl::string_view) {
-                             page.emplace_back(key);
-                             return absl::OkStatus();
-                           });
+      auto next = ScanPage(
+          table_.get(),
+          {.query = "q", .page_token = token, .prefix = "a/", .limit = "a0", .page_size = size},
+          [&](absl::string_view key, absl::string_view) {
+            page.emplace_back(key);
+            return absl::OkStatus();
+          });
       EXPECT_TRUE(next.ok()) << next.status();
       if (!next.ok()) break;
       pages.push_back(page);
@@ -62,19 +62,26 @@ TEST_F(RecordsTest, PagesCoverTheRangeOnceInOrder) {
 TEST_F(RecordsTest, TokensAreBoundToTheirQueryAndPrefix) {
   auto visit = [](absl::string_view, absl::string_view) { return absl::OkStatus(); };
   auto other_query = ScanPage(table_.get(),
-                              {.query = "other", .page_token = EncodePageToken("q", "a/05"),
-                               .prefix = "a/", .limit = "a0", .page_size = 5},
+                              {.query = "other",
+                               .page_token = EncodePageToken("q", "a/05"),
+                               .prefix = "a/",
+                               .limit = "a0",
+                               .page_size = 5},
                               visit);
   EXPECT_EQ(other_query.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(other_query.status().message(), HasSubstr("different query"));
   auto outside = ScanPage(table_.get(),
-                          {.query = "q", .page_token = EncodePageToken("q", "b/other"),
-                           .prefix = "a/", .limit = "a0", .page_size = 5},
+                          {.query = "q",
+                           .page_token = EncodePageToken("q", "b/other"),
+                           .prefix = "a/",
+                           .limit = "a0",
+                           .page_size = 5},
                           visit);
   EXPECT_EQ(outside.status().code(), absl::StatusCode::kInvalidArgument);
-  for (const std::string& garbage : {std::string("!!!"), std::string(5000, 'A'), std::string("AAAA")}) {
-    auto bad = ScanPage(table_.get(),
-                        {.query = "q", .page_token = garbage, .prefix = "a/", .limit = "a0"}, visit);
+  for (const std::string& garbage :
+       {std::string("!!!"), std::string(5000, 'A'), std::string("AAAA")}) {
+    auto bad = ScanPage(
+        table_.get(), {.query = "q", .page_token = garbage, .prefix = "a/", .limit = "a0"}, visit);
     EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << garbage.substr(0, 10);
   }
 }

@@ -123,9 +123,9 @@ TEST_F(TableTest, CountsAreExactThroughOverwritesDeletesAndBatches) {
   ASSERT_TRUE(t->Put("k1", "bb").ok());  // overwrite: still one record
   TableBatch b;
   b.Put("k2", "x");
-  b.Delete("k2");      // net nothing
+  b.Delete("k2");  // net nothing
   b.Put("k3", "yyy");
-  b.Put("k3", "zz");   // later op wins
+  b.Put("k3", "zz");  // later op wins
   b.Delete("absent");
   ASSERT_TRUE(t->Write(b).ok());
   TableStats s = t->Stats();
@@ -238,7 +238,15 @@ TEST_F(TableTest, VerifyHashesTheDocumentedStream) {
   EXPECT_EQ(v->record_count, 2u);
   // varint32(len) key varint32(len) value, in key order.
   internal::Sha256 expected;
-  expected.Update(std::string("\x01" "a" "\x03" "one" "\x01" "b" "\x03" "two"));
+  expected.Update(
+      std::string("\x01"
+                  "a"
+                  "\x03"
+                  "one"
+                  "\x01"
+                  "b"
+                  "\x03"
+                  "two"));
   EXPECT_EQ(v->content_hash, expected.HexDigest());
 }
 

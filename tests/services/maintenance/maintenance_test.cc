@@ -29,8 +29,8 @@ namespace fs = std::filesystem;
 class MaintenanceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    topology_ = testing::MakeTopology(dir_.path(), {{"mailbox", {"agent_mailbox"}},
-                                                    {"config", {"agentcom_config"}}});
+    topology_ = testing::MakeTopology(
+        dir_.path(), {{"mailbox", {"agent_mailbox"}}, {"config", {"agentcom_config"}}});
     processes_ = std::make_unique<FakeProcesses>(topology_);
     NewCore();
   }
@@ -38,14 +38,14 @@ class MaintenanceTest : public ::testing::Test {
     core_.reset();
     events_ = std::make_unique<EventLog>(topology_.state_dir() + "/events.jsonl", &clock_);
     ASSERT_TRUE(events_->Load().ok());
-    core_ = std::make_unique<MaintenanceCore>(MaintenanceCore::Options{
-        .topology = topology_,
-        .clock = &clock_,
-        .env = &env_,
-        .supervisor = processes_.get(),
-        .stores = processes_.get(),
-        .events = events_.get(),
-        .metrics = &registry_});
+    core_ =
+        std::make_unique<MaintenanceCore>(MaintenanceCore::Options{.topology = topology_,
+                                                                   .clock = &clock_,
+                                                                   .env = &env_,
+                                                                   .supervisor = processes_.get(),
+                                                                   .stores = processes_.get(),
+                                                                   .events = events_.get(),
+                                                                   .metrics = &registry_});
     ASSERT_TRUE(core_->Start().ok());
   }
   storage::Table* Mailbox() { return *processes_->Find("agent_mailbox"); }
@@ -187,12 +187,14 @@ TEST_F(MaintenanceTest, RetentionKeepsTheNewestVerifiedAndCleansPartials) {
   EXPECT_THAT(Backups(), ElementsAre(ids[2], ids[3], ids[4]));
 
   // A partial backup from a crashed snapshot is removed once it is stale.
-  const fs::path partial = fs::path(topology_.backup_dir()) / "agent_mailbox" / ".tmp-20200101T000000.000000Z";
+  const fs::path partial =
+      fs::path(topology_.backup_dir()) / "agent_mailbox" / ".tmp-20200101T000000.000000Z";
   fs::create_directories(partial);
   fs::last_write_time(partial, fs::file_time_type::clock::now() - std::chrono::hours(1));
   // The two newest backups are damaged: the newest verified one must stay.
   for (const std::string& id : {ids[3], ids[4]}) {
-    const std::string f = storage::BackupPath(topology_.backup_dir(), "agent_mailbox", id) + "/data-000001.ldb";
+    const std::string f =
+        storage::BackupPath(topology_.backup_dir(), "agent_mailbox", id) + "/data-000001.ldb";
     testing::FlipBytes(f, 100, 4);
   }
   NewCore();  // forget what was verified, as after a restart
@@ -255,8 +257,9 @@ TEST_F(MaintenanceTest, RestoreFallsBackToAnOlderBackupWhenTheNewestFailsVerific
   const std::string older = Backup();
   Fill(600, 1);
   const std::string newer = Backup();
-  testing::FlipBytes(storage::BackupPath(topology_.backup_dir(), "agent_mailbox", newer) + "/data-000001.ldb",
-                     200, 4);
+  testing::FlipBytes(
+      storage::BackupPath(topology_.backup_dir(), "agent_mailbox", newer) + "/data-000001.ldb", 200,
+      4);
   CorruptLiveMailbox();
   auto result = core_->RestoreTable("agent_mailbox", "", v1::TRIGGER_MANUAL);
   ASSERT_TRUE(result.ok());
@@ -313,8 +316,8 @@ TEST_F(MaintenanceTest, DuplicateReportsCollapseIntoOneRestore) {
 TEST_F(MaintenanceTest, ARestoreInterruptedAtAnyStepIsFinishedAtStartUp) {
   Fill(300);
   const std::string id = Backup();
-  for (const std::string step : {"started", "stopping", "quarantining", "installing", "starting",
-                                 "verifying"}) {
+  for (const std::string step :
+       {"started", "stopping", "quarantining", "installing", "starting", "verifying"}) {
     SCOPED_TRACE(step);
     core_.reset();
     CorruptLiveMailbox();
@@ -331,7 +334,8 @@ TEST_F(MaintenanceTest, ARestoreInterruptedAtAnyStepIsFinishedAtStartUp) {
     }
     if (step == "starting" || step == "verifying") {
       ASSERT_TRUE(storage::RestoreBackup(
-          storage::BackupPath(topology_.backup_dir(), "agent_mailbox", id), table_dir).ok());
+                      storage::BackupPath(topology_.backup_dir(), "agent_mailbox", id), table_dir)
+                      .ok());
     }
     std::ofstream(topology_.state_dir() + "/restore-journal/agent_mailbox.json")
         << "{\"table\":\"agent_mailbox\",\"trigger\":\"auto\",\"reason\":\"" << step
@@ -359,7 +363,8 @@ TEST_F(MaintenanceTest, AgentsCannotWriteToARestoredTableBeforeItIsVerified) {
   std::vector<absl::StatusCode> agent_writes;
   processes_->after_start = [&](const std::string& store) {
     if (store != "mailbox") return;
-    for (int i = 0; i < 5; ++i) agent_writes.push_back(Mailbox()->Put(absl::StrCat("a", i), "x").code());
+    for (int i = 0; i < 5; ++i)
+      agent_writes.push_back(Mailbox()->Put(absl::StrCat("a", i), "x").code());
   };
   auto result = core_->RestoreTable("agent_mailbox", "", v1::TRIGGER_MANUAL);
   processes_->after_start = nullptr;
@@ -412,7 +417,8 @@ TEST_F(MaintenanceTest, AResumedRestoreThatHadFinishedKeepsWhatAgentsWroteSince)
     EXPECT_EQ(Mailbox()->Stats().records(), records);
     EXPECT_TRUE(Mailbox()->Get(absl::StrCat("written-after-", step))->has_value());
     EXPECT_FALSE(fs::exists(topology_.data_dir() + "/quarantine"));
-    EXPECT_EQ(EventTypes().back(), step == "starting_empty" ? "recovery_failed" : "recovery_complete");
+    EXPECT_EQ(EventTypes().back(),
+              step == "starting_empty" ? "recovery_failed" : "recovery_complete");
     EXPECT_FALSE(fs::exists(topology_.state_dir() + "/restore-journal/agent_mailbox.json"));
   }
 }
@@ -427,14 +433,16 @@ TEST_F(MaintenanceTest, AResumedRestoreOfAnUnverifiedTableIsRedone) {
   ASSERT_TRUE(processes_->Stop("mailbox").ok());
   const std::string table_dir = topology_.data_dir() + "/agent_mailbox";
   fs::rename(table_dir, topology_.data_dir() + "/quarantine-by-test");
-  ASSERT_TRUE(storage::RestoreBackup(storage::BackupPath(topology_.backup_dir(), "agent_mailbox", id),
-                                     table_dir).ok());
+  ASSERT_TRUE(storage::RestoreBackup(
+                  storage::BackupPath(topology_.backup_dir(), "agent_mailbox", id), table_dir)
+                  .ok());
   std::ofstream(table_dir + "/" + storage::kRestoringMarkerFile) << "restoring\n";
   ASSERT_TRUE(processes_->Start("mailbox").ok());
   EXPECT_EQ(Mailbox()->state(), common::v1::TABLE_STATE_RESTORING);
   fs::create_directories(topology_.state_dir() + "/restore-journal");
   std::ofstream(topology_.state_dir() + "/restore-journal/agent_mailbox.json")
-      << "{\"table\":\"agent_mailbox\",\"trigger\":\"auto\",\"reason\":\"verifying\",\"backup_id\":\""
+      << "{\"table\":\"agent_mailbox\",\"trigger\":\"auto\",\"reason\":\"verifying\",\"backup_id\":"
+         "\""
       << id << "\",\"quarantine_path\":\"" << topology_.data_dir() << "/quarantine-by-test\"}";
   NewCore();
   ASSERT_TRUE(core_->WaitRestoresIdle(absl::Seconds(30)));
@@ -472,7 +480,8 @@ TEST_F(MaintenanceTest, AManualRestoreDuringAnAutomaticOneJoinsIt) {
   processes_->after_start = [&](const std::string& store) {
     if (store != "mailbox" || started.HasBeenNotified()) return;
     started.Notify();
-    manual = std::thread([&] { joined = core_->RestoreTable("agent_mailbox", "", v1::TRIGGER_MANUAL); });
+    manual =
+        std::thread([&] { joined = core_->RestoreTable("agent_mailbox", "", v1::TRIGGER_MANUAL); });
     release.WaitForNotification();
   };
   ASSERT_TRUE(*core_->ReportCorruption("agent_mailbox", "Corruption: x"));
@@ -531,7 +540,8 @@ std::vector<std::string> FilesIn(const std::string& dir, const std::string& exte
   std::vector<std::string> names;
   std::error_code ec;
   for (const auto& f : fs::directory_iterator(dir, ec)) {
-    if (extension.empty() || f.path().extension() == extension) names.push_back(f.path().filename());
+    if (extension.empty() || f.path().extension() == extension)
+      names.push_back(f.path().filename());
   }
   std::sort(names.begin(), names.end());
   return names;
@@ -558,7 +568,8 @@ TEST_F(MaintenanceTest, AnIoErrorWhileQuarantiningFailsTheRestoreAndDeletesNothi
   EXPECT_THAT(FilesIn(table_dir, ".ldb"), ::testing::IsSupersetOf(files));
   EXPECT_EQ(Mailbox()->state(), common::v1::TABLE_STATE_CORRUPTED);  // and served again
   EXPECT_THAT(Backups(), ElementsAre(id));
-  EXPECT_TRUE(storage::VerifyBackup(storage::BackupPath(topology_.backup_dir(), "agent_mailbox", id)).ok());
+  EXPECT_TRUE(
+      storage::VerifyBackup(storage::BackupPath(topology_.backup_dir(), "agent_mailbox", id)).ok());
   EXPECT_TRUE(FilesIn(topology_.data_dir() + "/quarantine").empty());
 }
 

@@ -52,7 +52,8 @@ TEST(NotifierTest, PostsEachNotifiableEventAsJsonToEveryUrl) {
   EXPECT_EQ(got[0].target, "/hook");
   EXPECT_EQ(got[0].content_type, "application/json");
   v1::Event parsed;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(got[0].body, &parsed).ok()) << got[0].body;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(got[0].body, &parsed).ok())
+      << got[0].body;
   EXPECT_EQ(parsed.type(), "recovery_complete");
   EXPECT_EQ(parsed.table(), "agent_mailbox");
   EXPECT_EQ(parsed.details().at("trigger"), "auto");

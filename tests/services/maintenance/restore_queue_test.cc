@@ -124,8 +124,8 @@ TEST_F(RestoreQueueTest, AnOvertakenRestoreStillRunsWhenTheTableStillNeedsIt) {
   (void)queue_->RunNow("t", "20261126T000000.000000Z", v1::TRIGGER_MANUAL);
   release_.Notify();  // needs_restore_ stays true: corrupted again
   ASSERT_TRUE(queue_->WaitIdle(absl::Seconds(30)));
-  EXPECT_THAT(Calls(), ElementsAre("t:20261126T000000.000000Z:manual", "busy:newest:auto",
-                                   "t:newest:auto"));
+  EXPECT_THAT(Calls(),
+              ElementsAre("t:20261126T000000.000000Z:manual", "busy:newest:auto", "t:newest:auto"));
 }
 
 // The backoff on the manual clock: 5 s, 10 s, 20 s, 40 s, then every 60 s.

@@ -14,8 +14,8 @@
 namespace agentcom::maintenance {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::FakeHttpServer;
+using ::testing::HasSubstr;
 
 std::string Response(const std::string& value) {
   return "<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n" + value +
@@ -68,8 +68,8 @@ TEST(XmlRpcTest, AFaultIsAnErrorWithItsCode) {
 TEST(XmlRpcTest, MalformedResponsesAreDataLoss) {
   int fault = 0;
   for (const std::string& bad :
-       {std::string("not xml <"), std::string("<?xml version='1.0'?><other/>"),
-        Response(""), std::string("<methodResponse><fault></fault></methodResponse>"),
+       {std::string("not xml <"), std::string("<?xml version='1.0'?><other/>"), Response(""),
+        std::string("<methodResponse><fault></fault></methodResponse>"),
         Response("<value><struct><member><name>x</name></member></struct></value>")}) {
     SCOPED_TRACE(bad);
     EXPECT_EQ(ParseXmlRpcResponse(bad, &fault).status().code(), absl::StatusCode::kDataLoss);
@@ -86,8 +86,7 @@ TEST(XmlRpcTest, CallsEscapeTheirParameters) {
 // supervisord in miniature: one program whose state the handler tracks.
 class FakeSupervisord {
  public:
-  FakeSupervisord()
-      : server_([this](const FakeHttpServer::Request& r) { return Handle(r); }) {}
+  FakeSupervisord() : server_([this](const FakeHttpServer::Request& r) { return Handle(r); }) {}
   std::string address() const { return server_.address(); }
   std::vector<FakeHttpServer::Request> requests() { return server_.requests(); }
 
@@ -101,7 +100,8 @@ class FakeSupervisord {
   FakeHttpServer::Reply Handle(const FakeHttpServer::Request& r) {
     if (r.authorization != "Basic YWdlbnRjb206c2VjcmV0") return {401, "unauthorized"};
     absl::MutexLock l(&mu);
-    if (absl::StrContains(r.body, "<string>ghost</string>")) return {200, Fault(10, "BAD_NAME: ghost")};
+    if (absl::StrContains(r.body, "<string>ghost</string>"))
+      return {200, Fault(10, "BAD_NAME: ghost")};
     if (absl::StrContains(r.body, "supervisor.stopProcess")) {
       if (state != "RUNNING") return {200, Fault(70, "NOT_RUNNING: mailbox")};
       state = stopping_polls > 0 ? "STOPPING" : "STOPPED";
