@@ -159,7 +159,9 @@ std::string BackupIdFor(absl::Time time) {
 std::optional<absl::Time> BackupIdTime(absl::string_view id) {
   absl::Time t;
   std::string err;
-  if (!IsBackupId(id) || !absl::ParseTime("%Y%m%dT%H%M%E6SZ", id, absl::UTCTimeZone(), &t, &err)) {
+  // %E4Y: a plain %Y would read every digit of the date as the year.
+  if (!IsBackupId(id) ||
+      !absl::ParseTime("%E4Y%m%dT%H%M%E*SZ", std::string(id), absl::UTCTimeZone(), &t, &err)) {
     return std::nullopt;
   }
   return t;

@@ -84,6 +84,12 @@ class BackupWriter {
 
   // Keys must ascend.
   absl::Status Add(absl::string_view key, absl::string_view value);
+  // Where the writes after this backup's snapshot are (see
+  // BackupManifest.generation and first_log_number).
+  void SetWalStart(std::string generation, uint64_t first_log_number) {
+    manifest_.set_generation(std::move(generation));
+    manifest_.set_first_log_number(first_log_number);
+  }
   // Finishes the files, writes the manifest, fsyncs and renames into place.
   absl::StatusOr<common::v1::BackupManifest> Commit();
 

@@ -16,10 +16,13 @@
 #include "absl/time/clock.h"
 #include "common/fault/fault.h"
 #include "common/files/files.h"
+#include "common/ids/random_id.h"
 #include "common/logging/log.h"
 #include "common/storage/backup.h"
 #include "common/storage/format.h"
 #include "common/storage/table_metrics.h"
+#include "common/storage/wal.h"
+#include "common/storage/wal_archive.h"
 
 namespace agentcom::storage {
 namespace {
@@ -67,7 +70,9 @@ leveldb::Status ForEachData(
 
 LevelDbTable::LevelDbTable(const TableOptions& options)
     : options_(options),
-      env_(options.env != nullptr ? options.env : leveldb::Env::Default()),
+      wal_env_(std::make_unique<WalArchivingEnv>(
+          options.env != nullptr ? options.env : leveldb::Env::Default(), options.dir)),
+      env_(wal_env_.get()),
       cache_(leveldb::NewLRUCache(size_t{options.storage.block_cache_mb()} << 20)),
       filter_(leveldb::NewBloomFilterPolicy(10)),
       state_(TABLE_STATE_OK) {
@@ -126,6 +131,7 @@ absl::Status LevelDbTable::OpenLocked() {
     return Classify(s, "open");
   }
   db_.reset(raw);
+  if (auto generation = EnsureGeneration(); !generation.ok()) return generation.status();
   SetStateFromMarkers();
   absl::Status counted = LoadOrRecountStats();
   // Corruption found while recounting (after a crash, or a close that
@@ -133,6 +139,27 @@ absl::Status LevelDbTable::OpenLocked() {
   // that its store still starts and serves its other tables.
   if (!counted.ok() && state() == TABLE_STATE_CORRUPTED) return absl::OkStatus();
   return counted;
+}
+
+absl::StatusOr<std::string> LevelDbTable::EnsureGeneration() {
+  const std::string path = absl::StrCat(options_.dir, "/", kGenerationFile);
+  absl::StatusOr<std::string> generation = files::ReadFile(env_, path);
+  if (generation.ok() || !absl::IsNotFound(generation.status())) return generation;
+  absl::StatusOr<std::string> fresh = ids::RandomHex(16);
+  if (!fresh.ok()) return fresh.status();
+  if (auto s = files::WriteFileAtomically(env_, path, *fresh); !s.ok()) return s;
+  return fresh;
+}
+
+uint64_t LevelDbTable::OldestLogNumber() const {
+  std::vector<std::string> children;
+  if (!env_->GetChildren(options_.dir, &children).ok()) return 0;
+  uint64_t oldest = 0;
+  for (const std::string& f : children) {
+    std::optional<uint64_t> n = LogFileNumber(f);
+    if (n.has_value() && (oldest == 0 || *n < oldest)) oldest = *n;
+  }
+  return oldest;
 }
 
 void LevelDbTable::SetStateFromMarkers() {
@@ -188,6 +215,7 @@ absl::Status LevelDbTable::LoadOrRecountStats() {
   }
   records_ = static_cast<int64_t>(stored->records);
   logical_bytes_ = static_cast<int64_t>(stored->logical_bytes);
+  counted_ = true;
   // Until the next orderly close the checkpoint is stale.
   internal::StoredStats dirty = *stored;
   dirty.clean = false;
@@ -273,7 +301,11 @@ void LevelDbTable::MarkCorrupted(const std::string& reason) {
     state_reason_ = reason;
   }
   log::Error("table corrupted", {{"table", name()}, {"reason", reason}});
-  if (options_.listener != nullptr) options_.listener->OnCorruption(name(), reason);
+  if (options_.listener != nullptr) {
+    std::optional<uint64_t> records;
+    if (counted_) records = static_cast<uint64_t>(std::max<int64_t>(0, records_.load()));
+    options_.listener->OnCorruption(name(), reason, records);
+  }
 }
 
 namespace {
@@ -517,6 +549,12 @@ absl::StatusOr<BackupManifest> LevelDbTable::Snapshot(const std::string& backup_
   absl::StatusOr<std::unique_ptr<BackupWriter>> writer =
       BackupWriter::Create(env_, backup_root, name(), absl::Now());
   if (!writer.ok()) return writer.status();
+  // Listed before the snapshot is taken: every write after the snapshot is
+  // in the oldest log present now or a later one (a log LevelDB retires
+  // after this moment is archived, not deleted).
+  absl::StatusOr<std::string> generation = EnsureGeneration();
+  if (!generation.ok()) return generation.status();
+  (*writer)->SetWalStart(*generation, OldestLogNumber());
   // The iterator reads one implicit LevelDB snapshot: the backup holds
   // exactly the writes acknowledged before this point, each batch wholly.
   absl::Status add_status;

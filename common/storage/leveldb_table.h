@@ -76,12 +76,19 @@ class LevelDbTable final : public Table {
   absl::StatusOr<VerifyResult> VerifyLocked() ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
   // OK, DEGRADED or RESTORING as the directory's marker files say.
   void SetStateFromMarkers();
+  // The table's generation (kGenerationFile), created when missing.
+  absl::StatusOr<std::string> EnsureGeneration();
+  // The number of the oldest write-ahead log in the directory (0: none).
+  uint64_t OldestLogNumber() const;
   // Maps a LevelDB status to the table's error, marking corruption.
   absl::Status Classify(const leveldb::Status& s, absl::string_view op);
   void MarkCorrupted(const std::string& reason);
   void FlushLoop();
 
   const TableOptions options_;
+  // Every file operation of the table goes through it; it archives the
+  // write-ahead logs LevelDB retires (wal_archive.h).
+  const std::unique_ptr<leveldb::Env> wal_env_;
   leveldb::Env* const env_;
   std::unique_ptr<leveldb::Cache> cache_;
   std::unique_ptr<const leveldb::FilterPolicy> filter_;
@@ -97,6 +104,8 @@ class LevelDbTable final : public Table {
   // Serialises read-modify-write of one key's count contribution.
   std::array<absl::Mutex, kStripes> stripes_;
   std::atomic<int64_t> records_{0};
+  // records_ is exact (the table opened and counted).
+  std::atomic<bool> counted_{false};
   std::atomic<int64_t> logical_bytes_{0};
 
   // DURABILITY_BUFFERED: the flusher fsyncs the log when writes are pending.

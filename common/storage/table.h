@@ -36,12 +36,20 @@ inline constexpr char kDegradedMarkerFile[] = "AGENTCOM_DEGRADED";
 // a restore redone after a crash never throws away acknowledged writes.
 inline constexpr char kRestoringMarkerFile[] = "AGENTCOM_RESTORING";
 
+// The table's generation: a random id written when the directory is first
+// opened (a new table, or one a restore installed). Backups record it so that
+// a restore replays only write-ahead logs of the same LevelDB history.
+inline constexpr char kGenerationFile[] = "AGENTCOM_GENERATION";
+
 // Told when a table first turns corrupted. Implementations must not block
 // for long: they are called on the request path that found the corruption.
 class CorruptionListener {
  public:
   virtual ~CorruptionListener() = default;
-  virtual void OnCorruption(const std::string& table, const std::string& reason) = 0;
+  // `records`: what the table held when the corruption was found, when its
+  // count was exact (nullopt, e.g., when found while opening).
+  virtual void OnCorruption(const std::string& table, const std::string& reason,
+                            std::optional<uint64_t> records) = 0;
 };
 
 // A set of puts and deletes applied atomically to one table.

@@ -10,6 +10,8 @@
 #include "common/logging/log.h"
 #include "common/server/api_checks.h"
 #include "common/storage/backup.h"
+#include "common/storage/table.h"
+#include "common/storage/wal_archive.h"
 
 namespace agentcom::maintenance {
 namespace {
@@ -195,7 +197,40 @@ std::vector<std::string> BackupManager::ApplyRetention(const std::string& table)
     verified_[table].erase(*it);
   }
   options_.metrics->BackupsRetained(table, ids->size() - deleted.size());
+  PruneWalArchive(table);
   return deleted;
+}
+
+int BackupManager::PruneWalArchive(const std::string& table) {
+  const std::string table_dir = absl::StrCat(options_.topology->data_dir(), "/", table);
+  absl::StatusOr<std::string> generation =
+      files::ReadFile(options_.env, absl::StrCat(table_dir, "/", storage::kGenerationFile));
+  auto ids = storage::ListBackups(options_.topology->backup_dir(), table);
+  if (!generation.ok() || !ids.ok()) return 0;
+  uint64_t needed_from = 0;  // the oldest log a retained backup starts from
+  for (const std::string& id : *ids) {
+    auto manifest =
+        storage::ReadManifest(storage::BackupPath(options_.topology->backup_dir(), table, id));
+    if (!manifest.ok() || manifest->generation() != *generation ||
+        manifest->first_log_number() == 0) {
+      continue;
+    }
+    if (needed_from == 0 || manifest->first_log_number() < needed_from) {
+      needed_from = manifest->first_log_number();
+    }
+  }
+  if (needed_from == 0) return 0;
+  int pruned = 0;
+  for (const storage::WalLog& log : storage::ListWalLogs(options_.env, table_dir, 0)) {
+    if (log.number >= needed_from) break;
+    if (files::Parent(log.path) != absl::StrCat(table_dir, "/", storage::kWalArchiveDir)) continue;
+    if (files::RemoveFileDurably(options_.env, log.path).ok()) ++pruned;
+  }
+  if (pruned > 0) {
+    log::Info("archived write-ahead logs no backup needs were deleted",
+              {{"table", table}, {"logs", pruned}, {"kept_from", needed_from}});
+  }
+  return pruned;
 }
 
 absl::StatusOr<v1::ListBackupsResponse> BackupManager::List(

@@ -76,6 +76,11 @@ class BackupManager {
   // deleted.
   std::vector<std::string> ApplyRetention(const std::string& table);
   bool IsVerified(const std::string& table, const std::string& id);
+  // Deletes the archived write-ahead logs of the live table that no retained
+  // backup of its current generation needs (older than the oldest log such
+  // a backup starts from). Keeps them all while no such backup exists.
+  // Returns how many were deleted.
+  int PruneWalArchive(const std::string& table);
 
   const Options options_;
   mutable absl::Mutex mu_;

@@ -62,11 +62,7 @@ MaintenanceCore::MaintenanceCore(Options options)
                .history = &history_,
                .restoring = [this](const std::string& t) { return queue_.InProgress(t); }}),
       queue_({.clock = options_.clock,
-              .restore =
-                  [this](const std::string& table, const std::string& backup_id,
-                         v1::Trigger trigger, const std::optional<v1::RestoreJournal>& resume) {
-                    return RestoreLocked(table, backup_id, trigger, resume);
-                  },
+              .restore = [this](const RestoreRequest& r) { return RestoreLocked(r); },
               .needs_restore = [this](const std::string& t) { return NeedsRestore(t); }}) {}
 
 MaintenanceCore::~MaintenanceCore() = default;
@@ -95,9 +91,12 @@ absl::Status MaintenanceCore::Start() {
     }
     log::Warn("resuming a restore interrupted by a crash",
               {{"table", journal.table()}, {"step", StepName(journal.step())}});
-    const std::string table = journal.table();
-    const v1::Trigger trigger = journal.trigger();
-    queue_.Enqueue(table, trigger, std::move(journal));
+    RestoreRequest request{.table = journal.table(), .trigger = journal.trigger()};
+    if (journal.has_records_at_corruption()) {
+      request.records_at_corruption = journal.records_at_corruption();
+    }
+    request.resume = std::move(journal);
+    queue_.Enqueue(std::move(request));
   }
   queue_.Start();
   // Tables a store already knows to be corrupted (it may have reported
@@ -178,10 +177,14 @@ v1::CompactionHistory MaintenanceCore::CompactionHistory() const { return histor
 // ---------------------------------------------------------------- restore
 
 absl::StatusOr<bool> MaintenanceCore::ReportCorruption(const std::string& table,
-                                                       const std::string& reason) {
+                                                       const std::string& reason,
+                                                       std::optional<uint64_t> records) {
   if (auto s = CheckTable(table); !s.ok()) return s;
   metrics_.CorruptionReported(table);
-  if (!queue_.Enqueue(table, v1::TRIGGER_AUTO)) return false;
+  if (!queue_.Enqueue(
+          {.table = table, .trigger = v1::TRIGGER_AUTO, .records_at_corruption = records})) {
+    return false;
+  }
   options_.events->Add("corruption_detected", table, reason,
                        {{"store", (*config::FindStoreOfTable(options_.topology, table))->name()}});
   return true;
@@ -197,14 +200,22 @@ absl::StatusOr<v1::RestoreResult> MaintenanceCore::RestoreTable(const std::strin
       return s;
     }
   }
-  return queue_.RunNow(table, backup_id, trigger);
+  return queue_.RunNow({.table = table, .backup_id = backup_id, .trigger = trigger});
 }
 
-v1::RestoreResult MaintenanceCore::RestoreLocked(const std::string& table,
-                                                 const std::string& backup_id, v1::Trigger trigger,
-                                                 const std::optional<v1::RestoreJournal>& resume) {
-  absl::MutexLock l(&TableLock(table));
-  return restorer_.Restore(table, backup_id, trigger, resume);
+v1::RestoreResult MaintenanceCore::RestoreLocked(const RestoreRequest& request) {
+  absl::MutexLock l(&TableLock(request.table));
+  v1::RestoreResult result = restorer_.Restore(request);
+  if (result.outcome() != v1::RESTORE_OUTCOME_FAILED) {
+    // The restored table is a new LevelDB history (a new generation): until
+    // it has a backup of its own, a restore could not replay the writes
+    // made to it.
+    v1::BackupResult backup = backups_.BackUp(request.table);
+    log::Info("restored table backed up", {{"table", request.table},
+                                           {"ok", backup.ok() ? "true" : "false"},
+                                           {"backup_id", backup.backup_id()}});
+  }
+  return result;
 }
 
 bool MaintenanceCore::NeedsRestore(const std::string& table) {

@@ -84,8 +84,10 @@ class MaintenanceCore {
   v1::CompactionHistory CompactionHistory() const;
 
   // Queues an automatic restore unless one is queued or running for the
-  // table. Returns whether this call queued it.
-  absl::StatusOr<bool> ReportCorruption(const std::string& table, const std::string& reason);
+  // table. Returns whether this call queued it. `records`: what the table
+  // held when its store found the corruption, when the store knew it.
+  absl::StatusOr<bool> ReportCorruption(const std::string& table, const std::string& reason,
+                                        std::optional<uint64_t> records = std::nullopt);
   // Restores now (see RestoreQueue::RunNow for joining); see RestoreTable in
   // the proto. INVALID_ARGUMENT for a malformed backup id, NOT_FOUND for a
   // backup that does not exist.
@@ -94,16 +96,19 @@ class MaintenanceCore {
   // True once no restore is queued or running, false after `timeout` of
   // real time (tests and orderly shutdown).
   bool WaitRestoresIdle(absl::Duration timeout);
+  // True once a failed automatic restore waits for its retry (tests advance
+  // the clock after it); false after `timeout` of real time.
+  bool WaitRestoreRetryPending(absl::Duration timeout) { return queue_.WaitRetryPending(timeout); }
 
   v1::GetHealthResponse GetHealth();
 
  private:
   absl::Status CheckTable(const std::string& table) const;
   absl::Mutex& TableLock(const std::string& table) const;
-  // Runs the Restorer with the table's lock held.
-  v1::RestoreResult RestoreLocked(const std::string& table, const std::string& backup_id,
-                                  v1::Trigger trigger,
-                                  const std::optional<v1::RestoreJournal>& resume);
+  // Runs the Restorer with the table's lock held; after a restore that made
+  // the table serve, takes a backup of it at once (the base the next
+  // restore replays the table's logs onto).
+  v1::RestoreResult RestoreLocked(const RestoreRequest& request);
   // The table is corrupted or restoring, or its store cannot be asked.
   bool NeedsRestore(const std::string& table);
   std::vector<std::string> Tables() const;

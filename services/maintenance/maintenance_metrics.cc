@@ -85,12 +85,23 @@ MaintenanceMetrics::MaintenanceMetrics(prometheus::Registry* registry,
       corruption_reports_(prometheus::BuildCounter()
                               .Name("agentcom_corruption_reports_total")
                               .Help("Corruption reports received from stores.")
-                              .Register(registry_)) {
+                              .Register(registry_)),
+      replayed_operations_(
+          prometheus::BuildCounter()
+              .Name("agentcom_restore_replayed_operations_total")
+              .Help("Writes restores replayed from write-ahead logs onto a backup.")
+              .Register(registry_)),
+      lost_operations_(prometheus::BuildCounter()
+                           .Name("agentcom_restore_lost_operations_total")
+                           .Help("Writes restores could not bring back (damaged or missing logs).")
+                           .Register(registry_)) {
   for (const std::string& table : tables) {
     backup_failures_.Add({{"table", table}});
     backups_retained_.Add({{"table", table}});
     degraded_.Add({{"table", table}});
     corruption_reports_.Add({{"table", table}});
+    replayed_operations_.Add({{"table", table}});
+    lost_operations_.Add({{"table", table}});
     compaction_duration_.Add({{"table", table}}, Buckets());
     recovery_duration_.Add({{"table", table}}, Buckets());
     for (v1::Trigger trigger : {v1::TRIGGER_AUTO, v1::TRIGGER_MANUAL}) {
@@ -144,6 +155,11 @@ void MaintenanceMetrics::Recovery(const std::string& table, v1::Trigger trigger,
       .Increment();
   recovery_duration_.Add({{"table", table}}, Buckets()).Observe(seconds);
   degraded_.Add({{"table", table}}).Set(outcome == v1::RESTORE_OUTCOME_DEGRADED ? 1 : 0);
+}
+
+void MaintenanceMetrics::Replay(const std::string& table, uint64_t replayed, uint64_t lost) {
+  replayed_operations_.Add({{"table", table}}).Increment(static_cast<double>(replayed));
+  lost_operations_.Add({{"table", table}}).Increment(static_cast<double>(lost));
 }
 
 }  // namespace agentcom::maintenance

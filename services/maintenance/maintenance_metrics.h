@@ -41,6 +41,9 @@ class MaintenanceMetrics {
   // A finished restore; also sets the table's degraded gauge.
   void Recovery(const std::string& table, v1::Trigger trigger, v1::RestoreOutcome outcome,
                 double seconds);
+  // Writes a restore replayed from the write-ahead logs, and those it knows
+  // were lost.
+  void Replay(const std::string& table, uint64_t replayed, uint64_t lost);
 
  private:
   std::unique_ptr<prometheus::Registry> own_registry_;
@@ -55,6 +58,8 @@ class MaintenanceMetrics {
   prometheus::Family<prometheus::Histogram>& recovery_duration_;
   prometheus::Family<prometheus::Gauge>& degraded_;
   prometheus::Family<prometheus::Counter>& corruption_reports_;
+  prometheus::Family<prometheus::Counter>& replayed_operations_;
+  prometheus::Family<prometheus::Counter>& lost_operations_;
 };
 
 }  // namespace agentcom::maintenance

@@ -13,7 +13,9 @@ grpc::Status MaintenanceService::ReportCorruption(grpc::ServerContext* c,
                                                   const v1::ReportCorruptionRequest* r,
                                                   v1::ReportCorruptionResponse* out) {
   return Handle(authorizer_, c, Role::kAdmin, [&]() -> absl::Status {
-    auto started = core_->ReportCorruption(r->table(), r->reason());
+    auto started = core_->ReportCorruption(
+        r->table(), r->reason(),
+        r->has_records() ? std::optional<uint64_t>(r->records()) : std::nullopt);
     if (!started.ok()) return started.status();
     out->set_restore_started(*started);
     return absl::OkStatus();

@@ -20,25 +20,22 @@ void RestoreQueue::Start() {
   worker_ = std::thread([this] { Work(); });
 }
 
-bool RestoreQueue::Enqueue(const std::string& table, v1::Trigger trigger,
-                           std::optional<v1::RestoreJournal> resume) {
+bool RestoreQueue::Enqueue(RestoreRequest request) {
   absl::MutexLock l(&mu_);
-  if (!in_flight_.emplace(table, std::make_shared<InFlight>()).second) return false;
-  queue_.push_back({.table = table,
-                    .trigger = trigger,
-                    .resume = std::move(resume),
-                    .generation = generation_[table]});
+  if (!in_flight_.emplace(request.table, std::make_shared<InFlight>()).second) return false;
+  const uint64_t generation = generation_[request.table];
+  queue_.push_back({.request = std::move(request), .generation = generation});
   return true;
 }
 
-v1::RestoreResult RestoreQueue::RunNow(const std::string& table, const std::string& backup_id,
-                                       v1::Trigger trigger) {
+v1::RestoreResult RestoreQueue::RunNow(const RestoreRequest& request) {
+  const std::string& table = request.table;
   std::shared_ptr<InFlight> joined;
   bool registered = false;
   {
     absl::MutexLock l(&mu_);
     auto it = in_flight_.find(table);
-    if (it != in_flight_.end() && backup_id.empty()) {
+    if (it != in_flight_.end() && request.backup_id.empty()) {
       joined = it->second;
     } else if (it == in_flight_.end()) {
       in_flight_[table] = std::make_shared<InFlight>();
@@ -51,7 +48,7 @@ v1::RestoreResult RestoreQueue::RunNow(const std::string& table, const std::stri
     mu_.Await(absl::Condition(&joined->done));
     return joined->result;
   }
-  v1::RestoreResult result = options_.restore(table, backup_id, trigger, std::nullopt);
+  v1::RestoreResult result = options_.restore(request);
   absl::MutexLock l(&mu_);
   Completed(table, result, registered);
   return result;
@@ -109,43 +106,52 @@ void RestoreQueue::Work() {
     v1::RestoreResult result;
     {
       absl::MutexLock l(&mu_);
-      superseded = generation_[job.table] != job.generation;
-      if (superseded) result = last_result_[job.table];
+      superseded = generation_[job.request.table] != job.generation;
+      if (superseded) result = last_result_[job.request.table];
     }
     // A restore that finished after this job was queued (an operator's, of
     // a named backup) already replaced the damaged table, and agents may
     // have written to it since: restoring again would move their writes to
     // quarantine.
-    const bool skip = superseded && !options_.needs_restore(job.table);
+    const std::string& table = job.request.table;
+    const bool skip = superseded && !options_.needs_restore(table);
     if (skip) {
-      log::Info("corruption report already handled by a later restore", {{"table", job.table}});
+      log::Info("corruption report already handled by a later restore", {{"table", table}});
     } else {
-      result = options_.restore(job.table, "", job.trigger, job.resume);
+      result = options_.restore(job.request);
     }
-    const bool retry = !skip && result.outcome() == v1::RESTORE_OUTCOME_FAILED &&
-                       options_.needs_restore(job.table);
+    const bool retry =
+        !skip && result.outcome() == v1::RESTORE_OUTCOME_FAILED && options_.needs_restore(table);
     absl::MutexLock l(&mu_);
     busy_ = false;
     if (retry && !stopping_) {
       const absl::Duration backoff =
           std::min(options_.retry_base * (1 << std::min(job.attempt, 4)), options_.retry_max);
-      log::Warn("restore failed; retrying", {{"table", job.table},
+      log::Warn("restore failed; retrying", {{"table", table},
                                              {"attempt", job.attempt + 1},
                                              {"in_seconds", absl::ToDoubleSeconds(backoff)},
                                              {"error", result.reason()}});
       job.attempt += 1;
       job.not_before = options_.clock->Now() + backoff;
-      job.resume.reset();
-      job.generation = generation_[job.table];
+      job.request.resume.reset();
+      job.generation = generation_[table];
       queue_.push_back(std::move(job));
       continue;
     }
     if (skip) {
-      FinishInFlight(job.table, result);
+      FinishInFlight(table, result);
     } else {
-      Completed(job.table, result, true);
+      Completed(table, result, true);
     }
   }
+}
+
+bool RestoreQueue::WaitRetryPending(absl::Duration timeout) {
+  absl::MutexLock l(&mu_);
+  auto pending = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !busy_ && !queue_.empty() && !HasReadyJob();
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&pending), timeout);
 }
 
 bool RestoreQueue::WaitIdle(absl::Duration timeout) {

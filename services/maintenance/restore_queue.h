@@ -15,6 +15,7 @@
 #include "agentcom/maintenance/v1/maintenance.pb.h"
 #include "agentcom/maintenance/v1/state.pb.h"
 #include "common/clock/clock.h"
+#include "services/maintenance/restore_request.h"
 
 namespace agentcom::maintenance {
 
@@ -34,9 +35,7 @@ namespace agentcom::maintenance {
 // and runs the Restorer). Thread-safe.
 class RestoreQueue {
  public:
-  using RestoreFn = std::function<v1::RestoreResult(
-      const std::string& table, const std::string& backup_id, v1::Trigger trigger,
-      const std::optional<v1::RestoreJournal>& resume)>;
+  using RestoreFn = std::function<v1::RestoreResult(const RestoreRequest& request)>;
   struct Options {
     Clock* clock = nullptr;
     // Runs one restore and returns its result; called on the worker thread
@@ -57,20 +56,23 @@ class RestoreQueue {
 
   // Starts the worker thread. Call once.
   void Start();
-  // Queues an automatic restore unless one is queued or running for the
-  // table. Returns whether this call queued it.
-  bool Enqueue(const std::string& table, v1::Trigger trigger,
-               std::optional<v1::RestoreJournal> resume = std::nullopt);
+  // Queues a restore to run on the worker (corruption reports, resumed
+  // journals) unless one is queued or running for the table. Returns whether
+  // this call queued it.
+  bool Enqueue(RestoreRequest request);
   // Runs a restore on the caller's thread and returns its result; or, when
-  // `backup_id` is empty and a restore of the table is queued or running,
+  // it names no backup and a restore of the table is queued or running,
   // waits for that one and returns its result. Blocks.
-  v1::RestoreResult RunNow(const std::string& table, const std::string& backup_id,
-                           v1::Trigger trigger);
+  v1::RestoreResult RunNow(const RestoreRequest& request);
   // A restore of the table is queued or running.
   bool InProgress(const std::string& table) const;
   // True once nothing is queued or running; false after `timeout` of real
   // time (a bound for tests and shutdown, whatever the injected clock does).
   bool WaitIdle(absl::Duration timeout);
+  // True once nothing runs and every queued restore waits for a retry time
+  // still to come (tests advance the clock after it); false after `timeout`
+  // of real time.
+  bool WaitRetryPending(absl::Duration timeout);
 
  private:
   struct InFlight {
@@ -78,9 +80,7 @@ class RestoreQueue {
     v1::RestoreResult result;
   };
   struct Job {
-    std::string table;
-    v1::Trigger trigger = v1::TRIGGER_AUTO;
-    std::optional<v1::RestoreJournal> resume;
+    RestoreRequest request;
     // Restores of the table completed when the job was queued.
     uint64_t generation = 0;
     int attempt = 0;

@@ -13,6 +13,8 @@
 #include "common/server/api_checks.h"
 #include "common/storage/backup.h"
 #include "common/storage/table.h"
+#include "common/storage/wal_archive.h"
+#include "common/storage/wal_replay.h"
 #include "services/maintenance/backup_manager.h"
 
 namespace agentcom::maintenance {
@@ -22,18 +24,23 @@ using v1::RestoreStep;
 // One call of Restore: the result being built, the journal, and the steps.
 class Restorer::Run {
  public:
-  Run(Restorer* restorer, std::string table, v1::Trigger trigger)
+  Run(Restorer* restorer, const RestoreRequest& request)
       : r_(restorer),
         o_(restorer->options_),
-        table_(std::move(table)),
+        table_(request.table),
         store_((*config::FindStoreOfTable(*o_.topology, table_))->name()),
-        trigger_(trigger),
+        trigger_(request.trigger),
+        records_at_corruption_(request.records_at_corruption),
         start_(o_.clock->Now()) {
     result_.set_table(table_);
-    result_.set_trigger(TriggerName(trigger));
+    result_.set_trigger(TriggerName(trigger_));
     journal_.set_table(table_);
-    journal_.set_trigger(trigger);
+    journal_.set_trigger(trigger_);
     *journal_.mutable_started() = server::ToProtoTime(start_);
+    if (records_at_corruption_.has_value()) {
+      result_.set_records_at_corruption(*records_at_corruption_);
+      journal_.set_records_at_corruption(*records_at_corruption_);
+    }
   }
 
   v1::RestoreResult Execute(const std::string& backup_id,
@@ -60,10 +67,17 @@ class Restorer::Run {
   // On error the store is started again with the table where it was.
   absl::Status StopAndQuarantine(const std::string& backup_id);
   absl::Status Quarantine();
-  // Builds the table from the backup at `backup_path` (empty: an empty
-  // degraded table) in a staging directory, marks it RESTORING and moves it
-  // into place.
-  absl::Status Install(const std::string& backup_path);
+  // Builds the table in a staging directory: the backup at `backup_path`
+  // (empty: an empty degraded table), then the writes after it replayed from
+  // the damaged table's logs; marks it RESTORING and moves it into place.
+  // `expected` gets what the installed table holds (count and hash).
+  // DATA_LOSS when the backup itself does not read back.
+  absl::Status Install(const std::string& backup_path, storage::VerifyResult* expected);
+  // Replays onto the staging directory the writes the damaged table (in
+  // quarantine) holds after the backup described by `manifest`.
+  absl::Status Replay(const common::v1::BackupManifest& manifest);
+  // Count and content hash of the table in the staging directory.
+  absl::StatusOr<storage::VerifyResult> VerifyStaging();
   // Puts back the directory the last StopAndQuarantine moved away, when
   // nothing was installed in its place, and starts the store: after an
   // error that is not the backup's fault the table is as it was.
@@ -83,6 +97,7 @@ class Restorer::Run {
   const std::string table_;
   const std::string store_;
   const v1::Trigger trigger_;
+  const std::optional<uint64_t> records_at_corruption_;
   const absl::Time start_;
   v1::RestoreResult result_;
   v1::RestoreJournal journal_;
@@ -135,7 +150,8 @@ absl::Status Restorer::Run::StopAndQuarantine(const std::string& backup_id) {
   return absl::OkStatus();
 }
 
-absl::Status Restorer::Run::Install(const std::string& backup_path) {
+absl::Status Restorer::Run::Install(const std::string& backup_path,
+                                    storage::VerifyResult* expected) {
   const std::string staging = StagingDir();
   if (auto s = files::RemoveTree(o_.env, staging); !s.ok()) return s;
   if (backup_path.empty()) {
@@ -146,8 +162,24 @@ absl::Status Restorer::Run::Install(const std::string& backup_path) {
         !s.ok()) {
       return s;
     }
-  } else if (auto restored = storage::RestoreBackup(backup_path, staging, o_.env); !restored.ok()) {
-    return restored.status();
+    *expected = {0, ""};
+  } else {
+    absl::StatusOr<common::v1::BackupManifest> manifest =
+        storage::RestoreBackup(backup_path, staging, o_.env);
+    if (!manifest.ok()) return manifest.status();
+    *expected = {manifest->record_count(), manifest->content_hash()};
+    if (auto s = Replay(*manifest); !s.ok()) return s;
+    if (result_.replayed_operations() > 0) {
+      absl::StatusOr<storage::VerifyResult> replayed = VerifyStaging();
+      if (!replayed.ok()) return replayed.status();
+      *expected = *replayed;
+    }
+    if (records_at_corruption_.has_value() && *records_at_corruption_ != expected->record_count) {
+      result_.add_replay_problems(
+          absl::StrCat("the store held ", *records_at_corruption_,
+                       " records when it found the corruption; the restored table holds ",
+                       expected->record_count));
+    }
   }
   // The store opens the table RESTORING and serves no agent until
   // FinishRestore has verified it (R3).
@@ -158,6 +190,59 @@ absl::Status Restorer::Run::Install(const std::string& backup_path) {
     return s;
   }
   return files::RenameDurably(o_.env, staging, TableDir());
+}
+
+absl::Status Restorer::Run::Replay(const common::v1::BackupManifest& manifest) {
+  const std::string source = result_.quarantine_path();  // the damaged table
+  if (source.empty()) return absl::OkStatus();           // there was no table
+  if (manifest.generation().empty()) {
+    result_.add_replay_problems(absl::StrCat(
+        "backup ", manifest.backup_id(),
+        " predates the write-ahead log archive: writes made after it cannot be replayed"));
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> generation =
+      files::ReadFile(o_.env, absl::StrCat(source, "/", storage::kGenerationFile));
+  if (!generation.ok() || *generation != manifest.generation()) {
+    result_.add_replay_problems(absl::StrCat(
+        "backup ", manifest.backup_id(),
+        " is of an earlier history of the table (restored since, with no backup after that): "
+        "writes made after the backup cannot be replayed"));
+    return absl::OkStatus();
+  }
+  const std::vector<storage::WalLog> logs =
+      storage::ListWalLogs(o_.env, source, manifest.first_log_number());
+  absl::StatusOr<storage::ReplayReport> report =
+      Timed("replay", [&] { return storage::ReplayWalLogs(o_.env, StagingDir(), logs); });
+  if (!report.ok()) return report.status();
+  result_.set_replayed_operations(report->operations);
+  result_.set_lost_operations(report->lost_operations);
+  for (const std::string& p : report->problems) result_.add_replay_problems(p);
+  log::Info("write-ahead logs replayed onto the backup",
+            {{"table", table_},
+             {"backup_id", manifest.backup_id()},
+             {"logs", report->logs},
+             {"operations", report->operations},
+             {"lost_operations", report->lost_operations}});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<storage::VerifyResult> Restorer::Run::VerifyStaging() {
+  storage::TableOptions options;
+  options.name = table_;
+  options.dir = StagingDir();
+  for (const auto& t : (*config::FindStoreOfTable(*o_.topology, table_))->tables()) {
+    if (t.name() == table_) options.storage = config::EffectiveStorage(*o_.topology, t);
+  }
+  options.env = o_.env;
+  absl::StatusOr<std::unique_ptr<storage::Table>> table = storage::OpenTable(options);
+  if (!table.ok()) return table.status();
+  absl::StatusOr<storage::VerifyResult> verified = (*table)->Verify();
+  if (!verified.ok()) {
+    return absl::DataLossError(absl::StrCat("the backup with the replayed writes does not verify: ",
+                                            verified.status().message()));
+  }
+  return verified;
 }
 
 void Restorer::Run::RollBack(const std::string& backup_id) {
@@ -227,13 +312,19 @@ v1::RestoreResult Restorer::Run::Finish(v1::RestoreOutcome outcome, const std::s
                {{"table", table_}, {"error", std::string(s.message())}});
   }
   o_.metrics->Recovery(table_, trigger_, outcome, result_.duration_seconds());
+  o_.metrics->Replay(table_, result_.replayed_operations(), result_.lost_operations());
   std::map<std::string, std::string> details = {
       {"trigger", result_.trigger()},
       {"backup_id", result_.backup_id()},
       {"records", absl::StrCat(result_.record_count())},
       {"seconds", absl::StrCat(result_.duration_seconds())},
       {"quarantine", result_.quarantine_path()},
-      {"rejected_backups", absl::StrCat(result_.rejected_backups_size())}};
+      {"rejected_backups", absl::StrCat(result_.rejected_backups_size())},
+      {"replayed_operations", absl::StrCat(result_.replayed_operations())},
+      {"lost_operations", absl::StrCat(result_.lost_operations())}};
+  if (result_.replay_problems_size() > 0) {
+    details["replay_problems"] = absl::StrJoin(result_.replay_problems(), "; ");
+  }
   for (const auto& [step, seconds] : result_.step_seconds()) {
     details[absl::StrCat("step_", step, "_seconds")] = absl::StrCat(seconds);
   }
@@ -301,7 +392,8 @@ v1::RestoreResult Restorer::Run::Execute(const std::string& backup_id,
       return Finish(v1::RESTORE_OUTCOME_FAILED, std::string(s.message()));
     }
     Journal(v1::RESTORE_STEP_INSTALLING, id);
-    absl::Status installed = Timed("install", [&] { return Install(path); });
+    storage::VerifyResult expected;
+    absl::Status installed = Timed("install", [&] { return Install(path, &expected); });
     if (absl::IsDataLoss(installed)) {  // the backup's own fault
       result_.add_rejected_backups(absl::StrCat(id, ": ", installed.message()));
       continue;
@@ -311,8 +403,7 @@ v1::RestoreResult Restorer::Run::Execute(const std::string& backup_id,
       return Finish(v1::RESTORE_OUTCOME_FAILED,
                     absl::StrCat("cannot install backup ", id, ": ", installed.message()));
     }
-    absl::Status verified = StartAndVerify(id, {manifest->record_count(), manifest->content_hash()},
-                                           v1::RESTORE_STEP_STARTING);
+    absl::Status verified = StartAndVerify(id, expected, v1::RESTORE_STEP_STARTING);
     if (absl::IsDataLoss(verified) || absl::IsFailedPrecondition(verified)) {
       // The installed copy does not verify as the store opened it. It never
       // served an agent (it was RESTORING), so trying the next backup loses
@@ -326,7 +417,7 @@ v1::RestoreResult Restorer::Run::Execute(const std::string& backup_id,
       return Finish(v1::RESTORE_OUTCOME_FAILED, std::string(verified.message()));
     }
     result_.set_backup_id(id);
-    result_.set_record_count(manifest->record_count());
+    result_.set_record_count(expected.record_count);
     result_.set_size_bytes(BackupSize(*manifest));
     return Finish(v1::RESTORE_OUTCOME_RESTORED, "");
   }
@@ -341,22 +432,21 @@ v1::RestoreResult Restorer::Run::Execute(const std::string& backup_id,
                               ? "no backup of the table exists"
                               : absl::StrCat("no backup could be restored (",
                                              absl::StrJoin(result_.rejected_backups(), "; "), ")");
-  if (auto s = Install(""); !s.ok()) {
+  storage::VerifyResult empty;
+  if (auto s = Install("", &empty); !s.ok()) {
     RollBack("");
     return Finish(v1::RESTORE_OUTCOME_FAILED,
                   absl::StrCat(why, "; restarting empty failed too: ", s.message()));
   }
-  if (auto s = StartAndVerify("", {0, ""}, v1::RESTORE_STEP_STARTING_EMPTY); !s.ok()) {
+  if (auto s = StartAndVerify("", empty, v1::RESTORE_STEP_STARTING_EMPTY); !s.ok()) {
     return Finish(v1::RESTORE_OUTCOME_FAILED,
                   absl::StrCat(why, "; restarting empty failed too: ", s.message()));
   }
   return Finish(v1::RESTORE_OUTCOME_DEGRADED, absl::StrCat(why, "; the table restarted empty"));
 }
 
-v1::RestoreResult Restorer::Restore(const std::string& table, const std::string& backup_id,
-                                    v1::Trigger trigger,
-                                    const std::optional<v1::RestoreJournal>& resume) {
-  return Run(this, table, trigger).Execute(backup_id, resume);
+v1::RestoreResult Restorer::Restore(const RestoreRequest& request) {
+  return Run(this, request).Execute(request.backup_id, request.resume);
 }
 
 bool Restorer::Serving(const std::string& table) {

@@ -11,6 +11,7 @@
 #include "services/maintenance/event_log.h"
 #include "services/maintenance/maintenance_metrics.h"
 #include "services/maintenance/restore_journal.h"
+#include "services/maintenance/restore_request.h"
 #include "services/maintenance/store_client.h"
 #include "services/maintenance/supervisor.h"
 
@@ -28,7 +29,10 @@ namespace agentcom::maintenance {
 // (StoreAdmin.FinishRestore). A backup whose installed copy does not verify
 // is set aside for the next older one; with none left the table restarts
 // empty in degraded mode, verified the same way. Nothing is ever deleted:
-// every table directory it replaces goes to <data_dir>/quarantine/.
+// every table directory it replaces goes to <data_dir>/quarantine/. Writes
+// made after the backup are replayed from the damaged table's write-ahead
+// logs (storage::ReplayWalLogs); what could not be replayed is reported
+// exactly, never silently.
 //
 // Errors that are not a backup's fault (supervisord unreachable, a store
 // that will not start, an I/O error while installing) end the restore
@@ -52,15 +56,17 @@ class Restorer {
   };
   explicit Restorer(Options options) : options_(options) {}
 
-  // Restores `table` from `backup_id` (which must exist), or from the newest
-  // backup that verifies when it is empty. `resume` is the journal of a
-  // restore of this table that a crash interrupted: if it had already made
-  // the table serve, the restore is recorded as finished and nothing is
-  // touched; otherwise it is redone. Blocks until the table serves, or the
-  // restore failed. Emits recovery_started and recovery_complete or
-  // recovery_failed, and the metrics.
-  v1::RestoreResult Restore(const std::string& table, const std::string& backup_id,
-                            v1::Trigger trigger, const std::optional<v1::RestoreJournal>& resume);
+  // Restores `request.table` from `request.backup_id` (which must exist), or
+  // from the newest backup that verifies when it is empty, then replays onto
+  // it every write the damaged table's write-ahead logs hold after the
+  // backup (when the backup records where they start and the table is of the
+  // same generation), so that no acknowledged write is lost. `resume` is the
+  // journal of a restore of this table that a crash interrupted: if it had
+  // already made the table serve, the restore is recorded as finished and
+  // nothing is touched; otherwise it is redone. Blocks until the table
+  // serves, or the restore failed. Emits recovery_started and
+  // recovery_complete or recovery_failed, and the metrics.
+  v1::RestoreResult Restore(const RestoreRequest& request);
 
   // Whether the table's store answers and the table serves agents (OK or
   // DEGRADED).

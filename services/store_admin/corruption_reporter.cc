@@ -27,9 +27,10 @@ MaintenanceReporter::~MaintenanceReporter() {
   thread_.join();
 }
 
-void MaintenanceReporter::OnCorruption(const std::string& table, const std::string& reason) {
+void MaintenanceReporter::OnCorruption(const std::string& table, const std::string& reason,
+                                       std::optional<uint64_t> records) {
   absl::MutexLock l(&mu_);
-  queue_.push_back({table, reason, absl::Now()});
+  queue_.push_back({table, reason, records, absl::Now()});
 }
 
 uint64_t MaintenanceReporter::delivered() const {
@@ -52,6 +53,7 @@ void MaintenanceReporter::Run() {
     request.set_store(options_.store);
     request.set_table(report.table);
     request.set_reason(report.reason);
+    if (report.records.has_value()) request.set_records(*report.records);
     *request.mutable_detected_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
         absl::ToUnixNanos(report.detected_at));
     maintenance::v1::ReportCorruptionResponse response;

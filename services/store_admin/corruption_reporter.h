@@ -38,7 +38,8 @@ class MaintenanceReporter final : public storage::CorruptionListener {
   ~MaintenanceReporter() override;
 
   // Queues a report and returns at once.
-  void OnCorruption(const std::string& table, const std::string& reason) override;
+  void OnCorruption(const std::string& table, const std::string& reason,
+                    std::optional<uint64_t> records) override;
 
   // Reports delivered so far.
   uint64_t delivered() const;
@@ -47,6 +48,7 @@ class MaintenanceReporter final : public storage::CorruptionListener {
   struct Report {
     std::string table;
     std::string reason;
+    std::optional<uint64_t> records;
     absl::Time detected_at;
   };
   void Run();

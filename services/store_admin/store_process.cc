@@ -28,9 +28,10 @@ class StoreProcess::CountingListener final : public storage::CorruptionListener 
                     .Help("Times a table was found corrupted by this store.")
                     .Register(registry)),
         next_(next) {}
-  void OnCorruption(const std::string& table, const std::string& reason) override {
+  void OnCorruption(const std::string& table, const std::string& reason,
+                    std::optional<uint64_t> records) override {
     family_.Add({{"table", table}}).Increment();
-    next_->OnCorruption(table, reason);
+    next_->OnCorruption(table, reason, records);
   }
   // So the series exists (at 0) before the first detection.
   void Touch(const std::string& table) { family_.Add({{"table", table}}); }

@@ -117,8 +117,8 @@ int RestoreOffline(const config::Topology& topology, const std::string& table,
                                   .events = &events,
                                   .metrics = &metrics,
                                   .journal = &journal});
-  maintenance::v1::RestoreResult result =
-      restorer.Restore(table, backup_id, maintenance::v1::TRIGGER_MANUAL, std::nullopt);
+  maintenance::v1::RestoreResult result = restorer.Restore(
+      {.table = table, .backup_id = backup_id, .trigger = maintenance::v1::TRIGGER_MANUAL});
   (void)stores.Stop(store->name());  // closes the tables cleanly
   out << json::ToJson(result) << "\n";
   return result.outcome() == maintenance::v1::RESTORE_OUTCOME_RESTORED ? 0 : 1;

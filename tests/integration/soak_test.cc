@@ -462,6 +462,8 @@ TEST_F(SoakTest, AgentsOnAllSixStoresThroughCorruptionsLoseNothingUnexplained) {
   EXPECT_EQ(degraded, 0);
   EXPECT_EQ(outside, 0);
   EXPECT_EQ(lost_unexplained, 0);
+  // Issue 14: restores replay the write-ahead logs onto the backup.
+  EXPECT_EQ(lost_explained, 0);
   EXPECT_GT(present, 1000);
 }
 

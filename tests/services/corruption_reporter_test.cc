@@ -23,13 +23,15 @@ TEST(MaintenanceReporterTest, DeliversTheReportWithTheAdminToken) {
   testing::FakeMaintenance fake;
   MaintenanceReporter reporter({.store = "mailbox", .admin_token = "admin-secret-123456"},
                                StubFor(fake.address()));
-  reporter.OnCorruption("agent_mailbox", "Corruption: block checksum mismatch");
+  reporter.OnCorruption("agent_mailbox", "Corruption: block checksum mismatch", 4242);
   ASSERT_TRUE(fake.WaitForReports(1, absl::Seconds(10)));
   auto r = fake.reports()[0];
   EXPECT_EQ(r.store(), "mailbox");
   EXPECT_EQ(r.table(), "agent_mailbox");
   EXPECT_EQ(r.reason(), "Corruption: block checksum mismatch");
   EXPECT_GT(r.detected_at().seconds(), 0);
+  ASSERT_TRUE(r.has_records());
+  EXPECT_EQ(r.records(), 4242u);
   EXPECT_EQ(fake.authorizations()[0], "Bearer admin-secret-123456");
 }
 
@@ -41,7 +43,7 @@ TEST(MaintenanceReporterTest, RetriesUntilMaintenanceIsReachable) {
                                 .initial_backoff = absl::Milliseconds(20),
                                 .max_backoff = absl::Milliseconds(200)},
                                StubFor(absl::StrCat("127.0.0.1:", port)));
-  reporter.OnCorruption("agent_mailbox", "Corruption: bad block");
+  reporter.OnCorruption("agent_mailbox", "Corruption: bad block", std::nullopt);
   absl::SleepFor(absl::Milliseconds(500));
   EXPECT_EQ(reporter.delivered(), 0u);
   testing::FakeMaintenance fake(port);

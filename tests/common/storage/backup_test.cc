@@ -65,6 +65,9 @@ TEST_F(BackupTest, IdsSortChronologicallyAndAvoidColons) {
   EXPECT_LT(BackupIdFor(t + absl::Seconds(9)), BackupIdFor(t + absl::Seconds(10)));
   EXPECT_FALSE(IsBackupId(".tmp-" + id));
   EXPECT_FALSE(IsBackupId("../../etc"));
+  // And the time reads back from the id.
+  EXPECT_EQ(BackupIdTime(id), t);
+  EXPECT_EQ(BackupIdTime("../../etc"), std::nullopt);
 }
 
 TEST_F(BackupTest, ManifestEqualsVerifyAndTheBackupRestores) {

@@ -31,9 +31,15 @@ using ::testing::HasSubstr;
 
 class RecordingListener : public CorruptionListener {
  public:
-  void OnCorruption(const std::string& table, const std::string& reason) override {
+  void OnCorruption(const std::string& table, const std::string& reason,
+                    std::optional<uint64_t> records) override {
     absl::MutexLock l(&mu_);
     calls_.push_back(table + ": " + reason);
+    records_.push_back(records);
+  }
+  std::vector<std::optional<uint64_t>> records() {
+    absl::MutexLock l(&mu_);
+    return records_;
   }
   std::vector<std::string> calls() {
     absl::MutexLock l(&mu_);
@@ -43,6 +49,7 @@ class RecordingListener : public CorruptionListener {
  private:
   absl::Mutex mu_;
   std::vector<std::string> calls_;
+  std::vector<std::optional<uint64_t>> records_;
 };
 
 using testing::FaultyEnv;
@@ -274,6 +281,8 @@ TEST_F(TableTest, FlippedBytesOnDiskMarkTheTableCorruptedAndReportOnce) {
   EXPECT_EQ(t->Verify().status().code(), absl::StatusCode::kUnavailable);
   ASSERT_EQ(listener_.calls().size(), 1u);
   EXPECT_THAT(listener_.calls()[0], HasSubstr("agent_mailbox: Corruption"));
+  // The count the table held, for the restore to check against.
+  EXPECT_EQ(listener_.records()[0], std::optional<uint64_t>(5000));
 
   // The other table is untouched.
   EXPECT_EQ(**other->Get("still"), "serving");

@@ -19,23 +19,22 @@ using ::testing::ElementsAre;
 class RestoreQueueTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    queue_ = std::make_unique<RestoreQueue>(RestoreQueue::Options{
-        .clock = &clock_,
-        .restore =
-            [this](const std::string& table, const std::string& backup_id, v1::Trigger trigger,
-                   const std::optional<v1::RestoreJournal>& resume) {
-              return Restore(table, backup_id, trigger, resume);
-            },
-        .needs_restore =
-            [this](const std::string&) {
-              absl::MutexLock l(&mu_);
-              return needs_restore_;
-            }});
+    queue_ = std::make_unique<RestoreQueue>(
+        RestoreQueue::Options{.clock = &clock_,
+                              .restore = [this](const RestoreRequest& r) { return Restore(r); },
+                              .needs_restore =
+                                  [this](const std::string&) {
+                                    absl::MutexLock l(&mu_);
+                                    return needs_restore_;
+                                  }});
     queue_->Start();
   }
 
-  v1::RestoreResult Restore(const std::string& table, const std::string& backup_id,
-                            v1::Trigger trigger, const std::optional<v1::RestoreJournal>& resume) {
+  v1::RestoreResult Restore(const RestoreRequest& request) {
+    const std::string& table = request.table;
+    const std::string& backup_id = request.backup_id;
+    const v1::Trigger trigger = request.trigger;
+    const auto& resume = request.resume;
     if (block_.load()) release_.WaitForNotification();
     absl::MutexLock l(&mu_);
     calls_.push_back(absl::StrCat(table, ":", backup_id.empty() ? "newest" : backup_id, ":",
@@ -65,15 +64,15 @@ class RestoreQueueTest : public ::testing::Test {
 
 TEST_F(RestoreQueueTest, OneRestorePerTableAtATime) {
   block_ = true;
-  EXPECT_TRUE(queue_->Enqueue("t", v1::TRIGGER_AUTO));
-  EXPECT_FALSE(queue_->Enqueue("t", v1::TRIGGER_AUTO));  // joins
+  EXPECT_TRUE(queue_->Enqueue({.table = "t", .trigger = v1::TRIGGER_AUTO}));
+  EXPECT_FALSE(queue_->Enqueue({.table = "t", .trigger = v1::TRIGGER_AUTO}));  // joins
   EXPECT_TRUE(queue_->InProgress("t"));
-  EXPECT_TRUE(queue_->Enqueue("other", v1::TRIGGER_AUTO));
+  EXPECT_TRUE(queue_->Enqueue({.table = "other", .trigger = v1::TRIGGER_AUTO}));
   release_.Notify();
   ASSERT_TRUE(queue_->WaitIdle(absl::Seconds(30)));
   EXPECT_THAT(Calls(), ElementsAre("t:newest:auto", "other:newest:auto"));
   EXPECT_FALSE(queue_->InProgress("t"));
-  EXPECT_TRUE(queue_->Enqueue("t", v1::TRIGGER_AUTO));  // a new one once done
+  EXPECT_TRUE(queue_->Enqueue({.table = "t", .trigger = v1::TRIGGER_AUTO}));  // a new one once done
   ASSERT_TRUE(queue_->WaitIdle(absl::Seconds(30)));
   EXPECT_EQ(Calls().size(), 3u);
 }
@@ -82,16 +81,16 @@ TEST_F(RestoreQueueTest, ResumedJournalsArePassedOn) {
   v1::RestoreJournal journal;
   journal.set_table("t");
   journal.set_step(v1::RESTORE_STEP_VERIFYING);
-  EXPECT_TRUE(queue_->Enqueue("t", v1::TRIGGER_MANUAL, journal));
+  EXPECT_TRUE(queue_->Enqueue({.table = "t", .trigger = v1::TRIGGER_MANUAL, .resume = journal}));
   ASSERT_TRUE(queue_->WaitIdle(absl::Seconds(30)));
   EXPECT_THAT(Calls(), ElementsAre("t:newest:manual:resumed"));
 }
 
 TEST_F(RestoreQueueTest, AnOperatorsRestoreOfTheNewestBackupJoinsTheOneInProgress) {
   block_ = true;
-  ASSERT_TRUE(queue_->Enqueue("t", v1::TRIGGER_AUTO));
+  ASSERT_TRUE(queue_->Enqueue({.table = "t", .trigger = v1::TRIGGER_AUTO}));
   v1::RestoreResult joined;
-  std::thread op([&] { joined = queue_->RunNow("t", "", v1::TRIGGER_MANUAL); });
+  std::thread op([&] { joined = queue_->RunNow({.table = "t", .trigger = v1::TRIGGER_MANUAL}); });
   absl::SleepFor(absl::Milliseconds(50));
   release_.Notify();
   op.join();
@@ -102,10 +101,11 @@ TEST_F(RestoreQueueTest, AnOperatorsRestoreOfTheNewestBackupJoinsTheOneInProgres
 TEST_F(RestoreQueueTest, ARestoreOfANamedBackupRunsAndOvertakesAQueuedOne) {
   // The worker is busy with another table; "t" waits in the queue.
   block_ = true;
-  ASSERT_TRUE(queue_->Enqueue("busy", v1::TRIGGER_AUTO));
-  ASSERT_TRUE(queue_->Enqueue("t", v1::TRIGGER_AUTO));
+  ASSERT_TRUE(queue_->Enqueue({.table = "busy", .trigger = v1::TRIGGER_AUTO}));
+  ASSERT_TRUE(queue_->Enqueue({.table = "t", .trigger = v1::TRIGGER_AUTO}));
   block_ = false;
-  v1::RestoreResult manual = queue_->RunNow("t", "20261126T000000.000000Z", v1::TRIGGER_MANUAL);
+  v1::RestoreResult manual = queue_->RunNow(
+      {.table = "t", .backup_id = "20261126T000000.000000Z", .trigger = v1::TRIGGER_MANUAL});
   EXPECT_EQ(manual.outcome(), v1::RESTORE_OUTCOME_RESTORED);
   {
     absl::MutexLock l(&mu_);
@@ -118,10 +118,11 @@ TEST_F(RestoreQueueTest, ARestoreOfANamedBackupRunsAndOvertakesAQueuedOne) {
 
 TEST_F(RestoreQueueTest, AnOvertakenRestoreStillRunsWhenTheTableStillNeedsIt) {
   block_ = true;
-  ASSERT_TRUE(queue_->Enqueue("busy", v1::TRIGGER_AUTO));
-  ASSERT_TRUE(queue_->Enqueue("t", v1::TRIGGER_AUTO));
+  ASSERT_TRUE(queue_->Enqueue({.table = "busy", .trigger = v1::TRIGGER_AUTO}));
+  ASSERT_TRUE(queue_->Enqueue({.table = "t", .trigger = v1::TRIGGER_AUTO}));
   block_ = false;
-  (void)queue_->RunNow("t", "20261126T000000.000000Z", v1::TRIGGER_MANUAL);
+  (void)queue_->RunNow(
+      {.table = "t", .backup_id = "20261126T000000.000000Z", .trigger = v1::TRIGGER_MANUAL});
   release_.Notify();  // needs_restore_ stays true: corrupted again
   ASSERT_TRUE(queue_->WaitIdle(absl::Seconds(30)));
   EXPECT_THAT(Calls(),
@@ -134,21 +135,18 @@ TEST_F(RestoreQueueTest, FailedRestoresAreRetriedWithExponentialBackoff) {
     absl::MutexLock l(&mu_);
     failures_ = 6;
   }
-  uint64_t blocks = clock_.blocks();
-  ASSERT_TRUE(queue_->Enqueue("t", v1::TRIGGER_AUTO));
-  auto waiting_again = [&] {
-    while (clock_.blocks() <= blocks) absl::SleepFor(absl::Milliseconds(1));
-    blocks = clock_.blocks();
-  };
-  waiting_again();
-  std::vector<int> retry_after;
+  ASSERT_TRUE(queue_->Enqueue({.table = "t", .trigger = v1::TRIGGER_AUTO}));
+  ASSERT_TRUE(queue_->WaitRetryPending(absl::Seconds(30)));
+  EXPECT_EQ(Calls().size(), 1u);
   for (absl::Duration step : {absl::Seconds(5), absl::Seconds(10), absl::Seconds(20),
                               absl::Seconds(40), absl::Seconds(60), absl::Seconds(60)}) {
     const size_t before = Calls().size();
     clock_.Advance(step - absl::Milliseconds(1));
+    ASSERT_TRUE(queue_->WaitRetryPending(absl::Seconds(30)));
     EXPECT_EQ(Calls().size(), before) << "retried before " << step;
     clock_.Advance(absl::Milliseconds(1));
-    waiting_again();
+    if (before == 6) break;  // the last retry succeeds: nothing is pending after it
+    ASSERT_TRUE(queue_->WaitRetryPending(absl::Seconds(30)));
     EXPECT_EQ(Calls().size(), before + 1) << "not retried at " << step;
   }
   ASSERT_TRUE(queue_->WaitIdle(absl::Seconds(30)));
@@ -162,7 +160,7 @@ TEST_F(RestoreQueueTest, AFailedRestoreIsNotRetriedOnceTheTableNoLongerNeedsIt) 
     failures_ = 1;
     needs_restore_ = false;
   }
-  ASSERT_TRUE(queue_->Enqueue("t", v1::TRIGGER_AUTO));
+  ASSERT_TRUE(queue_->Enqueue({.table = "t", .trigger = v1::TRIGGER_AUTO}));
   ASSERT_TRUE(queue_->WaitIdle(absl::Seconds(30)));
   EXPECT_EQ(Calls().size(), 1u);
   EXPECT_FALSE(queue_->InProgress("t"));

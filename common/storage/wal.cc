@@ -1,0 +1,236 @@
+#include "common/storage/wal.h"
+
+#include <leveldb/env.h>
+
+#include <boost/crc.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace agentcom::storage {
+namespace {
+
+constexpr size_t kBlockSize = 32768;
+constexpr size_t kHeaderSize = 7;
+constexpr char kFullType = 1;
+constexpr char kFirstType = 2;
+constexpr char kMiddleType = 3;
+constexpr char kLastType = 4;
+constexpr char kTypeDeletion = 0;
+constexpr char kTypeValue = 1;
+constexpr uint32_t kMaskDelta = 0xa282ead8u;
+
+uint32_t Fixed32(const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  return uint32_t{u[0]} | (uint32_t{u[1]} << 8) | (uint32_t{u[2]} << 16) | (uint32_t{u[3]} << 24);
+}
+
+uint64_t Fixed64(const char* p) { return uint64_t{Fixed32(p)} | (uint64_t{Fixed32(p + 4)} << 32); }
+
+void PutFixed32(std::string* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+void PutVarint32(std::string* out, uint32_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+bool GetVarint32(absl::string_view* in, uint32_t* v) {
+  *v = 0;
+  for (int shift = 0; shift <= 28 && !in->empty(); shift += 7) {
+    const auto byte = static_cast<unsigned char>(in->front());
+    in->remove_prefix(1);
+    *v |= uint32_t{byte & 0x7fu} << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+bool GetLengthPrefixed(absl::string_view* in, std::string* out) {
+  uint32_t n = 0;
+  if (!GetVarint32(in, &n) || in->size() < n) return false;
+  out->assign(in->data(), n);
+  in->remove_prefix(n);
+  return true;
+}
+
+uint32_t Crc32c(absl::string_view data) {
+  boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true> crc;
+  crc.process_bytes(data.data(), data.size());
+  return crc.checksum();
+}
+
+}  // namespace
+
+uint32_t MaskedCrc32c(absl::string_view data) {
+  const uint32_t crc = Crc32c(data);
+  return ((crc >> 15) | (crc << 17)) + kMaskDelta;
+}
+
+std::optional<uint64_t> LogFileNumber(absl::string_view name) {
+  if (!absl::ConsumeSuffix(&name, ".log") || name.empty()) return std::nullopt;
+  for (char c : name) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+  }
+  uint64_t number = 0;
+  if (!absl::SimpleAtoi(name, &number)) return std::nullopt;
+  return number;
+}
+
+absl::StatusOr<WalBatch> DecodeWalBatch(absl::string_view record) {
+  if (record.size() < 12) return absl::DataLossError("write batch shorter than its header");
+  WalBatch batch;
+  batch.sequence = Fixed64(record.data());
+  const uint32_t count = Fixed32(record.data() + 8);
+  record.remove_prefix(12);
+  while (!record.empty()) {
+    const char tag = record.front();
+    record.remove_prefix(1);
+    WalBatch::Op op;
+    if (!GetLengthPrefixed(&record, &op.key)) return absl::DataLossError("bad key in write batch");
+    if (tag == kTypeValue) {
+      std::string value;
+      if (!GetLengthPrefixed(&record, &value)) {
+        return absl::DataLossError("bad value in write batch");
+      }
+      op.value = std::move(value);
+    } else if (tag != kTypeDeletion) {
+      return absl::DataLossError(
+          absl::StrCat("unknown tag ", static_cast<int>(tag), " in write batch"));
+    }
+    batch.ops.push_back(std::move(op));
+  }
+  if (batch.ops.size() != count) {
+    return absl::DataLossError(
+        absl::StrCat("write batch holds ", batch.ops.size(), " operations, header says ", count));
+  }
+  return batch;
+}
+
+std::string EncodeWalBatch(const WalBatch& batch) {
+  std::string out;
+  PutFixed32(&out, static_cast<uint32_t>(batch.sequence & 0xffffffffu));
+  PutFixed32(&out, static_cast<uint32_t>(batch.sequence >> 32));
+  PutFixed32(&out, static_cast<uint32_t>(batch.ops.size()));
+  for (const auto& op : batch.ops) {
+    out.push_back(op.value ? kTypeValue : kTypeDeletion);
+    PutVarint32(&out, static_cast<uint32_t>(op.key.size()));
+    out += op.key;
+    if (op.value) {
+      PutVarint32(&out, static_cast<uint32_t>(op.value->size()));
+      out += *op.value;
+    }
+  }
+  return out;
+}
+
+void AppendWalRecord(absl::string_view record, std::string* log) {
+  bool first = true;
+  do {
+    size_t left = kBlockSize - log->size() % kBlockSize;
+    if (left < kHeaderSize) {
+      log->append(left, '\0');
+      left = kBlockSize;
+    }
+    const size_t n = std::min(record.size(), left - kHeaderSize);
+    const bool last = n == record.size();
+    const char type = first && last ? kFullType
+                      : first       ? kFirstType
+                      : last        ? kLastType
+                                    : kMiddleType;
+    std::string typed(1, type);
+    typed.append(record.data(), n);
+    PutFixed32(log, MaskedCrc32c(typed));
+    log->push_back(static_cast<char>(n & 0xff));
+    log->push_back(static_cast<char>(n >> 8));
+    log->append(typed);
+    record.remove_prefix(n);
+    first = false;
+  } while (!record.empty());
+}
+
+absl::StatusOr<WalFile> ReadWalFile(leveldb::Env* env, const std::string& path) {
+  std::string contents;
+  if (leveldb::Status s = leveldb::ReadFileToString(env, path, &contents); !s.ok()) {
+    if (s.IsNotFound()) return absl::NotFoundError(s.ToString());
+    return absl::UnavailableError(absl::StrCat("cannot read ", path, ": ", s.ToString()));
+  }
+  WalFile out;
+  std::string pending;
+  bool in_fragments = false;
+  size_t pos = 0;
+  auto damaged = [&](size_t at, std::string why) {
+    out.damage = std::move(why);
+    out.damage_offset = at;
+  };
+  auto finish_record = [&](absl::string_view record, size_t at) {
+    absl::StatusOr<WalBatch> batch = DecodeWalBatch(record);
+    if (!batch.ok()) {
+      damaged(at, std::string(batch.status().message()));
+      return false;
+    }
+    out.batches.push_back(*std::move(batch));
+    return true;
+  };
+  while (pos < contents.size()) {
+    const size_t block_left = kBlockSize - pos % kBlockSize;
+    if (block_left < kHeaderSize) {  // zero padding at the end of a block
+      pos += block_left;
+      continue;
+    }
+    if (contents.size() - pos < kHeaderSize) {
+      out.torn_tail = true;
+      break;
+    }
+    const char* header = contents.data() + pos;
+    const uint32_t crc = Fixed32(header);
+    const size_t length = static_cast<unsigned char>(header[4]) |
+                          (static_cast<size_t>(static_cast<unsigned char>(header[5])) << 8);
+    const char type = header[6];
+    if (type == 0 && length == 0 && crc == 0) break;  // zero-filled space: no more records
+    if (pos + kHeaderSize + length > contents.size()) {
+      out.torn_tail = true;
+      break;
+    }
+    if (kHeaderSize + length > block_left) {
+      damaged(pos, "a record runs past the end of its block");
+      break;
+    }
+    const absl::string_view typed(header + 6, 1 + length);
+    if (MaskedCrc32c(typed) != crc) {
+      damaged(pos, absl::StrCat("checksum mismatch in the record at offset ", pos));
+      break;
+    }
+    const absl::string_view data = typed.substr(1);
+    bool ok = true;
+    if (type == kFullType && !in_fragments) {
+      ok = finish_record(data, pos);
+    } else if (type == kFirstType && !in_fragments) {
+      pending.assign(data.data(), data.size());
+      in_fragments = true;
+    } else if (type == kMiddleType && in_fragments) {
+      pending.append(data.data(), data.size());
+    } else if (type == kLastType && in_fragments) {
+      pending.append(data.data(), data.size());
+      in_fragments = false;
+      ok = finish_record(pending, pos);
+    } else {
+      damaged(pos,
+              absl::StrCat("unexpected record type ", static_cast<int>(type), " at offset ", pos));
+      ok = false;
+    }
+    if (!ok) break;
+    pos += kHeaderSize + length;
+  }
+  if (in_fragments && out.damage.empty()) out.torn_tail = true;
+  return out;
+}
+
+}  // namespace agentcom::storage

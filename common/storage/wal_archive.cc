@@ -1,0 +1,49 @@
+#include "common/storage/wal_archive.h"
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "common/files/files.h"
+#include "common/logging/log.h"
+#include "common/storage/wal.h"
+
+namespace agentcom::storage {
+
+WalArchivingEnv::WalArchivingEnv(leveldb::Env* base, std::string table_dir)
+    : leveldb::EnvWrapper(base),
+      table_dir_(std::move(table_dir)),
+      archive_dir_(absl::StrCat(table_dir_, "/", kWalArchiveDir)) {}
+
+leveldb::Status WalArchivingEnv::RemoveFile(const std::string& fname) {
+  const std::string dir = files::Parent(fname);
+  const std::string name = fname.substr(dir.size() + 1);
+  if (dir != table_dir_ || !LogFileNumber(name).has_value()) return target()->RemoveFile(fname);
+  leveldb::Status s = target()->CreateDir(archive_dir_);  // exists after the first time
+  s = target()->RenameFile(fname, absl::StrCat(archive_dir_, "/", name));
+  if (!s.ok()) {
+    // Keeping the log where it is loses nothing; LevelDB ignores the error
+    // and tries again at its next clean-up.
+    log::Warn("cannot archive a write-ahead log; it stays in place",
+              {{"file", fname}, {"error", s.ToString()}});
+    return s;
+  }
+  (void)files::SyncDirectory(archive_dir_);
+  return leveldb::Status::OK();
+}
+
+std::vector<WalLog> ListWalLogs(leveldb::Env* env, const std::string& dir, uint64_t first) {
+  std::map<uint64_t, std::string> logs;
+  for (const std::string& d : {absl::StrCat(dir, "/", kWalArchiveDir), dir}) {
+    std::vector<std::string> names;
+    if (!env->GetChildren(d, &names).ok()) continue;  // no archive yet
+    for (const std::string& name : names) {
+      std::optional<uint64_t> number = LogFileNumber(name);
+      if (number.has_value() && *number >= first) logs[*number] = absl::StrCat(d, "/", name);
+    }
+  }
+  std::vector<WalLog> out;
+  for (auto& [number, path] : logs) out.push_back({number, std::move(path)});
+  return out;
+}
+
+}  // namespace agentcom::storage

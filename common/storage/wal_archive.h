@@ -1,0 +1,49 @@
+#ifndef AGENTCOM_COMMON_STORAGE_WAL_ARCHIVE_H_
+#define AGENTCOM_COMMON_STORAGE_WAL_ARCHIVE_H_
+
+#include <leveldb/env.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace agentcom::storage {
+
+// The directory, inside a table's directory, where its retired write-ahead
+// logs are kept. LevelDB ignores it (the name is not a LevelDB file name).
+inline constexpr char kWalArchiveDir[] = "wal-archive";
+
+// A leveldb::Env for one table that keeps every write-ahead log LevelDB
+// retires: where LevelDB would delete <dir>/NNNNNN.log once its memtable is
+// in a table file, the log is moved to <dir>/wal-archive/ (one rename on the
+// same file system) and survives. Together with a backup that records the
+// first log it needs, the archive lets a restore replay every acknowledged
+// write made after the backup (see wal.h). Every other call goes to
+// `base`. Thread-safe.
+class WalArchivingEnv final : public leveldb::EnvWrapper {
+ public:
+  WalArchivingEnv(leveldb::Env* base, std::string table_dir);
+
+  leveldb::Status RemoveFile(const std::string& fname) override;
+
+  const std::string& archive_dir() const { return archive_dir_; }
+
+ private:
+  const std::string table_dir_;
+  const std::string archive_dir_;
+};
+
+// A log of a table, live or archived.
+struct WalLog {
+  uint64_t number = 0;
+  std::string path;
+};
+
+// The logs of the table directory `dir` numbered `first` or higher, from its
+// archive and its live directory, in number order (a number present in both
+// is taken from the live directory, which LevelDB was still writing).
+std::vector<WalLog> ListWalLogs(leveldb::Env* env, const std::string& dir, uint64_t first);
+
+}  // namespace agentcom::storage
+
+#endif  // AGENTCOM_COMMON_STORAGE_WAL_ARCHIVE_H_

@@ -1,0 +1,47 @@
+#ifndef AGENTCOM_COMMON_STORAGE_WAL_REPLAY_H_
+#define AGENTCOM_COMMON_STORAGE_WAL_REPLAY_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/storage/wal_archive.h"
+
+namespace leveldb {
+class Env;
+}
+
+namespace agentcom::storage {
+
+// What a replay applied, and what it could not.
+struct ReplayReport {
+  uint64_t logs = 0;
+  uint64_t batches = 0;
+  uint64_t operations = 0;
+  // Sequence numbers of the first and last operation applied (0: none).
+  uint64_t first_sequence = 0;
+  uint64_t last_sequence = 0;
+  // Operations known to be missing: sequence numbers skipped between two
+  // batches that were read (a damaged or missing log in between).
+  uint64_t lost_operations = 0;
+  // Each damaged log, gap and torn tail, in words an operator can act on.
+  std::vector<std::string> problems;
+};
+
+// Replays the write-ahead logs `logs` (in order) onto the closed LevelDB
+// directory `dir`, which holds a restored backup: every batch is applied as
+// it was written, so the directory ends as the table was after its last
+// intact batch. Batches the backup already holds are harmless to apply
+// again (a suffix of the history re-applied in order leaves every key as its
+// last write left it). A damaged log is read up to its last intact record;
+// a gap in the sequence numbers is counted in lost_operations. The table's
+// statistics record is dropped so the store recounts at its next open.
+// Errors: the directory cannot be opened or written (the report is then
+// meaningless); damage in the logs is not an error.
+absl::StatusOr<ReplayReport> ReplayWalLogs(leveldb::Env* env, const std::string& dir,
+                                           const std::vector<WalLog>& logs);
+
+}  // namespace agentcom::storage
+
+#endif  // AGENTCOM_COMMON_STORAGE_WAL_REPLAY_H_
