@@ -13,9 +13,8 @@
 #include "common/server/api_checks.h"
 #include "common/storage/backup.h"
 #include "common/storage/table.h"
-#include "common/storage/wal_archive.h"
-#include "common/storage/wal_replay.h"
 #include "services/maintenance/backup_manager.h"
+#include "services/maintenance/table_installer.h"
 
 namespace agentcom::maintenance {
 
@@ -48,9 +47,6 @@ class Restorer::Run {
 
  private:
   std::string TableDir() const { return absl::StrCat(o_.topology->data_dir(), "/", table_); }
-  std::string StagingDir() const {
-    return absl::StrCat(o_.topology->data_dir(), "/.restore-", table_);
-  }
 
   // Journals `step` and passes the fault-injection point named after it.
   void Journal(RestoreStep step, const std::string& backup_id);
@@ -67,17 +63,11 @@ class Restorer::Run {
   // On error the store is started again with the table where it was.
   absl::Status StopAndQuarantine(const std::string& backup_id);
   absl::Status Quarantine();
-  // Builds the table in a staging directory: the backup at `backup_path`
-  // (empty: an empty degraded table), then the writes after it replayed from
-  // the damaged table's logs; marks it RESTORING and moves it into place.
-  // `expected` gets what the installed table holds (count and hash).
-  // DATA_LOSS when the backup itself does not read back.
+  // Installs the backup at `backup_path` (empty: an empty degraded table)
+  // with the damaged table's later writes replayed (TableInstaller), and
+  // records the replay in the result. `expected` gets what the installed
+  // table holds. DATA_LOSS when the backup itself does not read back.
   absl::Status Install(const std::string& backup_path, storage::VerifyResult* expected);
-  // Replays onto the staging directory the writes the damaged table (in
-  // quarantine) holds after the backup described by `manifest`.
-  absl::Status Replay(const common::v1::BackupManifest& manifest);
-  // Count and content hash of the table in the staging directory.
-  absl::StatusOr<storage::VerifyResult> VerifyStaging();
   // Puts back the directory the last StopAndQuarantine moved away, when
   // nothing was installed in its place, and starts the store: after an
   // error that is not the backup's fault the table is as it was.
@@ -103,6 +93,7 @@ class Restorer::Run {
   v1::RestoreJournal journal_;
   // What the last Quarantine moved, for RollBack.
   std::string last_moved_;
+  TableInstaller installer_{{.topology = o_.topology, .clock = o_.clock, .env = o_.env}};
 };
 
 void Restorer::Run::Journal(RestoreStep step, const std::string& backup_id) {
@@ -152,102 +143,22 @@ absl::Status Restorer::Run::StopAndQuarantine(const std::string& backup_id) {
 
 absl::Status Restorer::Run::Install(const std::string& backup_path,
                                     storage::VerifyResult* expected) {
-  const std::string staging = StagingDir();
-  if (auto s = files::RemoveTree(o_.env, staging); !s.ok()) return s;
-  if (backup_path.empty()) {
-    if (auto s = files::CreateDirs(o_.env, staging); !s.ok()) return s;
-    if (auto s = files::WriteFileAtomically(
-            o_.env, absl::StrCat(staging, "/", storage::kDegradedMarkerFile),
-            absl::StrCat("restored empty at ", absl::FormatTime(o_.clock->Now()), "\n"));
-        !s.ok()) {
-      return s;
-    }
-    *expected = {0, ""};
-  } else {
-    absl::StatusOr<common::v1::BackupManifest> manifest =
-        storage::RestoreBackup(backup_path, staging, o_.env);
-    if (!manifest.ok()) return manifest.status();
-    *expected = {manifest->record_count(), manifest->content_hash()};
-    if (auto s = Replay(*manifest); !s.ok()) return s;
-    if (result_.replayed_operations() > 0) {
-      absl::StatusOr<storage::VerifyResult> replayed = VerifyStaging();
-      if (!replayed.ok()) return replayed.status();
-      *expected = *replayed;
-    }
-    if (records_at_corruption_.has_value() && *records_at_corruption_ != expected->record_count) {
-      result_.add_replay_problems(
-          absl::StrCat("the store held ", *records_at_corruption_,
-                       " records when it found the corruption; the restored table holds ",
-                       expected->record_count));
-    }
+  absl::StatusOr<TableInstaller::Installed> installed =
+      installer_.Install(table_, backup_path, result_.quarantine_path(), records_at_corruption_);
+  if (!installed.ok()) return installed.status();
+  *expected = installed->expected;
+  result_.set_replayed_operations(installed->replayed_operations);
+  result_.set_lost_operations(installed->lost_operations);
+  for (const std::string& p : installed->problems) result_.add_replay_problems(p);
+  if (installed->replay_seconds > 0) {
+    (*result_.mutable_step_seconds())["replay"] += installed->replay_seconds;
   }
-  // The store opens the table RESTORING and serves no agent until
-  // FinishRestore has verified it (R3).
-  if (auto s = files::WriteFileAtomically(o_.env,
-                                          absl::StrCat(staging, "/", storage::kRestoringMarkerFile),
-                                          "installed by maintenance; serving once verified\n");
-      !s.ok()) {
-    return s;
-  }
-  return files::RenameDurably(o_.env, staging, TableDir());
-}
-
-absl::Status Restorer::Run::Replay(const common::v1::BackupManifest& manifest) {
-  const std::string source = result_.quarantine_path();  // the damaged table
-  if (source.empty()) return absl::OkStatus();           // there was no table
-  if (manifest.generation().empty()) {
-    result_.add_replay_problems(absl::StrCat(
-        "backup ", manifest.backup_id(),
-        " predates the write-ahead log archive: writes made after it cannot be replayed"));
-    return absl::OkStatus();
-  }
-  absl::StatusOr<std::string> generation =
-      files::ReadFile(o_.env, absl::StrCat(source, "/", storage::kGenerationFile));
-  if (!generation.ok() || *generation != manifest.generation()) {
-    result_.add_replay_problems(absl::StrCat(
-        "backup ", manifest.backup_id(),
-        " is of an earlier history of the table (restored since, with no backup after that): "
-        "writes made after the backup cannot be replayed"));
-    return absl::OkStatus();
-  }
-  const std::vector<storage::WalLog> logs =
-      storage::ListWalLogs(o_.env, source, manifest.first_log_number());
-  absl::StatusOr<storage::ReplayReport> report =
-      Timed("replay", [&] { return storage::ReplayWalLogs(o_.env, StagingDir(), logs); });
-  if (!report.ok()) return report.status();
-  result_.set_replayed_operations(report->operations);
-  result_.set_lost_operations(report->lost_operations);
-  for (const std::string& p : report->problems) result_.add_replay_problems(p);
-  log::Info("write-ahead logs replayed onto the backup",
-            {{"table", table_},
-             {"backup_id", manifest.backup_id()},
-             {"logs", report->logs},
-             {"operations", report->operations},
-             {"lost_operations", report->lost_operations}});
   return absl::OkStatus();
-}
-
-absl::StatusOr<storage::VerifyResult> Restorer::Run::VerifyStaging() {
-  storage::TableOptions options;
-  options.name = table_;
-  options.dir = StagingDir();
-  for (const auto& t : (*config::FindStoreOfTable(*o_.topology, table_))->tables()) {
-    if (t.name() == table_) options.storage = config::EffectiveStorage(*o_.topology, t);
-  }
-  options.env = o_.env;
-  absl::StatusOr<std::unique_ptr<storage::Table>> table = storage::OpenTable(options);
-  if (!table.ok()) return table.status();
-  absl::StatusOr<storage::VerifyResult> verified = (*table)->Verify();
-  if (!verified.ok()) {
-    return absl::DataLossError(absl::StrCat("the backup with the replayed writes does not verify: ",
-                                            verified.status().message()));
-  }
-  return verified;
 }
 
 void Restorer::Run::RollBack(const std::string& backup_id) {
   Journal(v1::RESTORE_STEP_ROLLING_BACK, backup_id);
-  (void)files::RemoveTree(o_.env, StagingDir());
+  (void)installer_.RemoveStaging(table_);
   if (!last_moved_.empty() && !o_.env->FileExists(TableDir())) {
     if (auto s = files::RenameDurably(o_.env, last_moved_, TableDir()); s.ok()) {
       log::Warn("table put back from quarantine", {{"table", table_}, {"path", last_moved_}});

@@ -1,0 +1,127 @@
+#include "services/maintenance/table_installer.h"
+
+#include <leveldb/env.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/files/files.h"
+#include "common/logging/log.h"
+#include "common/storage/backup.h"
+#include "common/storage/wal_archive.h"
+#include "common/storage/wal_replay.h"
+
+namespace agentcom::maintenance {
+
+std::string TableInstaller::StagingDir(const std::string& table) const {
+  return absl::StrCat(options_.topology->data_dir(), "/.restore-", table);
+}
+
+std::string TableInstaller::TableDir(const std::string& table) const {
+  return absl::StrCat(options_.topology->data_dir(), "/", table);
+}
+
+absl::Status TableInstaller::RemoveStaging(const std::string& table) {
+  return files::RemoveTree(options_.env, StagingDir(table));
+}
+
+absl::StatusOr<TableInstaller::Installed> TableInstaller::Install(
+    const std::string& table, const std::string& backup_path, const std::string& damaged_dir,
+    std::optional<uint64_t> records_at_corruption) {
+  const std::string staging = StagingDir(table);
+  Installed installed;
+  if (auto s = RemoveStaging(table); !s.ok()) return s;
+  if (backup_path.empty()) {
+    if (auto s = files::CreateDirs(options_.env, staging); !s.ok()) return s;
+    if (auto s = files::WriteFileAtomically(
+            options_.env, absl::StrCat(staging, "/", storage::kDegradedMarkerFile),
+            absl::StrCat("restored empty at ", absl::FormatTime(options_.clock->Now()), "\n"));
+        !s.ok()) {
+      return s;
+    }
+    installed.expected = {0, ""};
+  } else {
+    absl::StatusOr<common::v1::BackupManifest> manifest =
+        storage::RestoreBackup(backup_path, staging, options_.env);
+    if (!manifest.ok()) return manifest.status();
+    installed.expected = {manifest->record_count(), manifest->content_hash()};
+    if (auto s = Replay(table, *manifest, damaged_dir, &installed); !s.ok()) return s;
+    if (installed.replayed_operations > 0) {
+      absl::StatusOr<storage::VerifyResult> replayed = VerifyStaging(table);
+      if (!replayed.ok()) return replayed.status();
+      installed.expected = *replayed;
+    }
+    if (records_at_corruption.has_value() &&
+        *records_at_corruption != installed.expected.record_count) {
+      installed.problems.push_back(
+          absl::StrCat("the store held ", *records_at_corruption,
+                       " records when it found the corruption; the restored table holds ",
+                       installed.expected.record_count));
+    }
+  }
+  // The store opens the table RESTORING and serves no agent until
+  // FinishRestore has verified it (R3).
+  if (auto s = files::WriteFileAtomically(options_.env,
+                                          absl::StrCat(staging, "/", storage::kRestoringMarkerFile),
+                                          "installed by maintenance; serving once verified\n");
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = files::RenameDurably(options_.env, staging, TableDir(table)); !s.ok()) return s;
+  return installed;
+}
+
+absl::Status TableInstaller::Replay(const std::string& table,
+                                    const common::v1::BackupManifest& manifest,
+                                    const std::string& damaged_dir, Installed* installed) {
+  if (damaged_dir.empty()) return absl::OkStatus();  // there was no table
+  if (manifest.generation().empty()) {
+    installed->problems.push_back(absl::StrCat(
+        "backup ", manifest.backup_id(),
+        " predates the write-ahead log archive: writes made after it cannot be replayed"));
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> generation =
+      files::ReadFile(options_.env, absl::StrCat(damaged_dir, "/", storage::kGenerationFile));
+  if (!generation.ok() || *generation != manifest.generation()) {
+    installed->problems.push_back(absl::StrCat(
+        "backup ", manifest.backup_id(),
+        " is of an earlier history of the table (restored since, with no backup after that): "
+        "writes made after the backup cannot be replayed"));
+    return absl::OkStatus();
+  }
+  const absl::Time start = options_.clock->Now();
+  absl::StatusOr<storage::ReplayReport> report = storage::ReplayWalLogs(
+      options_.env, StagingDir(table),
+      storage::ListWalLogs(options_.env, damaged_dir, manifest.first_log_number()));
+  installed->replay_seconds = absl::ToDoubleSeconds(options_.clock->Now() - start);
+  if (!report.ok()) return report.status();
+  installed->replayed_operations = report->operations;
+  installed->lost_operations = report->lost_operations;
+  for (const std::string& p : report->problems) installed->problems.push_back(p);
+  log::Info("write-ahead logs replayed onto the backup",
+            {{"table", table},
+             {"backup_id", manifest.backup_id()},
+             {"logs", report->logs},
+             {"operations", report->operations},
+             {"lost_operations", report->lost_operations}});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<storage::VerifyResult> TableInstaller::VerifyStaging(const std::string& table) {
+  storage::TableOptions options;
+  options.name = table;
+  options.dir = StagingDir(table);
+  for (const auto& t : (*config::FindStoreOfTable(*options_.topology, table))->tables()) {
+    if (t.name() == table) options.storage = config::EffectiveStorage(*options_.topology, t);
+  }
+  options.env = options_.env;
+  absl::StatusOr<std::unique_ptr<storage::Table>> opened = storage::OpenTable(options);
+  if (!opened.ok()) return opened.status();
+  absl::StatusOr<storage::VerifyResult> verified = (*opened)->Verify();
+  if (!verified.ok()) {
+    return absl::DataLossError(absl::StrCat("the backup with the replayed writes does not verify: ",
+                                            verified.status().message()));
+  }
+  return verified;
+}
+
+}  // namespace agentcom::maintenance
