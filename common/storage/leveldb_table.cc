@@ -468,6 +468,17 @@ TableStats LevelDbTable::Stats() {
     }
   }
   stats.set_disk_bytes(disk);
+  const std::string archive = absl::StrCat(options_.dir, "/", kWalArchiveDir);
+  if (std::vector<std::string> logs; env_->GetChildren(archive, &logs).ok()) {
+    for (const auto& f : logs) {
+      uint64_t size = 0;
+      if (LogFileNumber(f).has_value() &&
+          env_->GetFileSize(absl::StrCat(archive, "/", f), &size).ok()) {
+        stats.set_wal_archive_logs(stats.wal_archive_logs() + 1);
+        stats.set_wal_archive_bytes(stats.wal_archive_bytes() + size);
+      }
+    }
+  }
   double ratio = 0;
   const uint64_t kept = stats.live_bytes() + internal::kUnreclaimableBytes;
   if (disk > kept) {

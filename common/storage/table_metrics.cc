@@ -39,21 +39,21 @@ void TableMetrics::Detach() {
 std::vector<prometheus::MetricFamily> TableMetrics::Collect() const {
   absl::MutexLock l(&mu_);
   auto records = Gauge("agentcom_table_records", "Live records in the table.");
-  auto disk = Gauge("agentcom_table_disk_bytes",
-                    "Bytes of the table's LevelDB files on disk.");
+  auto disk = Gauge("agentcom_table_disk_bytes", "Bytes of the table's LevelDB files on disk.");
   auto live = Gauge("agentcom_table_live_bytes",
                     "Estimated bytes of the table right after a full compaction.");
   auto frag = Gauge("agentcom_table_fragmentation_ratio",
                     "Share of disk bytes a full compaction would reclaim "
                     "((disk - live - 64 KiB) / disk, in [0, 1]).");
-  auto state = Gauge("agentcom_table_state",
-                     "1 for the table's current state, 0 for the others.");
+  auto archive = Gauge("agentcom_table_wal_archive_bytes",
+                       "Bytes of write-ahead logs kept in the table's archive for restores.");
+  auto state = Gauge("agentcom_table_state", "1 for the table's current state, 0 for the others.");
   auto degraded = Gauge("agentcom_table_degraded",
                         "1 when the table was restored empty because no "
                         "backup was usable.");
-  const TableState kStates[] = {
-      common::v1::TABLE_STATE_OK, common::v1::TABLE_STATE_CORRUPTED,
-      common::v1::TABLE_STATE_RESTORING, common::v1::TABLE_STATE_DEGRADED};
+  const TableState kStates[] = {common::v1::TABLE_STATE_OK, common::v1::TABLE_STATE_CORRUPTED,
+                                common::v1::TABLE_STATE_RESTORING,
+                                common::v1::TABLE_STATE_DEGRADED};
   for (Table* table : tables_) {
     const TableStats s = table->Stats();
     const std::string& t = s.table();
@@ -61,13 +61,13 @@ std::vector<prometheus::MetricFamily> TableMetrics::Collect() const {
     Add(&disk, {{"table", t}}, static_cast<double>(s.disk_bytes()));
     Add(&live, {{"table", t}}, static_cast<double>(s.live_bytes()));
     Add(&frag, {{"table", t}}, s.fragmentation_ratio());
+    Add(&archive, {{"table", t}}, static_cast<double>(s.wal_archive_bytes()));
     for (TableState st : kStates) {
       Add(&state, {{"table", t}, {"state", StateName(st)}}, s.state() == st ? 1 : 0);
     }
-    Add(&degraded, {{"table", t}},
-        s.state() == common::v1::TABLE_STATE_DEGRADED ? 1 : 0);
+    Add(&degraded, {{"table", t}}, s.state() == common::v1::TABLE_STATE_DEGRADED ? 1 : 0);
   }
-  return {records, disk, live, frag, state, degraded};
+  return {records, disk, live, frag, archive, state, degraded};
 }
 
 }  // namespace agentcom::storage

@@ -17,7 +17,7 @@ struct SupervisordOptions {
   // supervisord's XML-RPC password (topology supervisor.password_file).
   std::string password;
   // The dashboard's files for the gateway (services/gateway/static).
-  std::string static_dir;
+  std::string static_dir = {};
   // Which programs to include: "stores", "maintenance", "gateway".
   bool stores = true;
   bool maintenance = true;

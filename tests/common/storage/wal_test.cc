@@ -105,7 +105,9 @@ TEST(WalTest, ReadsWhatLevelDbWrites) {
     ASSERT_TRUE(file.ok());
     EXPECT_TRUE(file->damage.empty()) << file->damage;
     for (const auto& b : file->batches) {
-      if (next != 0) EXPECT_EQ(b.sequence, next);  // contiguous
+      if (next != 0) {
+        EXPECT_EQ(b.sequence, next);  // contiguous
+      }
       next = b.sequence + b.ops.size();
       for (const auto& op : b.ops) (op.value ? puts : deletes) += 1;
     }
@@ -137,6 +139,8 @@ TEST(WalArchiveTest, RetiredLogsAreKeptInTheArchive) {
   }
   EXPECT_GE(archived.size(), 4u);
   for (const auto& name : archived) EXPECT_TRUE(LogFileNumber(name).has_value()) << name;
+  EXPECT_EQ(t->Stats().wal_archive_logs(), archived.size());
+  EXPECT_GT(t->Stats().wal_archive_bytes(), 4u * 100 * 100);
   // LevelDB still deletes what is not a log: no old MANIFEST or table
   // files pile up.
   int manifests = 0;
