@@ -42,11 +42,10 @@ absl::Status CheckAddress(absl::string_view key, absl::string_view address) {
   return absl::OkStatus();
 }
 
-absl::Status ResolvePath(absl::string_view key, std::string* path,
-                         absl::string_view base_dir, bool required) {
+absl::Status ResolvePath(absl::string_view key, std::string* path, absl::string_view base_dir,
+                         bool required) {
   if (path->empty()) {
-    return required ? Invalid(key, "required (a directory path)")
-                    : absl::OkStatus();
+    return required ? Invalid(key, "required (a directory path)") : absl::OkStatus();
   }
   fs::path p(*path);
   if (p.is_relative()) p = fs::path(std::string(base_dir)) / p;
@@ -54,8 +53,7 @@ absl::Status ResolvePath(absl::string_view key, std::string* path,
   return absl::OkStatus();
 }
 
-absl::Status CheckRange(absl::string_view key, uint32_t value, uint32_t lo,
-                        uint32_t hi) {
+absl::Status CheckRange(absl::string_view key, uint32_t value, uint32_t lo, uint32_t hi) {
   if (value < lo || value > hi) {
     return Invalid(key, absl::StrCat(value, " is outside ", lo, "..", hi));
   }
@@ -64,23 +62,19 @@ absl::Status CheckRange(absl::string_view key, uint32_t value, uint32_t lo,
 
 absl::Status CheckStorage(absl::string_view key, const StorageSettings& s) {
   if (s.has_flush_interval_ms()) {
-    auto st = CheckRange(absl::StrCat(key, ".flush_interval_ms"),
-                         s.flush_interval_ms(), 1, 10000);
+    auto st = CheckRange(absl::StrCat(key, ".flush_interval_ms"), s.flush_interval_ms(), 1, 10000);
     if (!st.ok()) return st;
   }
   if (s.has_block_cache_mb()) {
-    auto st = CheckRange(absl::StrCat(key, ".block_cache_mb"),
-                         s.block_cache_mb(), 1, 4096);
+    auto st = CheckRange(absl::StrCat(key, ".block_cache_mb"), s.block_cache_mb(), 1, 4096);
     if (!st.ok()) return st;
   }
   if (s.has_write_buffer_mb()) {
-    auto st = CheckRange(absl::StrCat(key, ".write_buffer_mb"),
-                         s.write_buffer_mb(), 1, 1024);
+    auto st = CheckRange(absl::StrCat(key, ".write_buffer_mb"), s.write_buffer_mb(), 1, 1024);
     if (!st.ok()) return st;
   }
   if (s.has_max_open_files()) {
-    auto st = CheckRange(absl::StrCat(key, ".max_open_files"),
-                         s.max_open_files(), 20, 50000);
+    auto st = CheckRange(absl::StrCat(key, ".max_open_files"), s.max_open_files(), 20, 50000);
     if (!st.ok()) return st;
   }
   return absl::OkStatus();
@@ -104,10 +98,10 @@ void ApplyDefaults(Topology* t) {
   if (tokens->admin_token_file().empty()) tokens->set_admin_token_file("tokens/admin.token");
   if (t->log_level().empty()) t->set_log_level("info");
   auto* m = t->mutable_maintenance();
-  if (!m->has_backup_interval_seconds()) m->set_backup_interval_seconds(86400);
+  if (!m->has_backup_interval_seconds()) m->set_backup_interval_seconds(3600);
   if (!m->has_compaction_interval_seconds()) m->set_compaction_interval_seconds(21600);
   if (!m->has_first_run_delay_seconds()) m->set_first_run_delay_seconds(300);
-  if (!m->has_backup_retention()) m->set_backup_retention(3);
+  if (!m->has_backup_retention()) m->set_backup_retention(48);
   if (!m->has_compaction_threshold()) m->set_compaction_threshold(0.10);
   if (!m->has_store_start_timeout_seconds()) m->set_store_start_timeout_seconds(60);
   auto* g = t->mutable_gateway();
@@ -128,20 +122,17 @@ absl::Status Validate(Topology* t, absl::string_view base_dir) {
     if (auto s = ResolvePath(key, path, base_dir, true); !s.ok()) return s;
   }
   if (auto s = ResolvePath("tokens.agent_token_file",
-                           t->mutable_tokens()->mutable_agent_token_file(),
-                           base_dir, true);
+                           t->mutable_tokens()->mutable_agent_token_file(), base_dir, true);
       !s.ok()) {
     return s;
   }
   if (auto s = ResolvePath("tokens.admin_token_file",
-                           t->mutable_tokens()->mutable_admin_token_file(),
-                           base_dir, true);
+                           t->mutable_tokens()->mutable_admin_token_file(), base_dir, true);
       !s.ok()) {
     return s;
   }
   if (auto s = ResolvePath("supervisor.password_file",
-                           t->mutable_supervisor()->mutable_password_file(),
-                           base_dir, true);
+                           t->mutable_supervisor()->mutable_password_file(), base_dir, true);
       !s.ok()) {
     return s;
   }
@@ -161,44 +152,37 @@ absl::Status Validate(Topology* t, absl::string_view base_dir) {
       !s.ok()) {
     return s;
   }
-  if (auto s = CheckRange("gateway.idle_timeout_seconds", t->gateway().idle_timeout_seconds(), 1,
-                          3600);
+  if (auto s =
+          CheckRange("gateway.idle_timeout_seconds", t->gateway().idle_timeout_seconds(), 1, 3600);
       !s.ok()) {
     return s;
   }
   if (t->tokens().agent_token_file() == t->tokens().admin_token_file()) {
     return Invalid("tokens", "agent and admin tokens must be different files");
   }
-  static const std::set<std::string> kLevels = {"debug", "info", "warn",
-                                                "error", "critical"};
+  static const std::set<std::string> kLevels = {"debug", "info", "warn", "error", "critical"};
   if (!kLevels.count(t->log_level())) {
     return Invalid("log_level", absl::StrCat("'", t->log_level(),
                                              "' is not debug, info, warn, "
                                              "error or critical"));
   }
   if (auto s = CheckStorage("storage", t->storage()); !s.ok()) return s;
-  if (auto s = CheckRange("limits.max_body_bytes", t->limits().max_body_bytes(),
-                          1, 64 << 20);
+  if (auto s = CheckRange("limits.max_body_bytes", t->limits().max_body_bytes(), 1, 64 << 20);
       !s.ok()) {
     return s;
   }
-  if (auto s = CheckRange("limits.max_id_bytes", t->limits().max_id_bytes(), 8,
-                          1024);
-      !s.ok()) {
+  if (auto s = CheckRange("limits.max_id_bytes", t->limits().max_id_bytes(), 8, 1024); !s.ok()) {
     return s;
   }
-  if (auto s = CheckRange("limits.max_request_bytes",
-                          t->limits().max_request_bytes(),
+  if (auto s = CheckRange("limits.max_request_bytes", t->limits().max_request_bytes(),
                           t->limits().max_body_bytes(), 128 << 20);
       !s.ok()) {
     return s;
   }
-  if (auto s = CheckAddress("maintenance.address", t->maintenance().address());
-      !s.ok()) {
+  if (auto s = CheckAddress("maintenance.address", t->maintenance().address()); !s.ok()) {
     return s;
   }
-  if (auto s = CheckAddress("maintenance.metrics_address",
-                            t->maintenance().metrics_address());
+  if (auto s = CheckAddress("maintenance.metrics_address", t->maintenance().metrics_address());
       !s.ok()) {
     return s;
   }
@@ -240,10 +224,8 @@ absl::Status Validate(Topology* t, absl::string_view base_dir) {
   }
   if (t->stores().empty()) return Invalid("stores", "at least one store is required");
   std::set<std::string> store_names, table_names;
-  std::set<std::string> addresses = {t->maintenance().address(),
-                                     t->maintenance().metrics_address(),
-                                     t->supervisor().address(),
-                                     t->gateway().address(),
+  std::set<std::string> addresses = {t->maintenance().address(), t->maintenance().metrics_address(),
+                                     t->supervisor().address(), t->gateway().address(),
                                      t->gateway().metrics_address()};
   for (int i = 0; i < t->stores_size(); ++i) {
     const StoreSpec& store = t->stores(i);
@@ -261,9 +243,8 @@ absl::Status Validate(Topology* t, absl::string_view base_dir) {
       return Invalid(absl::StrCat(key, ".name"),
                      absl::StrCat("duplicate store '", store.name(), "'"));
     }
-    for (auto [field, address] :
-         {std::pair{"address", &store.address()},
-          std::pair{"metrics_address", &store.metrics_address()}}) {
+    for (auto [field, address] : {std::pair{"address", &store.address()},
+                                  std::pair{"metrics_address", &store.metrics_address()}}) {
       const std::string akey = absl::StrCat(key, ".", field);
       if (auto s = CheckAddress(akey, *address); !s.ok()) return s;
       // Port 0 lets the OS pick a free port, so only fixed ports can collide.
@@ -287,8 +268,7 @@ absl::Status Validate(Topology* t, absl::string_view base_dir) {
         return Invalid(absl::StrCat(tkey, ".name"),
                        absl::StrCat("duplicate table '", table.name(), "'"));
       }
-      if (auto s = CheckStorage(absl::StrCat(tkey, ".storage"), table.storage());
-          !s.ok()) {
+      if (auto s = CheckStorage(absl::StrCat(tkey, ".storage"), table.storage()); !s.ok()) {
         return s;
       }
     }
@@ -298,8 +278,7 @@ absl::Status Validate(Topology* t, absl::string_view base_dir) {
 
 }  // namespace
 
-absl::StatusOr<Topology> ParseTopology(absl::string_view yaml,
-                                       absl::string_view base_dir) {
+absl::StatusOr<Topology> ParseTopology(absl::string_view yaml, absl::string_view base_dir) {
   Topology t;
   if (auto s = ParseYamlToProto(yaml, &t); !s.ok()) return s;
   ApplyDefaults(&t);
@@ -317,14 +296,12 @@ absl::StatusOr<Topology> LoadTopology(const std::string& path) {
   fs::path dir = fs::absolute(fs::path(path)).parent_path();
   absl::StatusOr<Topology> t = ParseTopology(text.str(), dir.string());
   if (!t.ok()) {
-    return absl::Status(t.status().code(),
-                        absl::StrCat(path, ": ", t.status().message()));
+    return absl::Status(t.status().code(), absl::StrCat(path, ": ", t.status().message()));
   }
   return t;
 }
 
-absl::StatusOr<const StoreSpec*> FindStore(const Topology& topology,
-                                           absl::string_view name) {
+absl::StatusOr<const StoreSpec*> FindStore(const Topology& topology, absl::string_view name) {
   for (const StoreSpec& store : topology.stores()) {
     if (store.name() == name) return &store;
   }
@@ -347,8 +324,7 @@ std::string FlagOrEnv(const std::string& flag, const char* env, const std::strin
   return fallback;
 }
 
-StorageSettings EffectiveStorage(const Topology& topology,
-                                 const TableSpec& table) {
+StorageSettings EffectiveStorage(const Topology& topology, const TableSpec& table) {
   StorageSettings s = topology.storage();
   s.MergeFrom(table.storage());
   return s;

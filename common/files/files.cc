@@ -35,6 +35,18 @@ std::string Parent(const std::string& path) {
   return path.substr(0, slash);
 }
 
+absl::Status SyncFile(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return absl::UnavailableError(absl::StrCat("cannot open ", path, ": ", strerror(errno)));
+  const int rc = fsync(fd);
+  const int err = errno;
+  close(fd);
+  if (rc != 0)
+    return absl::UnavailableError(absl::StrCat("cannot fsync ", path, ": ", strerror(err)));
+  return absl::OkStatus();
+}
+
 absl::Status SyncDirectory(const std::string& dir) {
   const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {

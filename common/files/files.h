@@ -23,6 +23,9 @@ namespace agentcom::files {
 // survives a power loss. Goes to the OS directly: leveldb::Env has no such
 // call.
 absl::Status SyncDirectory(const std::string& dir);
+// fsync of a file written earlier (e.g. copies whose fsync was deferred so
+// the disk writes them back while other work runs).
+absl::Status SyncFile(const std::string& path);
 
 // Writes `content` to `path` through `path`.tmp: write, fsync, rename, then
 // fsync of the directory. Readers see the old or the new content, never a

@@ -20,6 +20,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/files/files.h"
+#include "common/storage/file_backup.h"
 #include "common/storage/format.h"
 
 namespace agentcom::storage {
@@ -43,33 +45,6 @@ absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what) {
   return absl::UnavailableError(absl::StrCat(what, ": ", s.ToString()));
 }
 
-// fsync of a directory, so that a rename or a new file in it is durable.
-absl::Status SyncDir(const std::string& dir) {
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot open ", dir));
-  int rc = fsync(fd);
-  close(fd);
-  if (rc != 0) return absl::UnavailableError(absl::StrCat("cannot fsync ", dir));
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> FileSha256(const std::string& path, uint64_t* size) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, " is missing"));
-  internal::Sha256 sha;
-  std::string buf(1 << 20, '\0');
-  *size = 0;
-  while (in) {
-    in.read(buf.data(), buf.size());
-    std::streamsize n = in.gcount();
-    if (n <= 0) break;
-    sha.Update(absl::string_view(buf.data(), static_cast<size_t>(n)));
-    *size += static_cast<uint64_t>(n);
-  }
-  if (in.bad()) return absl::UnavailableError(absl::StrCat("cannot read ", path));
-  return sha.HexDigest();
-}
-
 // Iterates the records of a backup in order, checking block checksums and
 // key order, and feeding every record to `visit`.
 absl::Status ForEachRecord(
@@ -79,38 +54,16 @@ absl::Status ForEachRecord(
   bool have_last = false;
   for (const auto& file : manifest.files()) {
     const std::string path = absl::StrCat(backup_dir, "/", file.name());
-    leveldb::RandomAccessFile* raw = nullptr;
-    leveldb::Status s = env->NewRandomAccessFile(path, &raw);
-    if (!s.ok()) return FromLevelDb(s, path);
-    std::unique_ptr<leveldb::RandomAccessFile> rfile(raw);
-    leveldb::Options options;
-    options.env = env;
-    options.paranoid_checks = true;
-    leveldb::Table* table_raw = nullptr;
-    s = leveldb::Table::Open(options, rfile.get(), file.size_bytes(), &table_raw);
-    if (!s.ok()) {
-      return absl::DataLossError(absl::StrCat(path, ": ", s.ToString()));
-    }
-    std::unique_ptr<leveldb::Table> table(table_raw);
-    leveldb::ReadOptions ro;
-    ro.verify_checksums = true;
-    ro.fill_cache = false;
-    std::unique_ptr<leveldb::Iterator> it(table->NewIterator(ro));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      absl::string_view key(it->key().data(), it->key().size());
-      if (have_last && key <= last_key) {
-        return absl::DataLossError(absl::StrCat(path, ": keys out of order"));
-      }
-      last_key.assign(key.data(), key.size());
-      have_last = true;
-      if (auto st = visit(key, absl::string_view(it->value().data(), it->value().size()));
-          !st.ok()) {
-        return st;
-      }
-    }
-    if (!it->status().ok()) {
-      return absl::DataLossError(absl::StrCat(path, ": ", it->status().ToString()));
-    }
+    absl::Status st = internal::ForEachTableEntry(
+        env, path, file.size_bytes(), [&](absl::string_view key, absl::string_view value) {
+          if (have_last && key <= last_key) {
+            return absl::DataLossError(absl::StrCat(path, ": keys out of order"));
+          }
+          last_key.assign(key.data(), key.size());
+          have_last = true;
+          return visit(key, value);
+        });
+    if (!st.ok()) return st;
   }
   return absl::OkStatus();
 }
@@ -215,19 +168,24 @@ absl::StatusOr<BackupManifest> ReadManifest(const std::string& backup_dir) {
   return manifest;
 }
 
-absl::StatusOr<BackupManifest> VerifyBackup(const std::string& backup_dir, leveldb::Env* env) {
+absl::StatusOr<BackupManifest> VerifyBackup(const std::string& backup_dir, leveldb::Env* env,
+                                            BackupCheck depth) {
   if (env == nullptr) env = leveldb::Env::Default();
   absl::StatusOr<BackupManifest> manifest = ReadManifest(backup_dir);
   if (!manifest.ok()) return manifest.status();
   const std::string id = fs::path(backup_dir).filename().string();
-  if (manifest->format_version() != kBackupFormatVersion) {
-    return absl::DataLossError(absl::StrCat("backup ", backup_dir, ": format version ",
-                                            manifest->format_version(), " is not ",
-                                            kBackupFormatVersion));
+  if (manifest->format_version() != kBackupFormatVersion &&
+      manifest->format_version() != kFileBackupFormatVersion) {
+    return absl::DataLossError(
+        absl::StrCat("backup ", backup_dir, ": format version ", manifest->format_version(),
+                     " is not ", kBackupFormatVersion, " or ", kFileBackupFormatVersion));
   }
   if (manifest->backup_id() != id) {
     return absl::DataLossError(
         absl::StrCat("backup ", backup_dir, ": manifest names backup ", manifest->backup_id()));
+  }
+  if (manifest->format_version() == kFileBackupFormatVersion) {
+    return CheckFileBackup(env, backup_dir, *manifest, depth);
   }
   std::set<std::string> listed;
   for (const auto& file : manifest->files()) {
@@ -237,7 +195,15 @@ absl::StatusOr<BackupManifest> VerifyBackup(const std::string& backup_dir, level
           absl::StrCat("backup ", backup_dir, ": bad file name ", file.name()));
     }
     uint64_t size = 0;
-    absl::StatusOr<std::string> sha = FileSha256(absl::StrCat(backup_dir, "/", file.name()), &size);
+    const std::string path = absl::StrCat(backup_dir, "/", file.name());
+    if (depth == BackupCheck::kListing) {
+      if (!env->GetFileSize(path, &size).ok() || size != file.size_bytes()) {
+        return absl::DataLossError(
+            absl::StrCat("backup ", backup_dir, ": file ", file.name(), " is missing or short"));
+      }
+      continue;
+    }
+    absl::StatusOr<std::string> sha = internal::FileSha256(env, path, &size);
     if (!sha.ok()) return absl::DataLossError(sha.status().message());
     if (size != file.size_bytes() || *sha != file.sha256()) {
       return absl::DataLossError(absl::StrCat("backup ", backup_dir, ": file ", file.name(),
@@ -251,6 +217,7 @@ absl::StatusOr<BackupManifest> VerifyBackup(const std::string& backup_dir, level
       return absl::DataLossError(absl::StrCat("backup ", backup_dir, ": unexpected file ", name));
     }
   }
+  if (depth != BackupCheck::kFull) return manifest;
   internal::ContentHasher hasher;
   auto st =
       ForEachRecord(env, backup_dir, *manifest, [&](absl::string_view k, absl::string_view v) {
@@ -263,10 +230,14 @@ absl::StatusOr<BackupManifest> VerifyBackup(const std::string& backup_dir, level
 }
 
 absl::StatusOr<BackupManifest> RestoreBackup(const std::string& backup_dir,
-                                             const std::string& table_dir, leveldb::Env* env) {
+                                             const std::string& table_dir, leveldb::Env* env,
+                                             RestoreCheck check) {
   if (env == nullptr) env = leveldb::Env::Default();
   absl::StatusOr<BackupManifest> manifest = ReadManifest(backup_dir);
   if (!manifest.ok()) return manifest.status();
+  if (manifest->format_version() == kFileBackupFormatVersion) {
+    return RestoreFileBackup(env, backup_dir, *std::move(manifest), table_dir, check);
+  }
   std::error_code ec;
   if (fs::exists(table_dir, ec)) {
     return absl::AlreadyExistsError(absl::StrCat(table_dir, " already exists"));
@@ -313,13 +284,10 @@ absl::StatusOr<BackupManifest> RestoreBackup(const std::string& backup_dir,
   return manifest;
 }
 
-BackupWriter::BackupWriter(leveldb::Env* env, std::string table, std::string backup_id,
-                           std::string temp_dir, std::string final_dir)
+BackupWriter::BackupWriter(leveldb::Env* env, std::string table, PendingBackup pending)
     : env_(env),
       table_(std::move(table)),
-      backup_id_(std::move(backup_id)),
-      temp_dir_(std::move(temp_dir)),
-      final_dir_(std::move(final_dir)),
+      pending_(std::move(pending)),
       options_(std::make_unique<leveldb::Options>()),
       hasher_(std::make_unique<internal::ContentHasher>()) {
   options_->env = env_;
@@ -327,49 +295,65 @@ BackupWriter::BackupWriter(leveldb::Env* env, std::string table, std::string bac
   options_->block_size = 64 << 10;
 }
 
+absl::StatusOr<PendingBackup> StartBackup(leveldb::Env* env, const std::string& backup_root,
+                                          const std::string& table, absl::Time now) {
+  const std::string table_root = absl::StrCat(backup_root, "/", table);
+  if (auto s = files::CreateDirs(env, table_root); !s.ok()) return s;
+  // Two backups in one microsecond get distinct, still ordered, ids.
+  PendingBackup p;
+  p.id = BackupIdFor(now);
+  while (env->FileExists(absl::StrCat(table_root, "/", p.id))) {
+    now += absl::Microseconds(1);
+    p.id = BackupIdFor(now);
+  }
+  p.created_at = absl::FormatTime(absl::RFC3339_full, now, absl::UTCTimeZone());
+  p.final_dir = absl::StrCat(table_root, "/", p.id);
+  p.temp_dir = absl::StrCat(table_root, "/", kTempPrefix, p.id);
+  if (auto s = files::RemoveTree(env, p.temp_dir); !s.ok()) return s;
+  if (auto s = files::CreateDirs(env, p.temp_dir); !s.ok()) return s;
+  return p;
+}
+
+absl::Status CommitBackup(leveldb::Env* env, const PendingBackup& pending, const std::string& table,
+                          BackupManifest* manifest) {
+  manifest->set_table(table);
+  manifest->set_backup_id(pending.id);
+  manifest->set_created_at(pending.created_at);
+  std::string json;
+  google::protobuf::util::JsonPrintOptions print;
+  print.add_whitespace = true;
+  print.preserve_proto_field_names = true;
+  auto ps = google::protobuf::util::MessageToJsonString(*manifest, &json, print);
+  if (!ps.ok()) return absl::InternalError(ps.ToString());
+  // WriteFileAtomically fsyncs the file and the temporary directory.
+  if (auto s =
+          files::WriteFileAtomically(env, absl::StrCat(pending.temp_dir, "/", kManifestFile), json);
+      !s.ok()) {
+    return s;
+  }
+  return files::RenameDurably(env, pending.temp_dir, pending.final_dir);
+}
+
 absl::StatusOr<std::unique_ptr<BackupWriter>> BackupWriter::Create(leveldb::Env* env,
                                                                    const std::string& backup_root,
                                                                    const std::string& table,
                                                                    absl::Time now) {
   if (env == nullptr) env = leveldb::Env::Default();
-  std::error_code ec;
-  const fs::path table_root = fs::path(backup_root) / table;
-  fs::create_directories(table_root, ec);
-  if (ec) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot create ", table_root.string(), ": ", ec.message()));
-  }
-  // Two backups in one microsecond get distinct, still ordered, ids.
-  std::string id = BackupIdFor(now);
-  while (fs::exists(table_root / id, ec)) {
-    now += absl::Microseconds(1);
-    id = BackupIdFor(now);
-  }
-  std::string temp = (table_root / absl::StrCat(kTempPrefix, id)).string();
-  fs::remove_all(temp, ec);
-  fs::create_directory(temp, ec);
-  if (ec) {
-    return absl::UnavailableError(absl::StrCat("cannot create ", temp, ": ", ec.message()));
-  }
-  auto writer = std::unique_ptr<BackupWriter>(
-      new BackupWriter(env, table, id, temp, (table_root / id).string()));
-  writer->created_at_ = absl::FormatTime(absl::RFC3339_full, now, absl::UTCTimeZone());
-  return writer;
+  absl::StatusOr<PendingBackup> pending = StartBackup(env, backup_root, table, now);
+  if (!pending.ok()) return pending.status();
+  return std::unique_ptr<BackupWriter>(new BackupWriter(env, table, std::move(*pending)));
 }
 
 BackupWriter::~BackupWriter() {
   if (builder_) builder_->Abandon();
-  if (!committed_) {
-    std::error_code ec;
-    fs::remove_all(temp_dir_, ec);
-  }
+  if (!committed_) (void)files::RemoveTree(env_, pending_.temp_dir);
 }
 
 absl::Status BackupWriter::StartFile() {
   file_name_ = absl::StrFormat("data-%06d.ldb", manifest_.files_size() + 1);
   leveldb::WritableFile* raw = nullptr;
-  leveldb::Status s = env_->NewWritableFile(absl::StrCat(temp_dir_, "/", file_name_), &raw);
-  if (!s.ok()) return FromLevelDb(s, temp_dir_);
+  leveldb::Status s = env_->NewWritableFile(absl::StrCat(pending_.temp_dir, "/", file_name_), &raw);
+  if (!s.ok()) return FromLevelDb(s, pending_.temp_dir);
   file_ = std::make_unique<HashingFile>(raw);
   builder_ = std::make_unique<leveldb::TableBuilder>(*options_, file_.get());
   return absl::OkStatus();
@@ -380,7 +364,7 @@ absl::Status BackupWriter::FinishFile() {
   builder_.reset();
   if (s.ok()) s = file_->Sync();
   if (s.ok()) s = file_->Close();
-  if (!s.ok()) return FromLevelDb(s, temp_dir_);
+  if (!s.ok()) return FromLevelDb(s, pending_.temp_dir);
   auto* f = manifest_.add_files();
   f->set_name(file_name_);
   f->set_size_bytes(file_->size());
@@ -395,7 +379,7 @@ absl::Status BackupWriter::Add(absl::string_view key, absl::string_view value) {
   }
   hasher_->Add(key, value);
   builder_->Add(leveldb::Slice(key.data(), key.size()), leveldb::Slice(value.data(), value.size()));
-  if (!builder_->status().ok()) return FromLevelDb(builder_->status(), temp_dir_);
+  if (!builder_->status().ok()) return FromLevelDb(builder_->status(), pending_.temp_dir);
   if (builder_->FileSize() >= kMaxFileBytes) return FinishFile();
   return absl::OkStatus();
 }
@@ -405,34 +389,11 @@ absl::StatusOr<BackupManifest> BackupWriter::Commit() {
     if (auto s = FinishFile(); !s.ok()) return s;
   }
   manifest_.set_format_version(kBackupFormatVersion);
-  manifest_.set_table(table_);
-  manifest_.set_backup_id(backup_id_);
-  manifest_.set_created_at(created_at_);
   manifest_.set_record_count(hasher_->count());
   manifest_.set_logical_bytes(hasher_->logical_bytes());
   manifest_.set_content_hash(hasher_->HexDigest());
-
-  std::string json;
-  google::protobuf::util::JsonPrintOptions print;
-  print.add_whitespace = true;
-  print.preserve_proto_field_names = true;
-  auto ps = google::protobuf::util::MessageToJsonString(manifest_, &json, print);
-  if (!ps.ok()) return absl::InternalError(ps.ToString());
-  leveldb::WritableFile* raw = nullptr;
-  leveldb::Status s = env_->NewWritableFile(absl::StrCat(temp_dir_, "/", kManifestFile), &raw);
-  if (!s.ok()) return FromLevelDb(s, temp_dir_);
-  std::unique_ptr<leveldb::WritableFile> mf(raw);
-  s = mf->Append(json);
-  if (s.ok()) s = mf->Sync();
-  if (s.ok()) s = mf->Close();
-  if (!s.ok()) return FromLevelDb(s, temp_dir_);
-  if (auto st = SyncDir(temp_dir_); !st.ok()) return st;
-  s = env_->RenameFile(temp_dir_, final_dir_);
-  if (!s.ok()) return FromLevelDb(s, final_dir_);
+  if (auto s = CommitBackup(env_, pending_, table_, &manifest_); !s.ok()) return s;
   committed_ = true;
-  if (auto st = SyncDir(fs::path(final_dir_).parent_path().string()); !st.ok()) {
-    return st;
-  }
   return manifest_;
 }
 

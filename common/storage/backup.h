@@ -53,23 +53,58 @@ std::string BackupPath(const std::string& backup_root, absl::string_view table,
 absl::StatusOr<std::vector<std::string>> ListBackups(const std::string& backup_root,
                                                      absl::string_view table);
 
+// How deep a check of a backup goes.
+enum class BackupCheck {
+  kListing,    // the manifest reads; every file exists with its size
+  kWritten,    // ... and the files this backup copied match their SHA-256
+               // (format 2; format 1: as kChecksums)
+  kChecksums,  // ... and every file matches its SHA-256
+  kFull,       // ... and every record reads back: count and content hash
+               // (format 2: a verification open in a scratch directory)
+};
+
+// What RestoreBackup reads back before it returns.
+enum class RestoreCheck {
+  kRecords,  // every record: count and content hash against the manifest
+  kFiles,    // format 2: file checksums; the table opens (format 1: kRecords)
+};
+
+// A backup directory being built: .tmp-<id> until committed.
+struct PendingBackup {
+  std::string id;
+  std::string created_at;
+  std::string temp_dir;
+  std::string final_dir;
+};
+// Picks an id after `now` that no backup of the table has and creates the
+// temporary directory.
+absl::StatusOr<PendingBackup> StartBackup(leveldb::Env* env, const std::string& backup_root,
+                                          const std::string& table, absl::Time now);
+// Fills in the manifest's table, id and time, writes it, fsyncs the
+// directory and renames it into place.
+absl::Status CommitBackup(leveldb::Env* env, const PendingBackup& pending, const std::string& table,
+                          common::v1::BackupManifest* manifest);
+
 // Reads and parses the manifest only (no verification).
 absl::StatusOr<common::v1::BackupManifest> ReadManifest(const std::string& backup_dir);
 
-// Read-only, full verification of the backup in `backup_dir`: the manifest
-// parses and names this directory; exactly the listed files exist with the
-// listed sizes and SHA-256; every block checksum holds; keys ascend across
-// files; record count and content hash equal the manifest's. Returns the
-// manifest, or DATA_LOSS / NOT_FOUND saying what failed.
+// Read-only verification of the backup in `backup_dir` (either format): the
+// manifest parses and names this directory; exactly the listed files exist
+// with the listed sizes (and SHA-256); with kFull, every block checksum
+// holds, keys ascend and record count and content hash equal the
+// manifest's. Returns the manifest, or DATA_LOSS / NOT_FOUND saying what
+// failed.
 absl::StatusOr<common::v1::BackupManifest> VerifyBackup(const std::string& backup_dir,
-                                                        leveldb::Env* env = nullptr);
+                                                        leveldb::Env* env = nullptr,
+                                                        BackupCheck depth = BackupCheck::kFull);
 
 // Builds a fresh table directory at `table_dir` (which must not exist) from
-// the backup, verifying block checksums, record count and content hash as it
-// reads. On any error `table_dir` is removed again. Returns the manifest.
-absl::StatusOr<common::v1::BackupManifest> RestoreBackup(const std::string& backup_dir,
-                                                         const std::string& table_dir,
-                                                         leveldb::Env* env = nullptr);
+// the backup (either format), verifying checksums, record count and content
+// hash as it reads. On any error `table_dir` is removed again. Returns the
+// manifest, with the content hash of what was restored.
+absl::StatusOr<common::v1::BackupManifest> RestoreBackup(
+    const std::string& backup_dir, const std::string& table_dir, leveldb::Env* env = nullptr,
+    RestoreCheck check = RestoreCheck::kRecords);
 
 // Writes one backup. Used by Table::Snapshot with the records of a LevelDB
 // snapshot. Not thread-safe. Destroying it before Commit removes the
@@ -95,17 +130,13 @@ class BackupWriter {
 
  private:
   class HashingFile;
-  BackupWriter(leveldb::Env* env, std::string table, std::string backup_id, std::string temp_dir,
-               std::string final_dir);
+  BackupWriter(leveldb::Env* env, std::string table, PendingBackup pending);
   absl::Status StartFile();
   absl::Status FinishFile();
 
   leveldb::Env* env_;
   std::string table_;
-  std::string backup_id_;
-  std::string created_at_;
-  std::string temp_dir_;
-  std::string final_dir_;
+  PendingBackup pending_;
   std::unique_ptr<leveldb::Options> options_;
   std::unique_ptr<HashingFile> file_;
   std::unique_ptr<leveldb::TableBuilder> builder_;

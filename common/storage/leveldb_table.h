@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/storage/table.h"
+#include "common/storage/wal_archive.h"
 
 namespace agentcom::storage {
 
@@ -88,7 +89,7 @@ class LevelDbTable final : public Table {
   const TableOptions options_;
   // Every file operation of the table goes through it; it archives the
   // write-ahead logs LevelDB retires (wal_archive.h).
-  const std::unique_ptr<leveldb::Env> wal_env_;
+  const std::unique_ptr<WalArchivingEnv> wal_env_;
   leveldb::Env* const env_;
   std::unique_ptr<leveldb::Cache> cache_;
   std::unique_ptr<const leveldb::FilterPolicy> filter_;
@@ -114,6 +115,8 @@ class LevelDbTable final : public Table {
   // keeps such errors sticky and its log may end in a partial record, so the
   // table accepts no more writes until it has been reopened on a fresh log.
   std::atomic<bool> needs_reopen_{false};
+  // One Snapshot at a time (they share the backup pool's temporary names).
+  absl::Mutex snapshot_mu_;
   absl::Time last_reopen_attempt_ ABSL_GUARDED_BY(db_mu_) = absl::InfinitePast();
   absl::Mutex flush_mu_;
   bool stopping_ ABSL_GUARDED_BY(flush_mu_) = false;

@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
-
 #include "common/storage/table.h"
 
 namespace agentcom::storage {

@@ -15,6 +15,41 @@ WalArchivingEnv::WalArchivingEnv(leveldb::Env* base, std::string table_dir)
       archive_dir_(absl::StrCat(table_dir_, "/", kWalArchiveDir)) {}
 
 leveldb::Status WalArchivingEnv::RemoveFile(const std::string& fname) {
+  {
+    absl::MutexLock l(&mu_);
+    if (holds_ > 0) {
+      held_.push_back(fname);
+      return leveldb::Status::OK();
+    }
+  }
+  return Remove(fname);
+}
+
+void WalArchivingEnv::HoldDeletions() {
+  absl::MutexLock l(&mu_);
+  ++holds_;
+}
+
+void WalArchivingEnv::ReleaseDeletions() {
+  std::vector<std::string> held;
+  {
+    absl::MutexLock l(&mu_);
+    if (--holds_ > 0) return;
+    held.swap(held_);
+  }
+  for (const std::string& f : held) {
+    if (!target()->FileExists(f)) continue;  // a reopen removed it meanwhile
+    leveldb::Status s = Remove(f);
+    if (!s.ok()) {
+      log::Warn(
+          "cannot remove a file whose deletion was held for a backup; LevelDB removes it "
+          "at the next open",
+          {{"file", f}, {"error", s.ToString()}});
+    }
+  }
+}
+
+leveldb::Status WalArchivingEnv::Remove(const std::string& fname) {
   const std::string dir = files::Parent(fname);
   const std::string name = fname.substr(dir.size() + 1);
   if (dir != table_dir_ || !LogFileNumber(name).has_value()) return target()->RemoveFile(fname);

@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
 namespace agentcom::storage {
 
 // The directory, inside a table's directory, where its retired write-ahead
@@ -18,19 +21,45 @@ inline constexpr char kWalArchiveDir[] = "wal-archive";
 // in a table file, the log is moved to <dir>/wal-archive/ (one rename on the
 // same file system) and survives. Together with a backup that records the
 // first log it needs, the archive lets a restore replay every acknowledged
-// write made after the backup (see wal.h). Every other call goes to
-// `base`. Thread-safe.
+// write made after the backup (see wal.h). While a file-level backup copies
+// the table's files, deletions are held (RocksDB's DisableFileDeletions):
+// LevelDB is told the file is gone, and it really goes (or is archived) when
+// the last hold is released; after a crash in between, LevelDB removes such
+// obsolete files itself at the next open. Every other call goes to `base`.
+// Thread-safe.
 class WalArchivingEnv final : public leveldb::EnvWrapper {
  public:
   WalArchivingEnv(leveldb::Env* base, std::string table_dir);
 
   leveldb::Status RemoveFile(const std::string& fname) override;
 
+  // Holds (counted) and releases deletions; releasing the last hold carries
+  // out the deletions held meanwhile.
+  void HoldDeletions();
+  void ReleaseDeletions();
+
   const std::string& archive_dir() const { return archive_dir_; }
 
  private:
+  leveldb::Status Remove(const std::string& fname);
+
   const std::string table_dir_;
   const std::string archive_dir_;
+  absl::Mutex mu_;
+  int holds_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::string> held_ ABSL_GUARDED_BY(mu_);
+};
+
+// Holds `env`'s deletions for its lifetime.
+class DeletionHold {
+ public:
+  explicit DeletionHold(WalArchivingEnv* env) : env_(env) { env_->HoldDeletions(); }
+  ~DeletionHold() { env_->ReleaseDeletions(); }
+  DeletionHold(const DeletionHold&) = delete;
+  DeletionHold& operator=(const DeletionHold&) = delete;
+
+ private:
+  WalArchivingEnv* env_;
 };
 
 // A log of a table, live or archived.

@@ -10,6 +10,7 @@
 #include "common/logging/log.h"
 #include "common/server/api_checks.h"
 #include "common/storage/backup.h"
+#include "common/storage/file_backup.h"
 #include "common/storage/table.h"
 #include "common/storage/wal_archive.h"
 
@@ -24,6 +25,15 @@ void Describe(const common::v1::BackupManifest& m, v1::BackupInfo* info) {
   info->set_record_count(m.record_count());
   info->set_size_bytes(BackupSize(m));
   info->set_content_hash(m.content_hash());
+  info->set_format_version(m.format_version());
+  uint64_t shared = 0;
+  for (const auto& f : m.files()) {
+    if (m.format_version() >= 2 && !f.copied()) shared += f.size_bytes();
+  }
+  info->set_shared_bytes(shared);
+  info->set_new_bytes(BackupSize(m) - shared);
+  info->set_generation(m.generation());
+  info->set_first_log_number(m.first_log_number());
   absl::Time created;
   std::string err;
   if (absl::ParseTime(absl::RFC3339_full, m.created_at(), &created, &err)) {
@@ -102,7 +112,10 @@ v1::BackupResult BackupManager::BackUp(const std::string& table) {
   const std::string id = snap->manifest().backup_id();
   const std::string path = storage::BackupPath(options_.topology->backup_dir(), table, id);
   fault::KillHereIfAsked("backup");
-  auto verified = storage::VerifyBackup(path, options_.env);
+  // What this backup wrote reads back (format 2: the files it copied; the
+  // pool files it shares were checked when they were copied, and the scrub
+  // re-reads them).
+  auto verified = storage::VerifyBackup(path, options_.env, storage::BackupCheck::kWritten);
   if (!verified.ok()) {
     if (auto s = files::RemoveTree(options_.env, path); !s.ok()) {
       return fail(absl::StrCat("backup ", id, " failed verification (", verified.status().message(),
@@ -161,7 +174,7 @@ bool BackupManager::IsVerified(const std::string& table, const std::string& id) 
     if (verified_[table].count(id)) return true;
   }
   if (!storage::VerifyBackup(storage::BackupPath(options_.topology->backup_dir(), table, id),
-                             options_.env)
+                             options_.env, storage::BackupCheck::kChecksums)
            .ok()) {
     return false;
   }
@@ -197,6 +210,9 @@ std::vector<std::string> BackupManager::ApplyRetention(const std::string& table)
     verified_[table].erase(*it);
   }
   options_.metrics->BackupsRetained(table, ids->size() - deleted.size());
+  // Pool files only removed backups listed; the age keeps files a backup
+  // being taken has copied but not listed yet.
+  storage::PrunePool(options_.env, options_.topology->backup_dir(), table, kStaleTempAge);
   PruneWalArchive(table);
   return deleted;
 }

@@ -40,7 +40,9 @@ absl::StatusOr<TableInstaller::Installed> TableInstaller::Install(
     installed.expected = {0, ""};
   } else {
     absl::StatusOr<common::v1::BackupManifest> manifest =
-        storage::RestoreBackup(backup_path, staging, options_.env);
+        // Files checked; the records are read back by FinishRestore's
+        // traversal of the table the store opens (or VerifyStaging's).
+        storage::RestoreBackup(backup_path, staging, options_.env, storage::RestoreCheck::kFiles);
     if (!manifest.ok()) return manifest.status();
     installed.expected = {manifest->record_count(), manifest->content_hash()};
     if (auto s = Replay(table, *manifest, damaged_dir, &installed); !s.ok()) return s;

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/storage/backup.h"
+#include "common/storage/file_backup.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/system_fixture.h"
@@ -204,9 +206,10 @@ TEST_F(FaultTest, ACorruptedNewestBackupFallsBackToTheOlderOne) {
   system_->EnqueueMessages(500);
   const std::string newest = system_->CompactAndBackUpMailbox();
   ASSERT_NE(older, newest);
-  const std::string newest_dir =
-      storage::BackupPath(system_->topology().backup_dir(), "agent_mailbox", newest);
-  const std::string data = LargestWithExtension(newest_dir, ".ldb");
+  // Its largest table file, which the compaction wrote after the older
+  // backup was taken: in the pool, but listed by the newest backup only.
+  const std::string data =
+      testing::LargestBackupTableFile(system_->topology().backup_dir(), "agent_mailbox", newest);
   FlipBytes(data, fs::file_size(data) / 2, 8);
 
   ASSERT_EQ(system_->CorruptMailboxAndRead().error_code(), grpc::StatusCode::UNAVAILABLE);
@@ -392,8 +395,11 @@ class KilledMidOperationTest : public FaultTest {
     if (s.ok() && id) *id = run.results(0).backup_id();
     return s;
   }
+  // The backups' directories, without the shared pool of table files.
   std::vector<std::string> BackupDirs() {
-    return FilesIn(system_->topology().backup_dir() + "/agent_mailbox");
+    std::vector<std::string> dirs = FilesIn(system_->topology().backup_dir() + "/agent_mailbox");
+    dirs.erase(std::remove(dirs.begin(), dirs.end(), storage::kPoolDir), dirs.end());
+    return dirs;
   }
   std::string marker_;
 };

@@ -88,9 +88,8 @@ TEST_F(RecoveryTest, WithEveryBackupDamagedTheTableIsDegradedAndNothingIsDeleted
   system_->EnqueueMessages(kMessages);
   const std::string backup_id = system_->CompactAndBackUpMailbox();
   ASSERT_FALSE(backup_id.empty());
-  const std::string backup_dir =
-      storage::BackupPath(system_->topology().backup_dir(), "agent_mailbox", backup_id);
-  const std::string data_file = backup_dir + "/data-000001.ldb";
+  const std::string data_file =
+      testing::LargestBackupTableFile(system_->topology().backup_dir(), "agent_mailbox", backup_id);
   FlipBytes(data_file, fs::file_size(data_file) / 2, 8);
   FlipBytesInLargestTableFile(DataDir() + "/agent_mailbox");
 

@@ -99,7 +99,7 @@ TEST_F(AgentcomctlTest, VerifyBackupFindsAFlippedByte) {
   EXPECT_THAT(out_, HasSubstr("OK      agent_mailbox " + backup_.backup_id() + ": 500 records"));
   EXPECT_EQ(Ctl("verify-backup --table=agent_mailbox --backup=" + backup_.backup_id()), 0) << out_;
 
-  testing::FlipBytes(BackupDir() + "/" + backup_.files(0).name(), 200, 1);
+  testing::DamageBackup(topology_.backup_dir(), "agent_mailbox", backup_.backup_id());
   EXPECT_EQ(Ctl("verify-backup --table=agent_mailbox"), 1) << out_;
   EXPECT_THAT(out_, HasSubstr("DAMAGED agent_mailbox " + backup_.backup_id()));
   EXPECT_THAT(out_, HasSubstr("does not match its checksum"));

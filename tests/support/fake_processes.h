@@ -56,9 +56,7 @@ class FakeProcesses final : public maintenance::OfflineStore {
     auto r = OfflineStore::Snapshot(table);
     // As if the disk returned other bytes than were written.
     if (r.ok() && damage_snapshots) {
-      const std::string dir =
-          topology().backup_dir() + "/" + table + "/" + r->manifest().backup_id();
-      FlipBytes(dir + "/" + r->manifest().files(0).name(), 100, 4);
+      DamageBackup(topology().backup_dir(), table, r->manifest().backup_id());
     }
     return r;
   }

@@ -17,6 +17,8 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/storage/backup.h"
+#include "common/storage/file_backup.h"
 #include "gtest/gtest.h"
 
 namespace agentcom::testing {
@@ -76,6 +78,43 @@ void FlipBytes(const std::string& path, uint64_t offset, int count) {
   f.write(buf.data(), count);
   f.flush();
   ASSERT_TRUE(f.good()) << path;
+}
+
+std::string DamageBackup(const std::string& backup_root, const std::string& table,
+                         const std::string& id) {
+  const std::string dir = storage::BackupPath(backup_root, table, id);
+  auto manifest = storage::ReadManifest(dir);
+  EXPECT_TRUE(manifest.ok()) << manifest.status();
+  if (!manifest.ok()) return "";
+  for (const auto& f : manifest->files()) {
+    if (f.pooled() || f.size_bytes() < 16) continue;
+    const std::string path = dir + "/" + f.name();
+    FlipBytes(path, f.size_bytes() / 2, 4);
+    return path;
+  }
+  ADD_FAILURE() << "backup " << dir << " has no file of its own";
+  return "";
+}
+
+std::string LargestBackupTableFile(const std::string& backup_root, const std::string& table,
+                                   const std::string& id) {
+  const std::string dir = storage::BackupPath(backup_root, table, id);
+  auto manifest = storage::ReadManifest(dir);
+  EXPECT_TRUE(manifest.ok()) << manifest.status();
+  if (!manifest.ok()) return "";
+  std::string largest;
+  uint64_t size = 0;
+  for (const auto& f : manifest->files()) {
+    if (f.name().size() < 4 || f.name().substr(f.name().size() - 4) != ".ldb" ||
+        f.size_bytes() <= size) {
+      continue;
+    }
+    size = f.size_bytes();
+    largest =
+        f.pooled() ? storage::PoolPath(backup_root, table) + "/" + f.name() : dir + "/" + f.name();
+  }
+  EXPECT_FALSE(largest.empty()) << "backup " << dir << " lists no table file";
+  return largest;
 }
 
 std::string FlipBytesInLargestTableFile(const std::string& dir, int count) {

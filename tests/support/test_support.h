@@ -36,6 +36,17 @@ std::string FlipBytesInLargestTableFile(const std::string& dir, int count = 64);
 // Flips `count` bytes at `offset` of `path`.
 void FlipBytes(const std::string& path, uint64_t offset, int count);
 
+// Flips bytes in a file that belongs to backup `id` of `table` alone
+// (format 2: its copy of LevelDB's MANIFEST, not a shared pool file;
+// format 1: its first data file). Returns the file.
+std::string DamageBackup(const std::string& backup_root, const std::string& table,
+                         const std::string& id);
+
+// The largest table file backup `id` of `table` lists (format 2: in the
+// pool, possibly shared with other backups).
+std::string LargestBackupTableFile(const std::string& backup_root, const std::string& table,
+                                   const std::string& id);
+
 // A topology rooted at `root` with the given stores (name -> tables), every
 // address on 127.0.0.1 with a free port, maintenance at `maintenance_address`.
 config::Topology MakeTopology(

@@ -15,6 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/files/files.h"
+#include "common/storage/file_backup.h"
 #include "common/storage/table.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -79,7 +81,7 @@ TEST_F(BackupTest, ManifestEqualsVerifyAndTheBackupRestores) {
   ASSERT_TRUE(verify.ok());
   EXPECT_EQ(manifest->record_count(), 20000u);
   EXPECT_EQ(manifest->record_count(), verify->record_count);
-  EXPECT_EQ(manifest->content_hash(), verify->content_hash);
+  EXPECT_EQ(manifest->format_version(), kFileBackupFormatVersion);
   EXPECT_EQ(manifest->table(), "agent_mailbox");
   EXPECT_FALSE(manifest->files().empty());
 
@@ -90,9 +92,11 @@ TEST_F(BackupTest, ManifestEqualsVerifyAndTheBackupRestores) {
   const std::string backup = BackupPath(dir_.Sub("backups"), "agent_mailbox", (*ids)[0]);
   auto checked = VerifyBackup(backup);
   ASSERT_TRUE(checked.ok()) << checked.status();
+  EXPECT_EQ(checked->content_hash(), verify->content_hash);  // the verification open's
 
   auto restored = RestoreBackup(backup, dir_.Sub("restored"));
   ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(restored->content_hash(), verify->content_hash);
   auto r = Open(dir_.Sub("restored"));
   EXPECT_EQ(r->Stats().records(), 20000u);
   EXPECT_EQ(r->Verify()->content_hash, verify->content_hash);
@@ -156,7 +160,9 @@ TEST_F(BackupTest, DamagedBackupsFailVerification) {
   ASSERT_TRUE(manifest.ok());
   const std::string backup =
       BackupPath(dir_.Sub("backups"), "agent_mailbox", manifest->backup_id());
-  const std::string data = backup + "/" + manifest->files(0).name();
+  ASSERT_TRUE(manifest->files(0).pooled());  // the table files, shared
+  const std::string data =
+      PoolPath(dir_.Sub("backups"), "agent_mailbox") + "/" + manifest->files(0).name();
 
   testing::FlipBytes(data, fs::file_size(data) / 2, 1);
   auto flipped = VerifyBackup(backup);
@@ -172,10 +178,143 @@ TEST_F(BackupTest, DamagedBackupsFailVerification) {
   EXPECT_THAT(VerifyBackup(backup).status().message(), HasSubstr("unexpected file stray.ldb"));
   fs::remove(backup + "/stray.ldb");
 
+  // The backup's own copy of LevelDB's MANIFEST: zeroed, then truncated.
+  const std::string own = backup + "/" + manifest->files(manifest->files_size() - 2).name();
+  ASSERT_EQ(own.find("/MANIFEST-") != std::string::npos || own.find(".log") != std::string::npos,
+            true)
+      << own;
+  const std::string saved = [&] {
+    std::ifstream in(own, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  }();
+  {
+    std::fstream f(own, std::ios::binary | std::ios::in | std::ios::out);
+    f.write(std::string(std::min<size_t>(saved.size(), 4096), '\0').data(),
+            std::min<size_t>(saved.size(), 4096));
+  }
+  EXPECT_EQ(VerifyBackup(backup, nullptr, BackupCheck::kChecksums).status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(VerifyBackup(backup, nullptr, BackupCheck::kListing).ok());  // sizes only
+  fs::resize_file(own, saved.size() / 2);
+  EXPECT_EQ(VerifyBackup(backup, nullptr, BackupCheck::kListing).status().code(),
+            absl::StatusCode::kDataLoss);
+  std::ofstream(own, std::ios::binary | std::ios::trunc) << saved;
+  EXPECT_TRUE(VerifyBackup(backup).ok());
+
   fs::remove(data);
   EXPECT_EQ(VerifyBackup(backup).status().code(), absl::StatusCode::kDataLoss);
   fs::remove(backup + "/" + kManifestFile);
   EXPECT_EQ(VerifyBackup(backup).status().code(), absl::StatusCode::kNotFound);
+}
+
+// Issue 14: a second backup copies only the table files that are new; the
+// rest are shared through the pool, and both backups restore on their own.
+TEST_F(BackupTest, AnIncrementalBackupCopiesOnlyNewTableFiles) {
+  auto t = Open(dir_.Sub("live"));
+  Load(t.get(), 20000);
+  ASSERT_TRUE(t->Compact().ok());
+  auto first = t->Snapshot(dir_.Sub("backups"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  TableBatch b;
+  for (int i = 0; i < 200; ++i) b.Put(absl::StrFormat("n%05d", i), "new");
+  ASSERT_TRUE(t->Write(b).ok());
+  auto second = t->Snapshot(dir_.Sub("backups"));
+  ASSERT_TRUE(second.ok()) << second.status();
+  uint64_t total = 0, shared = 0;
+  for (const auto& f : second->files()) {
+    total += f.size_bytes();
+    if (!f.copied()) shared += f.size_bytes();
+  }
+  EXPECT_GT(shared, 0u);
+  EXPECT_EQ(second->new_bytes(), total - shared);
+  EXPECT_LT(second->new_bytes(), total / 10) << "copied " << second->new_bytes() << " of " << total;
+  EXPECT_EQ(second->record_count(), 20200u);
+
+  const std::string backups = dir_.Sub("backups");
+  auto older =
+      RestoreBackup(BackupPath(backups, "agent_mailbox", first->backup_id()), dir_.Sub("r1"));
+  ASSERT_TRUE(older.ok()) << older.status();
+  auto newer =
+      RestoreBackup(BackupPath(backups, "agent_mailbox", second->backup_id()), dir_.Sub("r2"));
+  ASSERT_TRUE(newer.ok()) << newer.status();
+  EXPECT_EQ(Open(dir_.Sub("r1"))->Stats().records(), 20000u);
+  EXPECT_EQ(newer->content_hash(), t->Verify()->content_hash);
+  // Removing the first backup leaves the pool files the second still lists.
+  ASSERT_TRUE(files::RemoveTree(leveldb::Env::Default(),
+                                BackupPath(backups, "agent_mailbox", first->backup_id()))
+                  .ok());
+  PrunePool(leveldb::Env::Default(), backups, "agent_mailbox", absl::ZeroDuration());
+  EXPECT_TRUE(VerifyBackup(BackupPath(backups, "agent_mailbox", second->backup_id())).ok());
+}
+
+// A live table file whose blocks do not check out never enters the pool;
+// the snapshot fails with DATA_LOSS and the table turns corrupted.
+TEST_F(BackupTest, ADamagedLiveTableFileIsNeverBackedUp) {
+  auto t = Open(dir_.Sub("live"));
+  Load(t.get(), 20000);
+  ASSERT_TRUE(t->Compact().ok());
+  testing::FlipBytesInLargestTableFile(dir_.Sub("live"));
+  auto manifest = t->Snapshot(dir_.Sub("backups"));
+  EXPECT_EQ(manifest.status().code(), absl::StatusCode::kDataLoss) << manifest.status();
+  EXPECT_THAT(manifest.status().message(), HasSubstr("not backed up"));
+  EXPECT_EQ(t->state(), common::v1::TABLE_STATE_CORRUPTED);
+  EXPECT_TRUE(ListBackups(dir_.Sub("backups"), "agent_mailbox")->empty());
+  for (const auto& e : fs::directory_iterator(PoolPath(dir_.Sub("backups"), "agent_mailbox"))) {
+    ADD_FAILURE() << "in the pool: " << e.path();
+  }
+}
+
+// A backup taken while a writer writes holds exactly the writes
+// acknowledged before one moment: keys are written in order, so the
+// restored table must hold a prefix of them, as many as the manifest says.
+TEST_F(BackupTest, ABackupUnderWritesIsAConsistentPrefix) {
+  auto t = Open(dir_.Sub("live"));
+  std::atomic<bool> stop{false};
+  std::atomic<int> written{0};
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i) {
+      ASSERT_TRUE(t->Put(absl::StrFormat("k%07d", i), std::string(300, 'v')).ok());
+      written = i + 1;
+    }
+  });
+  while (written < 3000) absl::SleepFor(absl::Milliseconds(5));
+  auto manifest = t->Snapshot(dir_.Sub("backups"));
+  while (written < manifest->record_count() + 1000) absl::SleepFor(absl::Milliseconds(5));
+  stop = true;
+  writer.join();
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  auto restored = RestoreBackup(
+      BackupPath(dir_.Sub("backups"), "agent_mailbox", manifest->backup_id()), dir_.Sub("r"));
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  auto r = Open(dir_.Sub("r"));
+  uint64_t n = 0;
+  ASSERT_TRUE(r->Scan("", "", [&](absl::string_view k, absl::string_view) {
+                 EXPECT_EQ(k, absl::StrFormat("k%07d", n));
+                 ++n;
+                 return true;
+               }).ok());
+  EXPECT_EQ(n, manifest->record_count());
+  EXPECT_GE(n, 3000u);
+}
+
+// Format 1 backups (records re-encoded, from before file-level backups)
+// still verify and restore.
+TEST_F(BackupTest, FormatOneBackupsStillRestore) {
+  auto writer = BackupWriter::Create(nullptr, dir_.Sub("backups"), "agent_mailbox", absl::Now());
+  ASSERT_TRUE(writer.ok());
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE((*writer)->Add(absl::StrFormat("k%07d", i), "v").ok());
+  }
+  auto manifest = (*writer)->Commit();
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  EXPECT_EQ(manifest->format_version(), kBackupFormatVersion);
+  const std::string backup =
+      BackupPath(dir_.Sub("backups"), "agent_mailbox", manifest->backup_id());
+  ASSERT_TRUE(VerifyBackup(backup).ok());
+  ASSERT_TRUE(RestoreBackup(backup, dir_.Sub("r")).ok());
+  auto r = Open(dir_.Sub("r"));
+  EXPECT_EQ(r->Stats().records(), 1000u);
+  EXPECT_EQ(r->Verify()->content_hash, manifest->content_hash());
 }
 
 TEST_F(BackupTest, ManifestIsCheckedAgainstTheContent) {
@@ -202,7 +341,7 @@ class CrashOnRenameEnv : public leveldb::EnvWrapper {
  public:
   CrashOnRenameEnv() : leveldb::EnvWrapper(leveldb::Env::Default()) {}
   leveldb::Status RenameFile(const std::string& from, const std::string& to) override {
-    if (from.find(kTempPrefix) != std::string::npos) _exit(0);
+    if (IsBackupId(to.substr(to.rfind('/') + 1))) _exit(0);
     return target()->RenameFile(from, to);
   }
 };
@@ -224,13 +363,24 @@ TEST_F(BackupTest, CrashBeforeRenameLeavesNoBackupVisible) {
   auto ids = ListBackups(dir_.Sub("backups"), "agent_mailbox");
   ASSERT_TRUE(ids.ok());
   EXPECT_TRUE(ids->empty());
-  // What the crash left is a temporary directory only.
+  // What the crash left is a temporary directory, and pool files no backup
+  // lists, which pruning removes once they are old enough.
   int temps = 0;
   for (const auto& e : fs::directory_iterator(dir_.Sub("backups") + "/agent_mailbox")) {
+    if (e.path().filename() == kPoolDir) continue;
     EXPECT_EQ(e.path().filename().string().rfind(kTempPrefix, 0), 0u);
     ++temps;
   }
   EXPECT_EQ(temps, 1);
+  const std::string pool = PoolPath(dir_.Sub("backups"), "agent_mailbox");
+  EXPECT_FALSE(fs::is_empty(pool));
+  EXPECT_TRUE(
+      PrunePool(leveldb::Env::Default(), dir_.Sub("backups"), "agent_mailbox", absl::Hours(1))
+          .empty());
+  EXPECT_FALSE(
+      PrunePool(leveldb::Env::Default(), dir_.Sub("backups"), "agent_mailbox", absl::ZeroDuration())
+          .empty());
+  EXPECT_TRUE(fs::is_empty(pool));
 }
 
 }  // namespace

@@ -237,3 +237,33 @@ TEST_F(ReplayTest, AMissingLogIsAGapOfExactlyItsOperations) {
 
 }  // namespace
 }  // namespace agentcom::storage
+
+namespace agentcom::storage {
+namespace {
+
+// While a backup copies files, LevelDB's deletions wait: the file stays
+// until the last hold is released, and a log is then archived, not lost.
+TEST(DeletionHoldTest, DeletionsWaitForTheLastHold) {
+  testing::TempDir dir;
+  const std::string table = dir.Sub("t");
+  std::filesystem::create_directories(table);
+  std::ofstream(table + "/000007.ldb") << "t";
+  std::ofstream(table + "/000008.log") << "l";
+  WalArchivingEnv env(leveldb::Env::Default(), table);
+  {
+    DeletionHold outer(&env);
+    {
+      DeletionHold inner(&env);
+      EXPECT_TRUE(env.RemoveFile(table + "/000007.ldb").ok());
+      EXPECT_TRUE(env.RemoveFile(table + "/000008.log").ok());
+    }
+    EXPECT_TRUE(std::filesystem::exists(table + "/000007.ldb"));
+    EXPECT_TRUE(std::filesystem::exists(table + "/000008.log"));
+  }
+  EXPECT_FALSE(std::filesystem::exists(table + "/000007.ldb"));
+  EXPECT_FALSE(std::filesystem::exists(table + "/000008.log"));
+  EXPECT_TRUE(std::filesystem::exists(table + "/wal-archive/000008.log"));
+}
+
+}  // namespace
+}  // namespace agentcom::storage

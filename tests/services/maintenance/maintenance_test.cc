@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/storage/backup.h"
+#include "common/storage/file_backup.h"
 #include "common/storage/wal.h"
 #include "common/storage/wal_archive.h"
 #include "gmock/gmock.h"
@@ -184,6 +185,8 @@ TEST_F(MaintenanceTest, HistoryKeepsTwentyRunsAcrossARestart) {
 }
 
 TEST_F(MaintenanceTest, RetentionKeepsTheNewestVerifiedAndCleansPartials) {
+  topology_.mutable_maintenance()->set_backup_retention(3);
+  NewCore();
   Fill(100);
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i) ids.push_back(Backup());
@@ -196,9 +199,7 @@ TEST_F(MaintenanceTest, RetentionKeepsTheNewestVerifiedAndCleansPartials) {
   fs::last_write_time(partial, fs::file_time_type::clock::now() - std::chrono::hours(1));
   // The two newest backups are damaged: the newest verified one must stay.
   for (const std::string& id : {ids[3], ids[4]}) {
-    const std::string f =
-        storage::BackupPath(topology_.backup_dir(), "agent_mailbox", id) + "/data-000001.ldb";
-    testing::FlipBytes(f, 100, 4);
+    testing::DamageBackup(topology_.backup_dir(), "agent_mailbox", id);
   }
   NewCore();  // forget what was verified, as after a restart
   const std::string newest = Backup();
@@ -247,7 +248,7 @@ TEST_F(MaintenanceTest, ABackupFailingVerificationIsRemovedAndReported) {
   for (const auto& e : fs::directory_iterator(topology_.backup_dir() + "/agent_mailbox")) {
     dirs.push_back(e.path().filename());
   }
-  EXPECT_THAT(dirs, ElementsAre(good));
+  EXPECT_THAT(dirs, ::testing::UnorderedElementsAre(good, storage::kPoolDir));
   EXPECT_EQ(EventTypes().back(), "backup_failed");
   EXPECT_EQ(core_->GetHealth().tables(0).last_backup_result(), r.error());
   auto* failures = FindMetric("agentcom_backup_failures_total", "agent_mailbox");
@@ -262,9 +263,7 @@ TEST_F(MaintenanceTest, RestoreFallsBackToAnOlderBackupWhenTheNewestFailsVerific
   const std::string older = Backup();
   Fill(600, 1);
   const std::string newer = Backup();
-  testing::FlipBytes(
-      storage::BackupPath(topology_.backup_dir(), "agent_mailbox", newer) + "/data-000001.ldb", 200,
-      4);
+  testing::DamageBackup(topology_.backup_dir(), "agent_mailbox", newer);
   const storage::VerifyResult before = *Mailbox()->Verify();
   CorruptLiveMailbox();
   auto result = core_->RestoreTable("agent_mailbox", "", v1::TRIGGER_MANUAL);

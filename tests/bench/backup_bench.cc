@@ -1,0 +1,272 @@
+// Backup and restore benchmark for file-level backups (issue 14), in one
+// process on the storage layer the stores run (LevelDbTable, the backup pool,
+// RestoreBackup), every figure next to a baseline measured in the same run:
+//   1. full backup vs `dd conv=fsync` of the same bytes;
+//   2. incremental backup after 1% of the records changed vs the full one;
+//   3. restore to a verified, open table vs `cp -r` of the table;
+//   4. sync write throughput with the write-ahead log archive vs without;
+//   5. writers' p99 during a backup vs without.
+// The full system's restore (supervisord stop/start included) is in
+// agentcom_bench. See BENCHMARKS.md.
+//
+//   build/bin/agentcom_backup_bench --records=1000000
+
+#include <leveldb/db.h>
+#include <leveldb/env.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/storage/backup.h"
+#include "common/storage/table.h"
+#include "common/storage/wal_archive.h"
+#include "tests/support/test_support.h"
+
+ABSL_FLAG(int, records, 1000000, "Records of ~200 bytes in the table.");
+ABSL_FLAG(int, writers, 8, "Concurrent writers for the write measurements.");
+ABSL_FLAG(bool, smoke, false, "Tiny sizes: proves the benchmark runs.");
+
+namespace agentcom::bench {
+namespace {
+
+namespace fs = std::filesystem;
+using storage::Table;
+
+double Seconds(absl::Time since) { return absl::ToDoubleSeconds(absl::Now() - since); }
+
+std::unique_ptr<Table> OpenTable(const std::string& dir) {
+  storage::TableOptions o;
+  o.name = "agentcom_config";
+  o.dir = dir;
+  o.storage.set_durability(common::v1::DURABILITY_SYNC);
+  o.storage.set_block_cache_mb(8);
+  o.storage.set_write_buffer_mb(4);
+  o.storage.set_max_open_files(500);
+  auto t = storage::OpenTable(o);
+  if (!t.ok()) {
+    std::cerr << t.status() << "\n";
+    std::exit(1);
+  }
+  return *std::move(t);
+}
+
+std::string Key(int i) { return absl::StrFormat("key%09d", i); }
+
+uint64_t DirBytes(const std::string& dir) {
+  uint64_t total = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) total += e.file_size();
+  }
+  return total;
+}
+
+// Per-op latencies (ms) of `writers` threads doing sync puts until `stop`.
+std::vector<double> WriteUntil(Table* t, int writers, std::atomic<bool>* stop, int records) {
+  std::vector<std::vector<double>> lat(writers);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; !*stop; ++i) {
+        const absl::Time s = absl::Now();
+        (void)t->Put(Key((w * 7919 + i * 104729) % records), std::string(180, 'w'));
+        lat[w].push_back(absl::ToDoubleMilliseconds(absl::Now() - s));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::vector<double> all;
+  for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  return all;
+}
+
+double P99(const std::vector<double>& sorted) {
+  return sorted.empty() ? 0 : sorted[std::min(sorted.size() - 1, sorted.size() * 99 / 100)];
+}
+
+// Sync puts per second into a plain LevelDB through `env`, `writers` threads.
+double SyncPutRate(leveldb::Env* env, const std::string& dir, int writers, int per_writer) {
+  leveldb::Options o;
+  o.create_if_missing = true;
+  o.env = env;
+  o.write_buffer_size = 256 << 10;  // small: logs retire (and are archived) often
+  leveldb::DB* raw = nullptr;
+  if (!leveldb::DB::Open(o, dir, &raw).ok()) std::exit(1);
+  std::unique_ptr<leveldb::DB> db(raw);
+  leveldb::WriteOptions sync;
+  sync.sync = true;
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < per_writer; ++i) {
+        (void)db->Put(sync, Key(w * per_writer + i), std::string(180, 'a'));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  return writers * per_writer / Seconds(start);
+}
+
+int Main() {
+  const bool smoke = absl::GetFlag(FLAGS_smoke);
+  const int records = smoke ? 5000 : absl::GetFlag(FLAGS_records);
+  const int writers = absl::GetFlag(FLAGS_writers);
+  testing::TempDir dir;
+  const std::string live = dir.Sub("live");
+  const std::string backups = dir.Sub("backups");
+  auto table = OpenTable(live);
+
+  const absl::Time load = absl::Now();
+  for (int i = 0; i < records; i += 1000) {
+    storage::TableBatch b;
+    for (int j = i; j < std::min(records, i + 1000); ++j) {
+      b.Put(Key(j), absl::StrFormat("%0180d", j));  // ~200 bytes with the key
+    }
+    if (auto s = table->Write(b); !s.ok()) {
+      std::cerr << s << "\n";
+      return 1;
+    }
+  }
+  (void)table->Compact();
+  std::cout << absl::StrFormat("loaded %d records in %.1f s; table %.1f MB\n", records,
+                               Seconds(load), DirBytes(live) / 1048576.0);
+
+  // 1. Full backup vs dd of the same bytes.
+  absl::Time t = absl::Now();
+  auto full = table->Snapshot(backups);
+  const double full_seconds = Seconds(t);
+  if (!full.ok()) {
+    std::cerr << full.status() << "\n";
+    return 1;
+  }
+  uint64_t full_bytes = 0;
+  for (const auto& f : full->files()) full_bytes += f.size_bytes();
+  const long mb = std::max<long>(1, full_bytes >> 20);
+  t = absl::Now();
+  testing::RunCommand(absl::StrCat("dd if=/dev/zero of=", dir.Sub("dd.out"), " bs=1M count=", mb,
+                                   " conv=fsync 2>/dev/null"));
+  const double dd_mbps = mb / Seconds(t);
+  const double full_mbps = full_bytes / 1048576.0 / full_seconds;
+  std::cout << absl::StrFormat(
+      "1. full backup: %.1f MB in %.2f s = %.0f MB/s; dd conv=fsync %.0f MB/s; ratio %.2fx\n",
+      full_bytes / 1048576.0, full_seconds, full_mbps, dd_mbps, full_mbps / dd_mbps);
+
+  // 2. Incremental after 1% of the records changed.
+  for (int i = 0; i < records / 100; i += 1000) {
+    storage::TableBatch b;
+    for (int j = i; j < std::min(records / 100, i + 1000); ++j) {
+      b.Put(Key(j * 97 % records), std::string(180, 'u'));
+    }
+    (void)table->Write(b);
+  }
+  t = absl::Now();
+  auto incremental = table->Snapshot(backups);
+  const double inc_seconds = Seconds(t);
+  if (!incremental.ok()) {
+    std::cerr << incremental.status() << "\n";
+    return 1;
+  }
+  std::cout << absl::StrFormat(
+      "2. incremental backup after 1%% changed: %.3f s, %.1f MB copied; %.1f%% of the full "
+      "backup's time\n",
+      inc_seconds, incremental->new_bytes() / 1048576.0, 100 * inc_seconds / full_seconds);
+
+  // 3. Restore to a verified open table vs cp -r of the table.
+  const storage::VerifyResult expected = *table->Verify();
+  t = absl::Now();
+  testing::RunCommand(absl::StrCat("cp -r ", live, " ", dir.Sub("copy")));
+  const double cp_seconds = Seconds(t);
+  t = absl::Now();
+  auto restored = storage::RestoreBackup(
+      storage::BackupPath(backups, "agentcom_config", incremental->backup_id()),
+      dir.Sub("restored"), nullptr, storage::RestoreCheck::kFiles);  // as a restore installs
+  const double install_seconds = Seconds(t);
+  double open_seconds = 0, verify_seconds = 0;
+  bool same = false;
+  if (restored.ok()) {
+    t = absl::Now();
+    auto r = OpenTable(dir.Sub("restored"));
+    open_seconds = Seconds(t);
+    t = absl::Now();
+    auto v = r->Verify();
+    verify_seconds = Seconds(t);
+    // What FinishRestore checks (the count), and that the content is the
+    // table's.
+    same = v.ok() && v->record_count == restored->record_count() &&
+           v->content_hash == expected.content_hash;
+  }
+  const double restore_seconds = install_seconds + open_seconds + verify_seconds;
+  std::cout << absl::StrFormat(
+      "3. restore to verified serving: %.2f s (install %.2f, open %.2f, verify %.2f)%s; cp -r "
+      "%.2f s; ratio %.1fx\n",
+      restore_seconds, install_seconds, open_seconds, verify_seconds,
+      same ? "" : " CONTENT DIFFERS", cp_seconds, restore_seconds / cp_seconds);
+
+  // 4. Sync writes with the archive vs a plain Env.
+  const int per_writer = smoke ? 200 : 4000;
+  std::vector<double> with, without;
+  for (int rep = 0; rep < 3; ++rep) {
+    const std::string a = dir.Sub(absl::StrCat("wal-on-", rep));
+    const std::string b = dir.Sub(absl::StrCat("wal-off-", rep));
+    fs::create_directories(a);
+    storage::WalArchivingEnv archiving(leveldb::Env::Default(), a);
+    with.push_back(SyncPutRate(&archiving, a, writers, per_writer));
+    without.push_back(SyncPutRate(leveldb::Env::Default(), b, writers, per_writer));
+  }
+  std::sort(with.begin(), with.end());
+  std::sort(without.begin(), without.end());
+  std::cout << absl::StrFormat(
+      "4. sync puts/s, %d writers, median of 3: archive on %.0f, off %.0f; ratio %.2fx\n", writers,
+      with[1], without[1], with[1] / without[1]);
+
+  // 5. Writers' p99 during a full backup vs without.
+  std::vector<double> quiet, during;
+  {
+    std::atomic<bool> stop{false};
+    std::thread timer([&] {
+      absl::SleepFor(absl::Seconds(std::max(1.0, full_seconds)));
+      stop = true;
+    });
+    quiet = WriteUntil(table.get(), writers, &stop, records);
+    timer.join();
+  }
+  double during_seconds = 0;
+  {
+    std::atomic<bool> stop{false};
+    // A fresh pool: the backup copies every table file, as the first one did.
+    const std::string other = dir.Sub("backups2");
+    std::thread backup([&] {
+      absl::SleepFor(absl::Milliseconds(100));
+      const absl::Time s = absl::Now();
+      (void)table->Snapshot(other);
+      during_seconds = Seconds(s);
+      absl::SleepFor(absl::Milliseconds(100));
+      stop = true;
+    });
+    during = WriteUntil(table.get(), writers, &stop, records);
+    backup.join();
+  }
+  std::cout << absl::StrFormat(
+      "5. writers' p99 (%d writers): %.2f ms without a backup, %.2f ms during one (%.2f s); "
+      "ratio %.2fx\n",
+      writers, P99(quiet), P99(during), during_seconds, P99(during) / P99(quiet));
+  return restored.ok() && same ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace agentcom::bench
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return agentcom::bench::Main();
+}
