@@ -104,6 +104,7 @@ void ApplyDefaults(Topology* t) {
   if (!m->has_backup_retention()) m->set_backup_retention(48);
   if (!m->has_compaction_threshold()) m->set_compaction_threshold(0.10);
   if (!m->has_store_start_timeout_seconds()) m->set_store_start_timeout_seconds(60);
+  if (!m->has_scrub_interval_seconds()) m->set_scrub_interval_seconds(86400);
   auto* g = t->mutable_gateway();
   if (g->address().empty()) g->set_address("127.0.0.1:8080");
   if (g->metrics_address().empty()) g->set_metrics_address("127.0.0.1:9407");
@@ -189,6 +190,11 @@ absl::Status Validate(Topology* t, absl::string_view base_dir) {
 
   const auto& m = t->maintenance();
   if (auto s = CheckRange("maintenance.backup_interval_seconds", m.backup_interval_seconds(), 60,
+                          30 * 86400);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckRange("maintenance.scrub_interval_seconds", m.scrub_interval_seconds(), 60,
                           30 * 86400);
       !s.ok()) {
     return s;

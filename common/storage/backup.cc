@@ -231,12 +231,13 @@ absl::StatusOr<BackupManifest> VerifyBackup(const std::string& backup_dir, level
 
 absl::StatusOr<BackupManifest> RestoreBackup(const std::string& backup_dir,
                                              const std::string& table_dir, leveldb::Env* env,
-                                             RestoreCheck check) {
+                                             RestoreCheck check, const std::string& alternate_dir) {
   if (env == nullptr) env = leveldb::Env::Default();
   absl::StatusOr<BackupManifest> manifest = ReadManifest(backup_dir);
   if (!manifest.ok()) return manifest.status();
   if (manifest->format_version() == kFileBackupFormatVersion) {
-    return RestoreFileBackup(env, backup_dir, *std::move(manifest), table_dir, check);
+    return RestoreFileBackup(env, backup_dir, *std::move(manifest), table_dir, check,
+                             alternate_dir);
   }
   std::error_code ec;
   if (fs::exists(table_dir, ec)) {

@@ -100,11 +100,12 @@ absl::StatusOr<common::v1::BackupManifest> VerifyBackup(const std::string& backu
 
 // Builds a fresh table directory at `table_dir` (which must not exist) from
 // the backup (either format), verifying checksums, record count and content
-// hash as it reads. On any error `table_dir` is removed again. Returns the
-// manifest, with the content hash of what was restored.
+// hash as it reads (see RestoreFileBackup for `check` and `alternate_dir`).
+// On any error `table_dir` is removed again. Returns the manifest, with the
+// content hash of what was restored when it was computed.
 absl::StatusOr<common::v1::BackupManifest> RestoreBackup(
     const std::string& backup_dir, const std::string& table_dir, leveldb::Env* env = nullptr,
-    RestoreCheck check = RestoreCheck::kRecords);
+    RestoreCheck check = RestoreCheck::kRecords, const std::string& alternate_dir = "");
 
 // Writes one backup. Used by Table::Snapshot with the records of a LevelDB
 // snapshot. Not thread-safe. Destroying it before Commit removes the

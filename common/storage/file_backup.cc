@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "common/fault/fault.h"
 #include "common/files/files.h"
 #include "common/logging/log.h"
@@ -227,7 +228,8 @@ absl::Status ForEachTableEntry(
 
 }  // namespace internal
 
-absl::StatusOr<LiveFiles> ListLiveFiles(leveldb::Env* env, const std::string& dir) {
+absl::StatusOr<LiveFiles> ListLiveFiles(leveldb::Env* env, const std::string& dir,
+                                        const std::function<bool(const std::string&)>& skip) {
   LiveFiles live;
   absl::StatusOr<std::string> current = files::ReadFile(env, absl::StrCat(dir, "/CURRENT"));
   if (!current.ok()) return current.status();
@@ -247,6 +249,7 @@ absl::StatusOr<LiveFiles> ListLiveFiles(leveldb::Env* env, const std::string& di
   for (const std::string& name : children) {
     const bool table = IsTableFile(name);
     if (!table && !LogFileNumber(name).has_value()) continue;
+    if (table && skip && skip(absl::StrCat(dir, "/", name))) continue;
     LiveFiles::File f{name, 0};
     s = env->GetFileSize(absl::StrCat(dir, "/", name), &f.size);
     if (!s.ok()) return FromLevelDb(s, dir);
@@ -365,7 +368,8 @@ absl::StatusOr<BackupManifest> CheckFileBackup(leveldb::Env* env, const std::str
 
 absl::StatusOr<BackupManifest> RestoreFileBackup(leveldb::Env* env, const std::string& backup_dir,
                                                  BackupManifest manifest,
-                                                 const std::string& table_dir, RestoreCheck check) {
+                                                 const std::string& table_dir, RestoreCheck check,
+                                                 const std::string& alternate_dir) {
   if (env->FileExists(table_dir)) {
     return absl::AlreadyExistsError(absl::StrCat(table_dir, " already exists"));
   }
@@ -379,14 +383,31 @@ absl::StatusOr<BackupManifest> RestoreFileBackup(leveldb::Env* env, const std::s
   };
   for (const auto& f : manifest.files()) {
     const std::string from = SourcePath(backup_dir, f);
+    const std::string to = absl::StrCat(table_dir, "/", f.restore_name());
     // fsynced at the end: the disk writes the copies back meanwhile.
-    absl::StatusOr<std::string> sha = internal::CopyFilePrefix(
-        env, from, absl::StrCat(table_dir, "/", f.restore_name()), f.size_bytes(), false);
-    if (!sha.ok()) return fail(sha.status());
-    if (*sha != f.sha256()) {
-      return fail(absl::DataLossError(
-          absl::StrCat("backup ", backup_dir, ": ", from, " does not match its checksum")));
+    absl::StatusOr<std::string> sha =
+        internal::CopyFilePrefix(env, from, to, f.size_bytes(), false);
+    if (!absl::IsDataLoss(sha.status()) && !absl::IsNotFound(sha.status()) && !sha.ok()) {
+      return fail(sha.status());  // an I/O error, not damage
     }
+    if (sha.ok() && *sha == f.sha256()) continue;
+    // A damaged or missing pool file: table files never change, so the
+    // damaged table may still hold an intact copy of this one.
+    if (f.pooled() && !alternate_dir.empty()) {
+      (void)env->RemoveFile(to);
+      const std::string other = absl::StrCat(alternate_dir, "/", f.restore_name());
+      absl::StatusOr<std::string> again =
+          internal::CopyFilePrefix(env, other, to, f.size_bytes(), false);
+      if (again.ok() && *again == f.sha256()) {
+        log::Warn("a damaged backup file was replaced by an identical one from the damaged table",
+                  {{"backup", backup_dir}, {"file", f.name()}, {"from", other}});
+        continue;
+      }
+    }
+    return fail(absl::DataLossError(
+        absl::StrCat("backup ", backup_dir, ": ", from,
+                     sha.ok() ? " does not match its checksum" : " cannot be read: ",
+                     sha.ok() ? "" : sha.status().message())));
   }
   leveldb::Options options;
   options.env = env;
@@ -445,6 +466,69 @@ absl::StatusOr<BackupManifest> RestoreFileBackup(leveldb::Env* env, const std::s
   }
   if (auto st = files::SyncDirectory(table_dir); !st.ok()) return fail(st);
   return manifest;
+}
+
+ScrubReport ScrubPool(leveldb::Env* env, const std::string& backup_root, const std::string& table,
+                      const std::string& live_dir) {
+  ScrubReport report;
+  auto ids = ListBackups(backup_root, table);
+  if (!ids.ok()) return report;
+  // Pool name -> (the file as listed, the backups listing it).
+  std::map<std::string, std::pair<common::v1::BackupFile, std::vector<std::string>>> listed;
+  for (const std::string& id : *ids) {
+    auto manifest = ReadManifest(BackupPath(backup_root, table, id));
+    if (!manifest.ok()) continue;
+    for (const auto& f : manifest->files()) {
+      if (!f.pooled() || !IsPlainName(f.name()) || !IsPlainName(f.restore_name())) continue;
+      auto& entry = listed[f.name()];
+      entry.first = f;
+      entry.second.push_back(id);
+    }
+  }
+  const std::string pool = PoolPath(backup_root, table);
+  for (const auto& [name, entry] : listed) {
+    const auto& [file, backups] = entry;
+    const std::string path = absl::StrCat(pool, "/", name);
+    uint64_t size = 0;
+    absl::StatusOr<std::string> sha = internal::FileSha256(env, path, &size);
+    ++report.files;
+    report.bytes += size;
+    if (sha.ok() && *sha == file.sha256() && size == file.size_bytes()) continue;
+    report.damaged.push_back(name);
+    log::Error(
+        "a backup pool file is damaged",
+        {{"table", table}, {"file", path}, {"backups", static_cast<uint64_t>(backups.size())}});
+    // An identical copy in the live table?
+    const std::string temp = absl::StrCat(pool, "/", kTempPrefix, name);
+    (void)env->RemoveFile(temp);
+    absl::StatusOr<std::string> copied = internal::CopyFilePrefix(
+        env, absl::StrCat(live_dir, "/", file.restore_name()), temp, file.size_bytes());
+    if (copied.ok() && *copied == file.sha256()) {
+      const std::string keep = absl::StrCat(backup_root, "/", table, "/damaged");
+      absl::Status s = absl::OkStatus();
+      if (env->FileExists(path)) {  // kept, not deleted
+        s = files::CreateDirs(env, keep);
+        if (s.ok()) {
+          s = files::RenameDurably(
+              env, path, absl::StrCat(keep, "/", name, ".", absl::ToUnixMicros(absl::Now())));
+        }
+      }
+      if (s.ok()) s = files::RenameDurably(env, temp, path);
+      if (s.ok()) {
+        report.repaired.push_back(name);
+        log::Info("a damaged pool file was replaced from the live table",
+                  {{"table", table}, {"file", path}});
+        continue;
+      }
+    }
+    (void)env->RemoveFile(temp);
+    for (const std::string& id : backups) report.unusable_backups.push_back(id);
+  }
+  std::sort(report.unusable_backups.begin(), report.unusable_backups.end());
+  report.unusable_backups.erase(
+      std::unique(report.unusable_backups.begin(), report.unusable_backups.end()),
+      report.unusable_backups.end());
+  return report;
 }
 
 std::vector<std::string> PrunePool(leveldb::Env* env, const std::string& backup_root,

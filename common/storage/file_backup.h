@@ -30,6 +30,7 @@
 // the rest into the backup directory.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -61,9 +62,13 @@ struct LiveFiles {
   std::vector<File> logs;    // NNNNNN.log
 };
 
-// Lists `dir` as described above. Call it with deletions held and writes
-// paused. UNAVAILABLE when the directory cannot be read.
-absl::StatusOr<LiveFiles> ListLiveFiles(leveldb::Env* env, const std::string& dir);
+// Lists `dir` as described above, leaving out the table files `skip` says
+// (those LevelDB is still writing: no MANIFEST names them yet). Call it with
+// deletions held and writes paused. UNAVAILABLE when the directory cannot be
+// read.
+absl::StatusOr<LiveFiles> ListLiveFiles(
+    leveldb::Env* env, const std::string& dir,
+    const std::function<bool(const std::string& path)>& skip = nullptr);
 
 // What WriteFileBackup copies and records.
 struct FileBackupSource {
@@ -103,10 +108,36 @@ absl::StatusOr<common::v1::BackupManifest> CheckFileBackup(
 // when the manifest has one) with the manifest, and fills in content_hash;
 // kFiles leaves that to the caller (a restore's FinishRestore traverses the
 // table the store opened anyway). Every file is fsynced before it returns.
-// On error `table_dir` is removed.
+// A pool file that is damaged or missing is taken from `alternate_dir` (the
+// damaged table a restore replaces) when that has a copy with the same
+// SHA-256. On error `table_dir` is removed.
 absl::StatusOr<common::v1::BackupManifest> RestoreFileBackup(
     leveldb::Env* env, const std::string& backup_dir, common::v1::BackupManifest manifest,
-    const std::string& table_dir, RestoreCheck check = RestoreCheck::kRecords);
+    const std::string& table_dir, RestoreCheck check = RestoreCheck::kRecords,
+    const std::string& alternate_dir = "");
+
+// What a scrub of a table's pool found.
+struct ScrubReport {
+  uint64_t files = 0;  // pool files read
+  uint64_t bytes = 0;
+  // Pool files that were missing or did not match their checksum.
+  std::vector<std::string> damaged;
+  // Of those, the ones replaced by an identical copy from the live table.
+  std::vector<std::string> repaired;
+  // Backups that list a damaged file no intact copy of was found for.
+  std::vector<std::string> unusable_backups;
+};
+
+// Re-reads every pool file a backup of `table` lists and checks its SHA-256
+// (the scheduled scrub). A damaged or missing one is replaced when the live
+// table's directory `live_dir` still has that file with the same checksum
+// (table files never change, so LevelDB may still use it); the damaged copy
+// is kept in <backup_root>/<table>/damaged/ for inspection, never deleted.
+// Backups listing a file that could not be repaired are reported unusable:
+// a restore skips them (their checksums fail), and the caller takes a new
+// backup.
+ScrubReport ScrubPool(leveldb::Env* env, const std::string& backup_root, const std::string& table,
+                      const std::string& live_dir);
 
 // Removes pool files of `table` that no backup lists, left alone for at
 // least `min_age` (a backup being taken may have copied files it does not

@@ -574,7 +574,9 @@ absl::StatusOr<BackupManifest> LevelDbTable::Snapshot(const std::string& backup_
     if (auto s = CheckServing(); !s.ok()) return s;
     absl::StatusOr<std::string> generation = EnsureGeneration();
     if (!generation.ok()) return generation.status();
-    absl::StatusOr<LiveFiles> files = ListLiveFiles(env_, options_.dir);
+    absl::StatusOr<LiveFiles> files =
+        ListLiveFiles(env_, options_.dir,
+                      [this](const std::string& path) { return wal_env_->IsBeingWritten(path); });
     if (!files.ok()) return files.status();
     source = {.table = name(),
               .dir = options_.dir,

@@ -166,18 +166,22 @@ absl::StatusOr<WalFile> ReadWalFile(leveldb::Env* env, const std::string& path) 
   std::string pending;
   bool in_fragments = false;
   size_t pos = 0;
+  // Where a run of zeros began (LevelDB pads nothing with zeros inside a
+  // file; a zeroed region followed by more records is damage).
+  std::optional<size_t> zeros_at;
+  // After damage: skip fragments until a record starts (LevelDB's reader
+  // does the same), so the batches in later blocks are still read.
+  bool resyncing = false;
   auto damaged = [&](size_t at, std::string why) {
-    out.damage = std::move(why);
-    out.damage_offset = at;
-  };
-  auto finish_record = [&](absl::string_view record, size_t at) {
-    absl::StatusOr<WalBatch> batch = DecodeWalBatch(record);
-    if (!batch.ok()) {
-      damaged(at, std::string(batch.status().message()));
-      return false;
+    if (out.damage.empty()) {
+      out.damage = std::move(why);
+      out.damage_offset = at;
     }
-    out.batches.push_back(*std::move(batch));
-    return true;
+    ++out.damaged_regions;
+    pending.clear();
+    in_fragments = false;
+    resyncing = true;
+    pos += kBlockSize - pos % kBlockSize;  // on at the next block
   };
   while (pos < contents.size()) {
     const size_t block_left = kBlockSize - pos % kBlockSize;
@@ -194,24 +198,39 @@ absl::StatusOr<WalFile> ReadWalFile(leveldb::Env* env, const std::string& path) 
     const size_t length = static_cast<unsigned char>(header[4]) |
                           (static_cast<size_t>(static_cast<unsigned char>(header[5])) << 8);
     const char type = header[6];
-    if (type == 0 && length == 0 && crc == 0) break;  // zero-filled space: no more records
+    if (type == 0 && length == 0 && crc == 0) {  // zeros: the end, unless records follow
+      if (!zeros_at.has_value()) zeros_at = pos;
+      pos += block_left;
+      continue;
+    }
     if (pos + kHeaderSize + length > contents.size()) {
       out.torn_tail = true;
       break;
     }
     if (kHeaderSize + length > block_left) {
       damaged(pos, "a record runs past the end of its block");
-      break;
+      continue;
     }
     const absl::string_view typed(header + 6, 1 + length);
     if (MaskedCrc32c(typed) != crc) {
       damaged(pos, absl::StrCat("checksum mismatch in the record at offset ", pos));
-      break;
+      continue;
     }
+    if (zeros_at.has_value()) {
+      const size_t at = *zeros_at;
+      zeros_at.reset();
+      const size_t here = pos;
+      damaged(at, absl::StrCat("zeroed bytes from offset ", at));
+      pos = here;  // this record is intact: read it
+    }
+    const size_t record_at = pos;
+    pos += kHeaderSize + length;
     const absl::string_view data = typed.substr(1);
-    bool ok = true;
+    if (resyncing && (type == kMiddleType || type == kLastType)) continue;  // a lost record's
+    resyncing = false;
+    std::optional<absl::string_view> record;
     if (type == kFullType && !in_fragments) {
-      ok = finish_record(data, pos);
+      record = data;
     } else if (type == kFirstType && !in_fragments) {
       pending.assign(data.data(), data.size());
       in_fragments = true;
@@ -220,14 +239,21 @@ absl::StatusOr<WalFile> ReadWalFile(leveldb::Env* env, const std::string& path) 
     } else if (type == kLastType && in_fragments) {
       pending.append(data.data(), data.size());
       in_fragments = false;
-      ok = finish_record(pending, pos);
+      record = pending;
     } else {
-      damaged(pos,
-              absl::StrCat("unexpected record type ", static_cast<int>(type), " at offset ", pos));
-      ok = false;
+      pos = record_at;
+      damaged(record_at, absl::StrCat("unexpected record type ", static_cast<int>(type),
+                                      " at offset ", record_at));
+      continue;
     }
-    if (!ok) break;
-    pos += kHeaderSize + length;
+    if (!record.has_value()) continue;
+    absl::StatusOr<WalBatch> batch = DecodeWalBatch(*record);
+    if (!batch.ok()) {
+      pos = record_at;
+      damaged(record_at, std::string(batch.status().message()));
+      continue;
+    }
+    out.batches.push_back(*std::move(batch));
   }
   if (in_fragments && out.damage.empty()) out.torn_tail = true;
   return out;

@@ -47,10 +47,15 @@ struct WalFile {
   // The file ends inside its last record: the write a crash interrupted.
   // LevelDB never acknowledged it, so nothing is lost.
   bool torn_tail = false;
-  // A complete record failed its checksum or did not parse: what follows
-  // it in this file is unreadable. Empty when the file is intact.
+  // The first complete record that failed its checksum or did not parse
+  // (or zeroed bytes with records after them). Reading resumes at the next
+  // 32 KiB block, as LevelDB's reader does, so batches after the damage are
+  // still read; the sequence numbers of the batches show what was skipped.
+  // Empty when the file is intact.
   std::string damage;
   uint64_t damage_offset = 0;
+  // How many damaged regions were skipped.
+  uint64_t damaged_regions = 0;
 };
 
 // Reads the log file at `path` through `env`. Errors reading the file (it

@@ -1,7 +1,9 @@
 #include "common/storage/wal_archive.h"
 
 #include <map>
+#include <memory>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/files/files.h"
 #include "common/logging/log.h"
@@ -23,6 +25,52 @@ leveldb::Status WalArchivingEnv::RemoveFile(const std::string& fname) {
     }
   }
   return Remove(fname);
+}
+
+// Forwards to the file LevelDB writes; tells the Env when it is done.
+class WalArchivingEnv::TrackedFile final : public leveldb::WritableFile {
+ public:
+  TrackedFile(WalArchivingEnv* env, std::string name, leveldb::WritableFile* base)
+      : env_(env), name_(std::move(name)), base_(base) {}
+  ~TrackedFile() override { env_->DoneWriting(name_); }
+  leveldb::Status Append(const leveldb::Slice& data) override { return base_->Append(data); }
+  leveldb::Status Close() override { return base_->Close(); }
+  leveldb::Status Flush() override { return base_->Flush(); }
+  leveldb::Status Sync() override { return base_->Sync(); }
+
+ private:
+  WalArchivingEnv* const env_;
+  const std::string name_;
+  const std::unique_ptr<leveldb::WritableFile> base_;
+};
+
+leveldb::Status WalArchivingEnv::NewWritableFile(const std::string& fname,
+                                                 leveldb::WritableFile** result) {
+  const bool table_file = absl::EndsWith(fname, ".ldb") || absl::EndsWith(fname, ".sst");
+  if (!table_file) return target()->NewWritableFile(fname, result);
+  {
+    absl::MutexLock l(&mu_);
+    writing_.insert(fname);
+  }
+  leveldb::WritableFile* base = nullptr;
+  leveldb::Status s = target()->NewWritableFile(fname, &base);
+  if (!s.ok()) {
+    DoneWriting(fname);
+    *result = nullptr;
+    return s;
+  }
+  *result = new TrackedFile(this, fname, base);
+  return s;
+}
+
+bool WalArchivingEnv::IsBeingWritten(const std::string& fname) {
+  absl::MutexLock l(&mu_);
+  return writing_.count(fname) > 0;
+}
+
+void WalArchivingEnv::DoneWriting(const std::string& fname) {
+  absl::MutexLock l(&mu_);
+  writing_.erase(fname);
 }
 
 void WalArchivingEnv::HoldDeletions() {

@@ -4,6 +4,7 @@
 #include <leveldb/env.h>
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,12 @@ class WalArchivingEnv final : public leveldb::EnvWrapper {
   WalArchivingEnv(leveldb::Env* base, std::string table_dir);
 
   leveldb::Status RemoveFile(const std::string& fname) override;
+  // Tracks the table files LevelDB is writing (a compaction's or memtable
+  // flush's output): such a file is incomplete, and no MANIFEST names it
+  // before LevelDB has closed it, so a backup leaves it out.
+  leveldb::Status NewWritableFile(const std::string& fname,
+                                  leveldb::WritableFile** result) override;
+  bool IsBeingWritten(const std::string& fname);
 
   // Holds (counted) and releases deletions; releasing the last hold carries
   // out the deletions held meanwhile.
@@ -42,12 +49,15 @@ class WalArchivingEnv final : public leveldb::EnvWrapper {
 
  private:
   leveldb::Status Remove(const std::string& fname);
+  class TrackedFile;
+  void DoneWriting(const std::string& fname);
 
   const std::string table_dir_;
   const std::string archive_dir_;
   absl::Mutex mu_;
   int holds_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> held_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> writing_ ABSL_GUARDED_BY(mu_);
 };
 
 // Holds `env`'s deletions for its lifetime.

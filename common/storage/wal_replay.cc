@@ -62,9 +62,11 @@ absl::StatusOr<ReplayReport> ReplayWalLogs(leveldb::Env* env, const std::string&
       next = end;
     }
     if (!file->damage.empty()) {
-      report.problems.push_back(absl::StrCat("log ", log.number, " is damaged at offset ",
-                                             file->damage_offset, " (", file->damage,
-                                             "); what followed there is lost"));
+      report.problems.push_back(
+          absl::StrCat("log ", log.number, " is damaged at offset ", file->damage_offset, " (",
+                       file->damage, "; ", file->damaged_regions,
+                       " damaged region(s) skipped, reading resumed at the next "
+                       "block): the batches there are lost"));
     }
     previous_log = log.number;
   }

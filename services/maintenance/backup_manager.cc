@@ -287,6 +287,37 @@ absl::StatusOr<v1::VerifyBackupResponse> BackupManager::Verify(const std::string
   return out;
 }
 
+storage::ScrubReport BackupManager::Scrub(const std::string& table) {
+  const absl::Time start = options_.clock->Now();
+  storage::ScrubReport report =
+      storage::ScrubPool(options_.env, options_.topology->backup_dir(), table,
+                         absl::StrCat(options_.topology->data_dir(), "/", table));
+  options_.metrics->Scrub(table, start, report.damaged.size(), report.repaired.size());
+  {
+    absl::MutexLock l(&mu_);
+    for (const std::string& id : report.unusable_backups) verified_[table].erase(id);
+  }
+  const std::map<std::string, std::string> details = {
+      {"files", absl::StrCat(report.files)},
+      {"bytes", absl::StrCat(report.bytes)},
+      {"damaged", absl::StrJoin(report.damaged, ",")},
+      {"repaired", absl::StrJoin(report.repaired, ",")},
+      {"unusable_backups", absl::StrJoin(report.unusable_backups, ",")},
+      {"seconds", absl::StrCat(absl::ToDoubleSeconds(options_.clock->Now() - start))}};
+  if (!report.damaged.empty()) {
+    options_.events->Add(
+        "scrub_damage", table,
+        absl::StrCat(report.damaged.size(), " damaged backup file(s) of ", table, ", ",
+                     report.repaired.size(), " repaired from the live table; ",
+                     report.unusable_backups.size(), " backup(s) unusable"),
+        details);
+  }
+  options_.events->Add("scrub_complete", table,
+                       absl::StrCat("scrubbed ", report.files, " backup file(s) of ", table),
+                       details);
+  return report;
+}
+
 std::optional<std::string> BackupManager::LastResult(const std::string& table) const {
   absl::MutexLock l(&mu_);
   auto it = last_result_.find(table);

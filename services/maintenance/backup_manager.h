@@ -14,6 +14,7 @@
 #include "agentcom/maintenance/v1/state.pb.h"
 #include "common/clock/clock.h"
 #include "common/config/topology.h"
+#include "common/storage/file_backup.h"
 #include "services/maintenance/event_log.h"
 #include "services/maintenance/maintenance_metrics.h"
 #include "services/maintenance/store_client.h"
@@ -64,6 +65,13 @@ class BackupManager {
   // damaged backup is an OK call whose response says why (ok=false).
   absl::StatusOr<v1::VerifyBackupResponse> Verify(const std::string& table,
                                                   const std::string& backup_id) const;
+
+  // Scrubs the table's backup pool (storage::ScrubPool against the live
+  // table's directory): metrics, a `scrub_complete` event, and an error
+  // event `scrub_damage` naming what was damaged and what could not be
+  // repaired. Returns the report; the caller backs the table up at once when
+  // a backup became unusable.
+  storage::ScrubReport Scrub(const std::string& table);
 
   // "ok", or the error of the table's last backup attempt since start-up;
   // nullopt when none was made.

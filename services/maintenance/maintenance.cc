@@ -127,6 +127,15 @@ v1::BackupRun MaintenanceCore::BackupAll(v1::Trigger trigger) {
   return backups_.FinishRun(std::move(run), "");
 }
 
+void MaintenanceCore::ScrubAll() {
+  std::vector<std::string> back_up;
+  for (const auto& [table, lock] : table_locks_) {
+    absl::MutexLock l(lock.get());
+    if (!backups_.Scrub(table).unusable_backups.empty()) back_up.push_back(table);
+  }
+  for (const std::string& table : back_up) (void)BackupTable(table, v1::TRIGGER_SCHEDULED);
+}
+
 absl::StatusOr<v1::BackupRun> MaintenanceCore::BackupTable(const std::string& table,
                                                            v1::Trigger trigger) {
   if (auto s = CheckTable(table); !s.ok()) return s;

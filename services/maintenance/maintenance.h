@@ -78,6 +78,10 @@ class MaintenanceCore {
   absl::StatusOr<v1::VerifyBackupResponse> VerifyBackup(const std::string& table,
                                                         const std::string& backup_id);
 
+  // Scrubs every table's backup pool (the daily scheduled job); a table one
+  // of whose backups became unusable is backed up at once.
+  void ScrubAll();
+
   v1::CompactionRun CompactAll(bool force, v1::Trigger trigger);
   // Always runs (force); a manual run.
   absl::StatusOr<v1::CompactionRun> CompactTable(const std::string& table);

@@ -94,7 +94,19 @@ MaintenanceMetrics::MaintenanceMetrics(prometheus::Registry* registry,
       lost_operations_(prometheus::BuildCounter()
                            .Name("agentcom_restore_lost_operations_total")
                            .Help("Writes restores could not bring back (damaged or missing logs).")
-                           .Register(registry_)) {
+                           .Register(registry_)),
+      scrub_last_(prometheus::BuildGauge()
+                      .Name("agentcom_scrub_last_timestamp_seconds")
+                      .Help("Time of the last scrub of the table's backup pool.")
+                      .Register(registry_)),
+      scrub_damaged_(prometheus::BuildCounter()
+                         .Name("agentcom_scrub_damaged_files_total")
+                         .Help("Backup pool files scrubs found missing or damaged.")
+                         .Register(registry_)),
+      scrub_repaired_(prometheus::BuildCounter()
+                          .Name("agentcom_scrub_repaired_files_total")
+                          .Help("Damaged backup pool files replaced from the live table.")
+                          .Register(registry_)) {
   for (const std::string& table : tables) {
     backup_failures_.Add({{"table", table}});
     backups_retained_.Add({{"table", table}});
@@ -102,6 +114,8 @@ MaintenanceMetrics::MaintenanceMetrics(prometheus::Registry* registry,
     corruption_reports_.Add({{"table", table}});
     replayed_operations_.Add({{"table", table}});
     lost_operations_.Add({{"table", table}});
+    scrub_damaged_.Add({{"table", table}});
+    scrub_repaired_.Add({{"table", table}});
     compaction_duration_.Add({{"table", table}}, Buckets());
     recovery_duration_.Add({{"table", table}}, Buckets());
     for (v1::Trigger trigger : {v1::TRIGGER_AUTO, v1::TRIGGER_MANUAL}) {
@@ -160,6 +174,13 @@ void MaintenanceMetrics::Recovery(const std::string& table, v1::Trigger trigger,
 void MaintenanceMetrics::Replay(const std::string& table, uint64_t replayed, uint64_t lost) {
   replayed_operations_.Add({{"table", table}}).Increment(static_cast<double>(replayed));
   lost_operations_.Add({{"table", table}}).Increment(static_cast<double>(lost));
+}
+
+void MaintenanceMetrics::Scrub(const std::string& table, absl::Time at, uint64_t damaged,
+                               uint64_t repaired) {
+  scrub_last_.Add({{"table", table}}).Set(absl::ToDoubleSeconds(at - absl::UnixEpoch()));
+  scrub_damaged_.Add({{"table", table}}).Increment(static_cast<double>(damaged));
+  scrub_repaired_.Add({{"table", table}}).Increment(static_cast<double>(repaired));
 }
 
 }  // namespace agentcom::maintenance

@@ -44,6 +44,9 @@ class MaintenanceMetrics {
   // Writes a restore replayed from the write-ahead logs, and those it knows
   // were lost.
   void Replay(const std::string& table, uint64_t replayed, uint64_t lost);
+  // A scrub of the table's backup pool: files found damaged, of them
+  // repaired from the live table.
+  void Scrub(const std::string& table, absl::Time at, uint64_t damaged, uint64_t repaired);
 
  private:
   std::unique_ptr<prometheus::Registry> own_registry_;
@@ -60,6 +63,9 @@ class MaintenanceMetrics {
   prometheus::Family<prometheus::Counter>& corruption_reports_;
   prometheus::Family<prometheus::Counter>& replayed_operations_;
   prometheus::Family<prometheus::Counter>& lost_operations_;
+  prometheus::Family<prometheus::Gauge>& scrub_last_;
+  prometheus::Family<prometheus::Counter>& scrub_damaged_;
+  prometheus::Family<prometheus::Counter>& scrub_repaired_;
 };
 
 }  // namespace agentcom::maintenance

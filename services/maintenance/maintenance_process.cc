@@ -61,7 +61,8 @@ absl::StatusOr<std::unique_ptr<MaintenanceProcess>> MaintenanceProcess::Create(O
     const auto& m = topology.maintenance();
     p->scheduler_ = std::make_unique<Scheduler>(
         p->core_.get(), options.clock, absl::Seconds(m.backup_interval_seconds()),
-        absl::Seconds(m.compaction_interval_seconds()), absl::Seconds(m.first_run_delay_seconds()));
+        absl::Seconds(m.compaction_interval_seconds()), absl::Seconds(m.first_run_delay_seconds()),
+        absl::Seconds(m.scrub_interval_seconds()));
     p->scheduler_->Start(absl::Seconds(1));
   }
   return p;

@@ -5,14 +5,17 @@
 namespace agentcom::maintenance {
 
 Scheduler::Scheduler(MaintenanceCore* core, Clock* clock, absl::Duration backup_interval,
-                     absl::Duration compaction_interval, absl::Duration first_delay)
+                     absl::Duration compaction_interval, absl::Duration first_delay,
+                     absl::Duration scrub_interval)
     : core_(core),
       clock_(clock),
       backup_interval_(backup_interval),
-      compaction_interval_(compaction_interval) {
+      compaction_interval_(compaction_interval),
+      scrub_interval_(scrub_interval) {
   const absl::Time first = clock_->Now() + first_delay;
   next_backup_ = first;
   next_compaction_ = first;
+  next_scrub_ = clock_->Now() + scrub_interval_;
 }
 
 Scheduler::~Scheduler() {
@@ -36,12 +39,13 @@ absl::Time Scheduler::next_compaction() const {
 std::vector<std::string> Scheduler::RunDue() {
   absl::MutexLock run(&run_mu_);
   std::vector<std::string> ran;
-  bool backup_due, compaction_due;
+  bool backup_due, compaction_due, scrub_due;
   {
     absl::MutexLock l(&mu_);
     const absl::Time now = clock_->Now();
     backup_due = now >= next_backup_;
     compaction_due = now >= next_compaction_;
+    scrub_due = now >= next_scrub_;
   }
   if (backup_due) {
     v1::BackupRun r = core_->BackupAll(v1::TRIGGER_SCHEDULED);
@@ -56,6 +60,12 @@ std::vector<std::string> Scheduler::RunDue() {
     ran.push_back("compaction");
     absl::MutexLock l(&mu_);
     next_compaction_ = clock_->Now() + compaction_interval_;
+  }
+  if (scrub_due) {
+    core_->ScrubAll();
+    ran.push_back("scrub");
+    absl::MutexLock l(&mu_);
+    next_scrub_ = clock_->Now() + scrub_interval_;
   }
   return ran;
 }

@@ -42,7 +42,8 @@ absl::StatusOr<TableInstaller::Installed> TableInstaller::Install(
     absl::StatusOr<common::v1::BackupManifest> manifest =
         // Files checked; the records are read back by FinishRestore's
         // traversal of the table the store opens (or VerifyStaging's).
-        storage::RestoreBackup(backup_path, staging, options_.env, storage::RestoreCheck::kFiles);
+        storage::RestoreBackup(backup_path, staging, options_.env, storage::RestoreCheck::kFiles,
+                               damaged_dir);
     if (!manifest.ok()) return manifest.status();
     installed.expected = {manifest->record_count(), manifest->content_hash()};
     if (auto s = Replay(table, *manifest, damaged_dir, &installed); !s.ok()) return s;
@@ -91,9 +92,18 @@ absl::Status TableInstaller::Replay(const std::string& table,
     return absl::OkStatus();
   }
   const absl::Time start = options_.clock->Now();
-  absl::StatusOr<storage::ReplayReport> report = storage::ReplayWalLogs(
-      options_.env, StagingDir(table),
-      storage::ListWalLogs(options_.env, damaged_dir, manifest.first_log_number()));
+  const std::vector<storage::WalLog> logs =
+      storage::ListWalLogs(options_.env, damaged_dir, manifest.first_log_number());
+  if (manifest.first_log_number() != 0 &&
+      (logs.empty() || logs.front().number != manifest.first_log_number())) {
+    // Kept until no backup needs it, so missing means lost; the sequence
+    // numbers cannot tell how many writes it held.
+    installed->problems.push_back(absl::StrCat(
+        "log ", manifest.first_log_number(), ", the first one backup ", manifest.backup_id(),
+        " needs, is missing: the writes it held are lost (how many is not known)"));
+  }
+  absl::StatusOr<storage::ReplayReport> report =
+      storage::ReplayWalLogs(options_.env, StagingDir(table), logs);
   installed->replay_seconds = absl::ToDoubleSeconds(options_.clock->Now() - start);
   if (!report.ok()) return report.status();
   installed->replayed_operations = report->operations;

@@ -317,6 +317,67 @@ TEST_F(BackupTest, FormatOneBackupsStillRestore) {
   EXPECT_EQ(r->Verify()->content_hash, manifest->content_hash());
 }
 
+// The scrub re-reads the pool: a damaged file the live table still has is
+// replaced by an identical copy (the damaged one kept aside); one the table
+// no longer has makes the backups listing it unusable.
+TEST_F(BackupTest, TheScrubRepairsPoolFilesFromTheLiveTableOrReportsTheBackups) {
+  auto t = Open(dir_.Sub("live"));
+  Load(t.get(), 20000);
+  ASSERT_TRUE(t->Compact().ok());
+  const std::string backups = dir_.Sub("backups");
+  auto manifest = t->Snapshot(backups);
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  const std::string backup = BackupPath(backups, "agent_mailbox", manifest->backup_id());
+  const std::string pooled =
+      testing::LargestBackupTableFile(backups, "agent_mailbox", manifest->backup_id());
+  leveldb::Env* env = leveldb::Env::Default();
+
+  ScrubReport clean = ScrubPool(env, backups, "agent_mailbox", dir_.Sub("live"));
+  EXPECT_GT(clean.files, 0u);
+  EXPECT_TRUE(clean.damaged.empty());
+
+  testing::FlipBytes(pooled, fs::file_size(pooled) / 2, 8);
+  ScrubReport repaired = ScrubPool(env, backups, "agent_mailbox", dir_.Sub("live"));
+  EXPECT_EQ(repaired.damaged.size(), 1u);
+  EXPECT_EQ(repaired.repaired, repaired.damaged);
+  EXPECT_TRUE(repaired.unusable_backups.empty());
+  EXPECT_TRUE(VerifyBackup(backup, env, BackupCheck::kChecksums).ok());
+  EXPECT_FALSE(fs::is_empty(backups + "/agent_mailbox/damaged"));  // kept, not deleted
+
+  // The live table moves on (a new file replaces the one backed up).
+  TableBatch b;
+  for (int i = 0; i < 20000; i += 2) b.Put(absl::StrFormat("k%07d", i), "changed");
+  ASSERT_TRUE(t->Write(b).ok());
+  ASSERT_TRUE(t->Compact().ok());
+  testing::FlipBytes(pooled, fs::file_size(pooled) / 2, 8);
+  ScrubReport lost = ScrubPool(env, backups, "agent_mailbox", dir_.Sub("live"));
+  EXPECT_EQ(lost.damaged.size(), 1u);
+  EXPECT_TRUE(lost.repaired.empty());
+  EXPECT_THAT(lost.unusable_backups, ::testing::ElementsAre(manifest->backup_id()));
+}
+
+// A restore that meets a damaged pool file takes the identical file from
+// the damaged table it replaces, where that file is intact.
+TEST_F(BackupTest, ARestoreTakesADamagedPoolFileFromTheDamagedTable) {
+  auto t = Open(dir_.Sub("live"));
+  Load(t.get(), 20000);
+  ASSERT_TRUE(t->Compact().ok());
+  const std::string backups = dir_.Sub("backups");
+  auto manifest = t->Snapshot(backups);
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  const std::string expected = t->Verify()->content_hash;
+  t.reset();
+  const std::string backup = BackupPath(backups, "agent_mailbox", manifest->backup_id());
+  const std::string pooled =
+      testing::LargestBackupTableFile(backups, "agent_mailbox", manifest->backup_id());
+  testing::FlipBytes(pooled, fs::file_size(pooled) / 2, 8);
+  EXPECT_EQ(RestoreBackup(backup, dir_.Sub("r1")).status().code(), absl::StatusCode::kDataLoss);
+  auto restored =
+      RestoreBackup(backup, dir_.Sub("r2"), nullptr, RestoreCheck::kRecords, dir_.Sub("live"));
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(restored->content_hash(), expected);
+}
+
 TEST_F(BackupTest, ManifestIsCheckedAgainstTheContent) {
   auto t = Open(dir_.Sub("live"));
   Load(t.get(), 100);
