@@ -151,14 +151,18 @@ int Main() {
   }
   uint64_t full_bytes = 0;
   for (const auto& f : full->files()) full_bytes += f.size_bytes();
-  const long mb = std::max<long>(1, full_bytes >> 20);
+  // The same bytes (the table's files, as the backup read them) through dd
+  // with one fsync at the end; zeros from /dev/zero measured erratically
+  // here (the virtual disk seems to treat them specially).
   t = absl::Now();
-  testing::RunCommand(absl::StrCat("dd if=/dev/zero of=", dir.Sub("dd.out"), " bs=1M count=", mb,
-                                   " conv=fsync 2>/dev/null"));
-  const double dd_mbps = mb / Seconds(t);
+  testing::RunCommand(absl::StrCat("cat ", live, "/*.ldb ", live, "/MANIFEST-* ", live,
+                                   "/*.log | dd of=", dir.Sub("dd.out"),
+                                   " bs=1M conv=fsync iflag=fullblock 2>/dev/null"));
+  const double dd_mbps = fs::file_size(dir.Sub("dd.out")) / 1048576.0 / Seconds(t);
   const double full_mbps = full_bytes / 1048576.0 / full_seconds;
   std::cout << absl::StrFormat(
-      "1. full backup: %.1f MB in %.2f s = %.0f MB/s; dd conv=fsync %.0f MB/s; ratio %.2fx\n",
+      "1. full backup: %.1f MB in %.2f s = %.0f MB/s; the same bytes through dd conv=fsync %.0f "
+      "MB/s; ratio %.2fx\n",
       full_bytes / 1048576.0, full_seconds, full_mbps, dd_mbps, full_mbps / dd_mbps);
 
   // 2. Incremental after 1% of the records changed.
