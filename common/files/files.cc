@@ -16,17 +16,33 @@
 namespace agentcom::files {
 namespace {
 
+// fsync of `path` opened with `flags`; `kind` names it in errors.
+absl::Status SyncPath(const std::string& path, int flags, absl::string_view kind) {
+  const int fd = open(path.c_str(), flags | O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::UnavailableError(absl::StrCat("cannot open ", kind, path, ": ", strerror(errno)));
+  }
+  const int rc = fsync(fd);
+  const int err = errno;
+  close(fd);
+  if (rc != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot fsync ", kind, path, ": ", strerror(err)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
   const std::string text = s.ToString();
+  if (s.IsCorruption()) return absl::DataLossError(absl::StrCat(what, ": ", text));
   if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat(what, ": ", text));
   if (absl::StrContains(text, "No space left")) {
     return absl::ResourceExhaustedError(absl::StrCat(what, ": ", text));
   }
   return absl::UnavailableError(absl::StrCat(what, ": ", text));
 }
-
-}  // namespace
 
 std::string Parent(const std::string& path) {
   const size_t slash = path.rfind('/');
@@ -35,32 +51,10 @@ std::string Parent(const std::string& path) {
   return path.substr(0, slash);
 }
 
-absl::Status SyncFile(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return absl::UnavailableError(absl::StrCat("cannot open ", path, ": ", strerror(errno)));
-  const int rc = fsync(fd);
-  const int err = errno;
-  close(fd);
-  if (rc != 0)
-    return absl::UnavailableError(absl::StrCat("cannot fsync ", path, ": ", strerror(err)));
-  return absl::OkStatus();
-}
+absl::Status SyncFile(const std::string& path) { return SyncPath(path, 0, ""); }
 
 absl::Status SyncDirectory(const std::string& dir) {
-  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot open directory ", dir, ": ", strerror(errno)));
-  }
-  const int rc = fsync(fd);
-  const int err = errno;
-  close(fd);
-  if (rc != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot fsync directory ", dir, ": ", strerror(err)));
-  }
-  return absl::OkStatus();
+  return SyncPath(dir, O_DIRECTORY, "directory ");
 }
 
 absl::Status WriteFileAtomically(leveldb::Env* env, const std::string& path,

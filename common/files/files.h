@@ -10,7 +10,8 @@
 
 namespace leveldb {
 class Env;
-}
+class Status;
+}  // namespace leveldb
 
 namespace agentcom::files {
 
@@ -18,6 +19,11 @@ namespace agentcom::files {
 // leveldb::Env so that tests can inject I/O errors. Errors name the path:
 // RESOURCE_EXHAUSTED when the disk is full, UNAVAILABLE for other I/O errors.
 // Thread-compatible (as the Env).
+
+// The error for a failed leveldb::Env call on `what`: DATA_LOSS for
+// corruption, NOT_FOUND, RESOURCE_EXHAUSTED for a full disk, otherwise
+// UNAVAILABLE.
+absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what);
 
 // fsync of a directory, so that a file created, renamed or removed in it
 // survives a power loss. Goes to the OS directly: leveldb::Env has no such

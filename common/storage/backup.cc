@@ -33,18 +33,6 @@ using common::v1::BackupManifest;
 constexpr uint64_t kMaxFileBytes = 64ull << 20;
 constexpr size_t kRestoreBatchBytes = 4 << 20;
 
-absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  if (s.IsCorruption()) {
-    return absl::DataLossError(absl::StrCat(what, ": ", s.ToString()));
-  }
-  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat(what, ": ", s.ToString()));
-  if (absl::StrContains(s.ToString(), "No space left")) {
-    return absl::ResourceExhaustedError(absl::StrCat(what, ": ", s.ToString()));
-  }
-  return absl::UnavailableError(absl::StrCat(what, ": ", s.ToString()));
-}
-
 // Iterates the records of a backup in order, checking block checksums and
 // key order, and feeding every record to `visit`.
 absl::Status ForEachRecord(
@@ -251,7 +239,7 @@ absl::StatusOr<BackupManifest> RestoreBackup(const std::string& backup_dir,
   options.write_buffer_size = 64 << 20;
   leveldb::DB* raw = nullptr;
   leveldb::Status s = leveldb::DB::Open(options, table_dir, &raw);
-  if (!s.ok()) return FromLevelDb(s, table_dir);
+  if (!s.ok()) return files::FromLevelDb(s, table_dir);
   std::unique_ptr<leveldb::DB> db(raw);
 
   internal::ContentHasher hasher;
@@ -260,7 +248,7 @@ absl::StatusOr<BackupManifest> RestoreBackup(const std::string& backup_dir,
   auto flush = [&]() -> absl::Status {
     leveldb::Status ws = db->Write(no_sync, &batch);
     batch.Clear();
-    return FromLevelDb(ws, table_dir);
+    return files::FromLevelDb(ws, table_dir);
   };
   absl::Status st = ForEachRecord(
       env, backup_dir, *manifest, [&](absl::string_view k, absl::string_view v) -> absl::Status {
@@ -274,7 +262,7 @@ absl::StatusOr<BackupManifest> RestoreBackup(const std::string& backup_dir,
     batch.Put(std::string(internal::kStatsKey), internal::EncodeStats(stats));
     leveldb::WriteOptions sync;
     sync.sync = true;
-    st = FromLevelDb(db->Write(sync, &batch), table_dir);
+    st = files::FromLevelDb(db->Write(sync, &batch), table_dir);
   }
   if (st.ok()) st = CheckTotals(backup_dir, *manifest, hasher);
   db.reset();
@@ -354,7 +342,7 @@ absl::Status BackupWriter::StartFile() {
   file_name_ = absl::StrFormat("data-%06d.ldb", manifest_.files_size() + 1);
   leveldb::WritableFile* raw = nullptr;
   leveldb::Status s = env_->NewWritableFile(absl::StrCat(pending_.temp_dir, "/", file_name_), &raw);
-  if (!s.ok()) return FromLevelDb(s, pending_.temp_dir);
+  if (!s.ok()) return files::FromLevelDb(s, pending_.temp_dir);
   file_ = std::make_unique<HashingFile>(raw);
   builder_ = std::make_unique<leveldb::TableBuilder>(*options_, file_.get());
   return absl::OkStatus();
@@ -365,7 +353,7 @@ absl::Status BackupWriter::FinishFile() {
   builder_.reset();
   if (s.ok()) s = file_->Sync();
   if (s.ok()) s = file_->Close();
-  if (!s.ok()) return FromLevelDb(s, pending_.temp_dir);
+  if (!s.ok()) return files::FromLevelDb(s, pending_.temp_dir);
   auto* f = manifest_.add_files();
   f->set_name(file_name_);
   f->set_size_bytes(file_->size());
@@ -380,7 +368,7 @@ absl::Status BackupWriter::Add(absl::string_view key, absl::string_view value) {
   }
   hasher_->Add(key, value);
   builder_->Add(leveldb::Slice(key.data(), key.size()), leveldb::Slice(value.data(), value.size()));
-  if (!builder_->status().ok()) return FromLevelDb(builder_->status(), pending_.temp_dir);
+  if (!builder_->status().ok()) return files::FromLevelDb(builder_->status(), pending_.temp_dir);
   if (builder_->FileSize() >= kMaxFileBytes) return FinishFile();
   return absl::OkStatus();
 }

@@ -30,15 +30,6 @@ using common::v1::BackupManifest;
 
 constexpr size_t kCopyChunk = 1 << 20;
 
-absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  const std::string text = absl::StrCat(what, ": ", s.ToString());
-  if (s.IsCorruption()) return absl::DataLossError(text);
-  if (s.IsNotFound()) return absl::NotFoundError(text);
-  if (absl::StrContains(s.ToString(), "No space left")) return absl::ResourceExhaustedError(text);
-  return absl::UnavailableError(text);
-}
-
 bool IsTableFile(absl::string_view name) {
   return absl::EndsWith(name, ".ldb") || absl::EndsWith(name, ".sst");
 }
@@ -148,11 +139,11 @@ absl::StatusOr<std::string> CopyFilePrefix(leveldb::Env* env, const std::string&
                                            const std::string& to, uint64_t size, bool sync) {
   leveldb::SequentialFile* in_raw = nullptr;
   leveldb::Status s = env->NewSequentialFile(from, &in_raw);
-  if (!s.ok()) return FromLevelDb(s, from);
+  if (!s.ok()) return files::FromLevelDb(s, from);
   std::unique_ptr<leveldb::SequentialFile> in(in_raw);
   leveldb::WritableFile* out_raw = nullptr;
   s = env->NewWritableFile(to, &out_raw);
-  if (!s.ok()) return FromLevelDb(s, to);
+  if (!s.ok()) return files::FromLevelDb(s, to);
   std::unique_ptr<leveldb::WritableFile> out(out_raw);
   Sha256 sha;
   std::string scratch(kCopyChunk, '\0');
@@ -160,26 +151,26 @@ absl::StatusOr<std::string> CopyFilePrefix(leveldb::Env* env, const std::string&
   while (left > 0) {
     leveldb::Slice chunk;
     s = in->Read(std::min<uint64_t>(left, kCopyChunk), &chunk, scratch.data());
-    if (!s.ok()) return FromLevelDb(s, from);
+    if (!s.ok()) return files::FromLevelDb(s, from);
     if (chunk.empty()) {
       return absl::DataLossError(
           absl::StrCat(from, " ended ", left, " bytes before its expected size ", size));
     }
     sha.Update(absl::string_view(chunk.data(), chunk.size()));
     s = out->Append(chunk);
-    if (!s.ok()) return FromLevelDb(s, to);
+    if (!s.ok()) return files::FromLevelDb(s, to);
     left -= chunk.size();
   }
   if (sync) s = out->Sync();
   if (s.ok()) s = out->Close();
-  if (!s.ok()) return FromLevelDb(s, to);
+  if (!s.ok()) return files::FromLevelDb(s, to);
   return sha.HexDigest();
 }
 
 absl::StatusOr<std::string> FileSha256(leveldb::Env* env, const std::string& path, uint64_t* size) {
   leveldb::SequentialFile* raw = nullptr;
   leveldb::Status s = env->NewSequentialFile(path, &raw);
-  if (!s.ok()) return FromLevelDb(s, path);
+  if (!s.ok()) return files::FromLevelDb(s, path);
   std::unique_ptr<leveldb::SequentialFile> in(raw);
   Sha256 sha;
   std::string scratch(kCopyChunk, '\0');
@@ -187,7 +178,7 @@ absl::StatusOr<std::string> FileSha256(leveldb::Env* env, const std::string& pat
   while (true) {
     leveldb::Slice chunk;
     s = in->Read(kCopyChunk, &chunk, scratch.data());
-    if (!s.ok()) return FromLevelDb(s, path);
+    if (!s.ok()) return files::FromLevelDb(s, path);
     if (chunk.empty()) break;
     sha.Update(absl::string_view(chunk.data(), chunk.size()));
     *size += chunk.size();
@@ -200,7 +191,7 @@ absl::Status ForEachTableEntry(
     const std::function<absl::Status(absl::string_view, absl::string_view)>& visit) {
   leveldb::RandomAccessFile* raw = nullptr;
   leveldb::Status s = env->NewRandomAccessFile(path, &raw);
-  if (!s.ok()) return FromLevelDb(s, path);
+  if (!s.ok()) return files::FromLevelDb(s, path);
   std::unique_ptr<leveldb::RandomAccessFile> file(raw);
   leveldb::Options options;
   options.env = env;
@@ -241,10 +232,10 @@ absl::StatusOr<LiveFiles> ListLiveFiles(leveldb::Env* env, const std::string& di
   // The MANIFEST's size first, then the table files (see file_backup.h).
   leveldb::Status s =
       env->GetFileSize(absl::StrCat(dir, "/", live.manifest.name), &live.manifest.size);
-  if (!s.ok()) return FromLevelDb(s, dir);
+  if (!s.ok()) return files::FromLevelDb(s, dir);
   std::vector<std::string> children;
   s = env->GetChildren(dir, &children);
-  if (!s.ok()) return FromLevelDb(s, dir);
+  if (!s.ok()) return files::FromLevelDb(s, dir);
   std::sort(children.begin(), children.end());
   for (const std::string& name : children) {
     const bool table = IsTableFile(name);
@@ -252,7 +243,7 @@ absl::StatusOr<LiveFiles> ListLiveFiles(leveldb::Env* env, const std::string& di
     if (table && skip && skip(absl::StrCat(dir, "/", name))) continue;
     LiveFiles::File f{name, 0};
     s = env->GetFileSize(absl::StrCat(dir, "/", name), &f.size);
-    if (!s.ok()) return FromLevelDb(s, dir);
+    if (!s.ok()) return files::FromLevelDb(s, dir);
     (table ? live.tables : live.logs).push_back(std::move(f));
   }
   return live;
@@ -454,12 +445,12 @@ absl::StatusOr<BackupManifest> RestoreFileBackup(leveldb::Env* env, const std::s
   sync.sync = true;
   s = db->Put(sync, leveldb::Slice(internal::kStatsKey.data(), internal::kStatsKey.size()),
               internal::EncodeStats(stats));
-  if (!s.ok()) return fail(FromLevelDb(s, table_dir));
+  if (!s.ok()) return fail(files::FromLevelDb(s, table_dir));
   db.reset();
   // The deferred fsyncs, of every file LevelDB left (it replaces some).
   std::vector<std::string> children;
   s = env->GetChildren(table_dir, &children);
-  if (!s.ok()) return fail(FromLevelDb(s, table_dir));
+  if (!s.ok()) return fail(files::FromLevelDb(s, table_dir));
   for (const std::string& name : children) {
     if (name == "." || name == "..") continue;
     if (auto st = files::SyncFile(absl::StrCat(table_dir, "/", name)); !st.ok()) return fail(st);

@@ -52,19 +52,6 @@ std::string NewestWithExtension(const std::string& dir, const std::string& ext) 
   return best.empty() ? "" : dir + "/" + best;
 }
 
-std::string LargestWithExtension(const std::string& dir, const std::string& ext) {
-  std::string best;
-  uintmax_t size = 0;
-  for (const auto& f : FilesIn(dir)) {
-    const std::string path = dir + "/" + f;
-    if (fs::path(f).extension() == ext && fs::file_size(path) >= size) {
-      best = path;
-      size = fs::file_size(path);
-    }
-  }
-  return best;
-}
-
 // Every file of every quarantined copy of `table`.
 std::vector<std::string> Quarantined(const std::string& data_dir, const std::string& table) {
   std::vector<std::string> out;
@@ -129,13 +116,13 @@ TEST_P(AtRestDamageTest, IsRestoredFromTheNewestBackupAndQuarantined) {
   std::vector<std::string> before = FilesIn(MailboxDir());
   switch (GetParam()) {
     case Damage::kTruncatedTableFile: {
-      const std::string f = LargestWithExtension(MailboxDir(), ".ldb");
+      const std::string f = testing::LargestFileWithExtension(MailboxDir(), ".ldb");
       ASSERT_FALSE(f.empty());
       fs::resize_file(f, fs::file_size(f) / 2);
       break;
     }
     case Damage::kDeletedTableFile: {
-      const std::string f = LargestWithExtension(MailboxDir(), ".ldb");
+      const std::string f = testing::LargestFileWithExtension(MailboxDir(), ".ldb");
       ASSERT_FALSE(f.empty());
       fs::remove(f);
       before.erase(std::find(before.begin(), before.end(), fs::path(f).filename().string()));

@@ -117,18 +117,23 @@ std::string LargestBackupTableFile(const std::string& backup_root, const std::st
   return largest;
 }
 
-std::string FlipBytesInLargestTableFile(const std::string& dir, int count) {
+std::string LargestFileWithExtension(const std::string& dir, const std::string& ext) {
   std::string largest;
   uintmax_t size = 0;
   for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.path().extension() == ".ldb" && e.file_size() > size) {
+    if (e.path().extension() == ext && e.file_size() >= size) {
       size = e.file_size();
       largest = e.path().string();
     }
   }
+  return largest;
+}
+
+std::string FlipBytesInLargestTableFile(const std::string& dir, int count) {
+  const std::string largest = LargestFileWithExtension(dir, ".ldb");
   EXPECT_FALSE(largest.empty()) << "no .ldb file in " << dir;
   if (largest.empty()) return largest;
-  FlipBytes(largest, size / 3, count);
+  FlipBytes(largest, fs::file_size(largest) / 3, count);
   return largest;
 }
 

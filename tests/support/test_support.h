@@ -29,6 +29,9 @@ class TempDir {
 // A port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 
+// The largest file in `dir` whose extension is `ext` (".ldb"), or "".
+std::string LargestFileWithExtension(const std::string& dir, const std::string& ext);
+
 // Flips `count` bytes in the middle of the largest table file (.ldb) in a
 // LevelDB directory, where the data blocks are. Returns the file changed.
 std::string FlipBytesInLargestTableFile(const std::string& dir, int count = 64);

@@ -104,18 +104,6 @@ void Apply(const std::string& path, Damage d) {
   }
 }
 
-std::string Largest(const std::string& dir, const std::string& ext) {
-  std::string best;
-  uintmax_t size = 0;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.path().extension() == ext && e.file_size() >= size) {
-      size = e.file_size();
-      best = e.path().string();
-    }
-  }
-  return best;
-}
-
 std::string Highest(const std::string& dir) {
   std::string best;
   uint64_t number = 0;
@@ -132,8 +120,8 @@ std::string Highest(const std::string& dir) {
 struct Row {
   Target target;
   Damage damage;
-  std::string detected_by;
-  std::string restored_from;
+  std::string detected_by = {};
+  std::string restored_from = {};
   uint64_t lost = 0;
   double seconds = 0;
 };
@@ -268,7 +256,7 @@ class CorruptionMatrix {
     const std::string backups = topology_.backup_dir();
     switch (row_->target) {
       case Target::kTableFile:
-        return Largest(TableDir(), ".ldb");
+        return testing::LargestFileWithExtension(TableDir(), ".ldb");
       case Target::kNewestLog:
         return Highest(TableDir());
       case Target::kManifest:
