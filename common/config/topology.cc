@@ -73,6 +73,11 @@ absl::Status CheckStorage(absl::string_view key, const StorageSettings& s) {
     auto st = CheckRange(absl::StrCat(key, ".write_buffer_mb"), s.write_buffer_mb(), 1, 1024);
     if (!st.ok()) return st;
   }
+  if (s.has_wal_ship_interval_ms() && s.wal_ship_interval_ms() != 0) {
+    auto st = CheckRange(absl::StrCat(key, ".wal_ship_interval_ms"), s.wal_ship_interval_ms(), 10,
+                         600000);
+    if (!st.ok()) return st;
+  }
   if (s.has_max_open_files()) {
     auto st = CheckRange(absl::StrCat(key, ".max_open_files"), s.max_open_files(), 20, 50000);
     if (!st.ok()) return st;
@@ -87,6 +92,7 @@ void ApplyDefaults(Topology* t) {
   if (!s->has_block_cache_mb()) s->set_block_cache_mb(kDefaultBlockCacheMb);
   if (!s->has_write_buffer_mb()) s->set_write_buffer_mb(kDefaultWriteBufferMb);
   if (!s->has_max_open_files()) s->set_max_open_files(kDefaultMaxOpenFiles);
+  if (!s->has_wal_ship_interval_ms()) s->set_wal_ship_interval_ms(kDefaultWalShipIntervalMs);
   auto* l = t->mutable_limits();
   if (!l->has_max_body_bytes()) l->set_max_body_bytes(kDefaultMaxBodyBytes);
   if (!l->has_max_id_bytes()) l->set_max_id_bytes(kDefaultMaxIdBytes);

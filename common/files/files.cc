@@ -51,6 +51,11 @@ std::string Parent(const std::string& path) {
   return path.substr(0, slash);
 }
 
+std::string Basename(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
 absl::Status SyncFile(const std::string& path) { return SyncPath(path, 0, ""); }
 
 absl::Status SyncDirectory(const std::string& dir) {

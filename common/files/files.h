@@ -64,6 +64,8 @@ absl::StatusOr<absl::Duration> UnmodifiedFor(const std::string& path);
 
 // The directory holding `path` ("." for a bare name).
 std::string Parent(const std::string& path);
+// The last component of `path` (all of it for a bare name).
+std::string Basename(const std::string& path);
 
 }  // namespace agentcom::files
 

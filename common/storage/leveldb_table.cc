@@ -86,6 +86,11 @@ LevelDbTable::LevelDbTable(const TableOptions& options)
   if (options_.storage.durability() == DURABILITY_BUFFERED) {
     flusher_ = std::thread([this] { FlushLoop(); });
   }
+  if (!options_.wal_ship_root.empty() && options_.storage.wal_ship_interval_ms() > 0) {
+    shipper_ = std::make_unique<WalShipper>(wal_env_->target(), Clock::Real(), options_.dir,
+                                            options_.wal_ship_root);
+    shipper_->Start(absl::Milliseconds(options_.storage.wal_ship_interval_ms()));
+  }
 }
 
 LevelDbTable::~LevelDbTable() {
@@ -94,6 +99,7 @@ LevelDbTable::~LevelDbTable() {
     stopping_ = true;
   }
   if (flusher_.joinable()) flusher_.join();
+  shipper_.reset();
   absl::MutexLock l(&db_mu_);
   CloseLocked();
 }
@@ -485,6 +491,18 @@ TableStats LevelDbTable::Stats() {
         stats.set_wal_archive_bytes(stats.wal_archive_bytes() + size);
       }
     }
+  }
+  if (shipper_) {
+    const ShipProgress shipping = shipper_->Progress();
+    stats.set_wal_shipped_bytes(shipping.shipped_bytes);
+    stats.set_wal_ship_lag_bytes(shipping.lag_bytes);
+    if (shipping.shipped_through != absl::InfinitePast()) {
+      stats.set_wal_shipped_through_unix_seconds(absl::ToUnixMillis(shipping.shipped_through) /
+                                                 1000.0);
+    }
+    stats.set_wal_ship_lag_seconds(absl::ToDoubleSeconds(shipping.lag));
+    stats.set_wal_ship_failures(shipping.failures);
+    stats.set_wal_ship_error(shipping.last_error);
   }
   double ratio = 0;
   const uint64_t kept = stats.live_bytes() + internal::kUnreclaimableBytes;

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "common/storage/table.h"
 #include "common/storage/wal_archive.h"
+#include "common/storage/wal_shipper.h"
 
 namespace agentcom::storage {
 
@@ -91,6 +92,9 @@ class LevelDbTable final : public Table {
   // write-ahead logs LevelDB retires (wal_archive.h).
   const std::unique_ptr<WalArchivingEnv> wal_env_;
   leveldb::Env* const env_;
+  // Ships the logs to options_.wal_ship_root; nullptr when shipping is off.
+  // Stopped before the Env goes.
+  std::unique_ptr<WalShipper> shipper_;
   std::unique_ptr<leveldb::Cache> cache_;
   std::unique_ptr<const leveldb::FilterPolicy> filter_;
 

@@ -153,6 +153,9 @@ struct TableOptions {
   leveldb::Env* env = nullptr;
   // Not owned; may be nullptr. Must outlive the table.
   CorruptionListener* listener = nullptr;
+  // Where the table's write-ahead logs are shipped (ShippedWalRoot in
+  // wal_shipper.h), every storage.wal_ship_interval_ms; empty: not shipped.
+  std::string wal_ship_root;
 };
 
 // Opens (creating if needed) a table. Corruption found while opening does not

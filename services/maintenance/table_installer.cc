@@ -8,6 +8,7 @@
 #include "common/storage/backup.h"
 #include "common/storage/wal_archive.h"
 #include "common/storage/wal_replay.h"
+#include "common/storage/wal_shipper.h"
 
 namespace agentcom::maintenance {
 
@@ -75,25 +76,38 @@ absl::StatusOr<TableInstaller::Installed> TableInstaller::Install(
 absl::Status TableInstaller::Replay(const std::string& table,
                                     const common::v1::BackupManifest& manifest,
                                     const std::string& damaged_dir, Installed* installed) {
-  if (damaged_dir.empty()) return absl::OkStatus();  // there was no table
   if (manifest.generation().empty()) {
     installed->problems.push_back(absl::StrCat(
         "backup ", manifest.backup_id(),
         " predates the write-ahead log archive: writes made after it cannot be replayed"));
     return absl::OkStatus();
   }
-  absl::StatusOr<std::string> generation =
-      files::ReadFile(options_.env, absl::StrCat(damaged_dir, "/", storage::kGenerationFile));
-  if (!generation.ok() || *generation != manifest.generation()) {
-    installed->problems.push_back(absl::StrCat(
-        "backup ", manifest.backup_id(),
-        " is of an earlier history of the table (restored since, with no backup after that): "
-        "writes made after the backup cannot be replayed"));
-    return absl::OkStatus();
+  // The logs of the backup's history: the damaged table's own (when it is
+  // of that history) and the copies shipped to the backup directory, which
+  // are all there is when the table's directory was lost.
+  std::vector<storage::WalLog> local;
+  if (!damaged_dir.empty() && options_.env->FileExists(damaged_dir)) {
+    absl::StatusOr<std::string> generation =
+        files::ReadFile(options_.env, absl::StrCat(damaged_dir, "/", storage::kGenerationFile));
+    if (generation.ok() && *generation == manifest.generation()) {
+      local = storage::ListWalLogs(options_.env, damaged_dir, manifest.first_log_number());
+    } else {
+      installed->problems.push_back(absl::StrCat(
+          "the table's directory holds another history than backup ", manifest.backup_id(),
+          " (restored since, or re-created after its directory was lost): only the logs "
+          "shipped for the backup's history can be replayed"));
+    }
+  }
+  const std::vector<storage::WalLog> shipped = storage::ListWalLogs(
+      options_.env,
+      storage::ShippedWalDir(options_.topology->backup_dir(), table, manifest.generation()),
+      manifest.first_log_number());
+  if (local.empty() && shipped.empty() && damaged_dir.empty()) {
+    return absl::OkStatus();  // there was no table, and nothing was shipped
   }
   const absl::Time start = options_.clock->Now();
   const std::vector<storage::WalLog> logs =
-      storage::ListWalLogs(options_.env, damaged_dir, manifest.first_log_number());
+      storage::ChooseWalLogs(options_.env, local, shipped, &installed->problems);
   if (manifest.first_log_number() != 0 &&
       (logs.empty() || logs.front().number != manifest.first_log_number())) {
     // Kept until no backup needs it, so missing means lost; the sequence
@@ -113,6 +127,7 @@ absl::Status TableInstaller::Replay(const std::string& table,
             {{"table", table},
              {"backup_id", manifest.backup_id()},
              {"logs", report->logs},
+             {"shipped_logs", static_cast<uint64_t>(shipped.size())},
              {"operations", report->operations},
              {"lost_operations", report->lost_operations}});
   return absl::OkStatus();

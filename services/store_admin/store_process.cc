@@ -11,6 +11,7 @@
 #include "common/auth/tokens.h"
 #include "common/logging/log.h"
 #include "common/server/process_main.h"
+#include "common/storage/wal_shipper.h"
 #include "services/store_admin/store_admin_service.h"
 
 ABSL_FLAG(std::string, store, "",
@@ -89,6 +90,7 @@ absl::StatusOr<std::unique_ptr<StoreProcess>> StoreProcess::Start(const config::
     to.storage = config::EffectiveStorage(topology, t);
     to.env = options.env;
     to.listener = p->listener_.get();
+    to.wal_ship_root = storage::ShippedWalRoot(topology.backup_dir(), t.name());
     p->listener_->Touch(t.name());
     auto table = storage::OpenTable(to);
     if (!table.ok()) return table.status();
