@@ -2,6 +2,8 @@
 
 #include <leveldb/env.h>
 
+#include <map>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -13,6 +15,7 @@
 #include "common/storage/file_backup.h"
 #include "common/storage/table.h"
 #include "common/storage/wal_archive.h"
+#include "common/storage/wal_shipper.h"
 
 namespace agentcom::maintenance {
 namespace {
@@ -223,28 +226,49 @@ int BackupManager::PruneWalArchive(const std::string& table) {
       files::ReadFile(options_.env, absl::StrCat(table_dir, "/", storage::kGenerationFile));
   auto ids = storage::ListBackups(options_.topology->backup_dir(), table);
   if (!generation.ok() || !ids.ok()) return 0;
-  uint64_t needed_from = 0;  // the oldest log a retained backup starts from
+  // Per history of the table, the oldest log a retained backup starts from.
+  std::map<std::string, uint64_t> needed_from;
   for (const std::string& id : *ids) {
     auto manifest =
         storage::ReadManifest(storage::BackupPath(options_.topology->backup_dir(), table, id));
-    if (!manifest.ok() || manifest->generation() != *generation ||
-        manifest->first_log_number() == 0) {
+    if (!manifest.ok() || manifest->generation().empty() || manifest->first_log_number() == 0) {
       continue;
     }
-    if (needed_from == 0 || manifest->first_log_number() < needed_from) {
-      needed_from = manifest->first_log_number();
+    uint64_t& from = needed_from[manifest->generation()];
+    if (from == 0 || manifest->first_log_number() < from) from = manifest->first_log_number();
+  }
+  int pruned = 0;
+  auto prune_below = [&](const std::string& dir, uint64_t from) {
+    for (const storage::WalLog& log : storage::ListWalLogs(options_.env, dir, 0)) {
+      if (log.number >= from) break;
+      const std::string parent = files::Parent(log.path);
+      if (parent == table_dir) continue;  // LevelDB's own live log
+      if (files::RemoveFileDurably(options_.env, log.path).ok()) ++pruned;
+    }
+  };
+  // The table's archive: logs of its current history no backup needs.
+  if (auto it = needed_from.find(*generation); it != needed_from.end()) {
+    prune_below(table_dir, it->second);
+  }
+  // The shipped copies: the same per history; a history that is not the
+  // table's and that no retained backup starts in can no longer be
+  // replayed onto anything, and goes whole.
+  const std::string shipped_root = storage::ShippedWalRoot(options_.topology->backup_dir(), table);
+  std::vector<std::string> histories;
+  (void)options_.env->GetChildren(shipped_root, &histories);
+  for (const std::string& h : histories) {
+    if (h == "." || h == "..") continue;
+    const std::string dir = absl::StrCat(shipped_root, "/", h);
+    if (auto it = needed_from.find(h); it != needed_from.end()) {
+      prune_below(dir, it->second);
+    } else if (h != *generation && files::RemoveTree(options_.env, dir).ok()) {
+      log::Info("shipped write-ahead logs of an earlier history no backup needs were deleted",
+                {{"table", table}, {"generation", h}});
     }
   }
-  if (needed_from == 0) return 0;
-  int pruned = 0;
-  for (const storage::WalLog& log : storage::ListWalLogs(options_.env, table_dir, 0)) {
-    if (log.number >= needed_from) break;
-    if (files::Parent(log.path) != absl::StrCat(table_dir, "/", storage::kWalArchiveDir)) continue;
-    if (files::RemoveFileDurably(options_.env, log.path).ok()) ++pruned;
-  }
   if (pruned > 0) {
-    log::Info("archived write-ahead logs no backup needs were deleted",
-              {{"table", table}, {"logs", pruned}, {"kept_from", needed_from}});
+    log::Info("archived and shipped write-ahead logs no backup needs were deleted",
+              {{"table", table}, {"logs", pruned}});
   }
   return pruned;
 }

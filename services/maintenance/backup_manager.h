@@ -84,10 +84,12 @@ class BackupManager {
   // deleted.
   std::vector<std::string> ApplyRetention(const std::string& table);
   bool IsVerified(const std::string& table, const std::string& id);
-  // Deletes the archived write-ahead logs of the live table that no retained
-  // backup of its current generation needs (older than the oldest log such
-  // a backup starts from). Keeps them all while no such backup exists.
-  // Returns how many were deleted.
+  // Deletes the write-ahead logs no retained backup needs: in the live
+  // table's archive and among the shipped copies of each history, those
+  // older than the oldest log a retained backup of that history starts
+  // from (all kept while no such backup exists); and the shipped copies of
+  // a history that is not the table's and that no retained backup is of.
+  // Returns how many logs were deleted.
   int PruneWalArchive(const std::string& table);
 
   const Options options_;

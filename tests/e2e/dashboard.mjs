@@ -46,6 +46,8 @@ try {
   await page.waitForFunction((n) => document.querySelectorAll("#table-rows tr[data-table]").length === n,
                              expectedTables, { timeout: 15000 });
   check(true, `all ${expectedTables} tables are listed`);
+  await page.waitForSelector("[data-testid=shipped-agent_mailbox]:has-text('writes to')", { timeout: 15000 });
+  check(true, "the recovery point (shipped write-ahead logs) is shown");
   await page.waitForSelector("#live.on", { timeout: 10000 });
   check(true, "the live event stream is connected");
   await page.screenshot({ path: `${artifacts}/dashboard.png`, fullPage: true });

@@ -95,6 +95,7 @@ function renderTables() {
       el("td", {}, bar, el("span", { class: "frag-label" }, `${(frag * 100).toFixed(1)}%`)),
       el("td", { title: t.last_backup_id || "" }, fmtAge(t.last_backup_time),
         t.last_backup_result && t.last_backup_result !== "ok" ? el("div", { class: "error" }, t.last_backup_result) : ""),
+      recoveryPoint(s),
       el("td", {}, t.last_compaction_result || "never"),
       el("td", {},
         el("button", { class: "small", onclick: (e) => compactOne(e.target, s.table) }, "Compact"), " ",
@@ -105,8 +106,19 @@ function renderTables() {
   }
 }
 
+// Where a restore would go back to if the whole data directory were lost:
+// the moment up to which the table's write-ahead logs are shipped.
+function recoveryPoint(s) {
+  const through = Number(s.wal_shipped_through_unix_seconds || 0);
+  const title = `write-ahead log archive ${fmtBytes(s.wal_archive_bytes || 0)}; ` +
+    `${fmtBytes(s.wal_ship_lag_bytes || 0)} not shipped at the last round`;
+  return el("td", { title, "data-testid": `shipped-${s.table}` },
+    through > 0 ? `writes to ${fmtAge(new Date(through * 1000).toISOString())}` : "not shipped",
+    s.wal_ship_error ? el("div", { class: "error" }, s.wal_ship_error) : "");
+}
+
 function backupRow(table) {
-  const cell = el("td", { colspan: 8 }, el("span", { class: "muted" }, "Loading backups…"));
+  const cell = el("td", { colspan: 9 }, el("span", { class: "muted" }, "Loading backups…"));
   const row = el("tr", { class: "backups", "data-backups": table }, cell);
   api("GET", `/api/admin/backups/${encodeURIComponent(table)}`).then((data) => {
     const list = el("ul");

@@ -9,10 +9,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/files/files.h"
 #include "common/storage/backup.h"
 #include "common/storage/file_backup.h"
 #include "common/storage/wal.h"
 #include "common/storage/wal_archive.h"
+#include "common/storage/wal_shipper.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "leveldb/env.h"
@@ -373,6 +375,72 @@ TEST_F(MaintenanceTest, ADamagedArchivedLogIsReportedAsExactlyTheOperationsLost)
   EXPECT_EQ(lost->counter.value, static_cast<double>(ops));
   // The table serves what could be brought back.
   EXPECT_TRUE(Mailbox()->Verify().ok());
+}
+
+// The same damage with the logs shipped to the backup directory: the
+// shipped copy of the damaged log is replayed and nothing is lost.
+TEST_F(MaintenanceTest, ADamagedArchivedLogIsReplayedFromItsShippedCopy) {
+  Fill(300);
+  Backup();
+  for (int gen = 1; gen <= 3; ++gen) {
+    Fill(500, gen);
+    ASSERT_TRUE(Mailbox()->Compact().ok());
+  }
+  const std::string table_dir = topology_.data_dir() + "/agent_mailbox";
+  storage::WalShipper shipper(leveldb::Env::Default(), &clock_, table_dir,
+                              storage::ShippedWalRoot(topology_.backup_dir(), "agent_mailbox"));
+  ASSERT_TRUE(shipper.ShipOnce().ok());
+  const storage::VerifyResult before = *Mailbox()->Verify();
+  const uint64_t records = Mailbox()->Stats().records();
+  const storage::WalLog victim = storage::ListWalLogs(leveldb::Env::Default(), table_dir, 0)[1];
+  ASSERT_THAT(victim.path, HasSubstr("/wal-archive/"));
+  testing::FlipBytes(victim.path, 20, 1);
+  CorruptLiveMailbox();
+  ASSERT_TRUE(*core_->ReportCorruption("agent_mailbox", "Corruption: x", records));
+  ASSERT_TRUE(core_->WaitRestoresIdle(absl::Seconds(60)));
+  v1::Event complete = events_->After(0, 1000).back();
+  ASSERT_EQ(complete.type(), "recovery_complete");
+  EXPECT_EQ(complete.details().at("lost_operations"), "0");
+  EXPECT_THAT(complete.details().at("replay_problems"),
+              HasSubstr(absl::StrCat("log ", victim.number,
+                                     ": the table's copy is damaged; the shipped copy")));
+  auto after = Mailbox()->Verify();
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->content_hash, before.content_hash);
+}
+
+// Retention deletes shipped logs no retained backup needs, and the shipped
+// logs of an earlier history once no retained backup is of it.
+TEST_F(MaintenanceTest, RetentionPrunesShippedLogsNoBackupNeeds) {
+  topology_.mutable_maintenance()->set_backup_retention(1);
+  NewCore();
+  const std::string table_dir = topology_.data_dir() + "/agent_mailbox";
+  const std::string root = storage::ShippedWalRoot(topology_.backup_dir(), "agent_mailbox");
+  storage::WalShipper shipper(leveldb::Env::Default(), &clock_, table_dir, root);
+  const std::string earlier = absl::StrCat(root, "/0123456789abcdef");
+  fs::create_directories(earlier);
+  std::ofstream(earlier + "/000007.log") << "an earlier history";
+  for (int gen = 0; gen < 3; ++gen) {
+    Fill(300, gen);
+    ASSERT_TRUE(Mailbox()->Compact().ok());
+  }
+  ASSERT_TRUE(shipper.ShipOnce().ok());
+  const std::string generation = *files::ReadFile(
+      leveldb::Env::Default(), absl::StrCat(table_dir, "/", storage::kGenerationFile));
+  const std::string shipped =
+      storage::ShippedWalDir(topology_.backup_dir(), "agent_mailbox", generation);
+  const size_t shipped_before = storage::ListWalLogs(leveldb::Env::Default(), shipped, 0).size();
+  ASSERT_GE(shipped_before, 3u);
+  const std::string id = Backup();
+  const auto manifest =
+      *storage::ReadManifest(storage::BackupPath(topology_.backup_dir(), "agent_mailbox", id));
+  const std::vector<storage::WalLog> left =
+      storage::ListWalLogs(leveldb::Env::Default(), shipped, 0);
+  ASSERT_FALSE(left.empty());
+  EXPECT_LT(left.size(), shipped_before);
+  EXPECT_GE(left.front().number, manifest.first_log_number());
+  EXPECT_FALSE(fs::exists(earlier));
+  EXPECT_TRUE(fs::exists(shipped));
 }
 
 TEST_F(MaintenanceTest, WithNoUsableBackupTheTableIsDegradedAndKeptInQuarantine) {
