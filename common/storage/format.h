@@ -19,6 +19,9 @@ namespace agentcom::storage::internal {
 inline constexpr char kDataPrefix = 'd';
 inline constexpr char kMetaPrefix = 'm';
 inline constexpr absl::string_view kStatsKey = "mstats";
+// The floor below which Table::NextSequence never goes (EncodeU64), set
+// when a table opens after a restore that may have lost writes.
+inline constexpr absl::string_view kSequenceFloorKey = "mseqfloor";
 
 inline std::string DataKey(absl::string_view key) {
   std::string k;

@@ -14,8 +14,11 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/fault/fault.h"
 #include "common/files/files.h"
@@ -24,6 +27,7 @@
 #include "common/storage/backup.h"
 #include "common/storage/file_backup.h"
 #include "common/storage/format.h"
+#include "common/storage/keys.h"
 #include "common/storage/table_metrics.h"
 #include "common/storage/wal.h"
 #include "common/storage/wal_archive.h"
@@ -80,6 +84,8 @@ LevelDbTable::LevelDbTable(const TableOptions& options)
       wal_env_(std::make_unique<WalArchivingEnv>(
           options.env != nullptr ? options.env : leveldb::Env::Default(), options.dir)),
       env_(wal_env_.get()),
+      sequence_bound_path_(
+          absl::StrCat(files::Parent(options.dir), "/.", options.name, ".sequence-bound")),
       cache_(leveldb::NewLRUCache(size_t{options.storage.block_cache_mb()} << 20)),
       filter_(leveldb::NewBloomFilterPolicy(10)),
       state_(TABLE_STATE_OK) {
@@ -145,6 +151,10 @@ absl::Status LevelDbTable::OpenLocked() {
   }
   db_.reset(raw);
   if (auto generation = EnsureGeneration(); !generation.ok()) return generation.status();
+  if (auto floor = LoadSequenceFloor(); !floor.ok()) {
+    if (state() == TABLE_STATE_CORRUPTED) return absl::OkStatus();
+    return floor;
+  }
   SetStateFromMarkers();
   absl::Status counted = LoadOrRecountStats();
   // Corruption found while recounting (after a crash, or a close that
@@ -152,6 +162,57 @@ absl::Status LevelDbTable::OpenLocked() {
   // that its store still starts and serves its other tables.
   if (!counted.ok() && state() == TABLE_STATE_CORRUPTED) return absl::OkStatus();
   return counted;
+}
+
+absl::Status LevelDbTable::LoadSequenceFloor() {
+  uint64_t bound = 0;
+  if (absl::StatusOr<std::string> text = files::ReadFile(env_, sequence_bound_path_); text.ok()) {
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &bound)) bound = 0;
+  } else if (!absl::IsNotFound(text.status())) {
+    return text.status();
+  }
+  uint64_t floor = 0;
+  std::string bytes;
+  leveldb::Status s = db_->Get(CheckedRead(), ToSlice(internal::kSequenceFloorKey), &bytes);
+  if (s.ok()) {
+    floor = DecodeU64(bytes);
+  } else if (!IsAbsentKey(s)) {
+    return Classify(s, "open");
+  }
+  const std::string marker = absl::StrCat(options_.dir, "/", kLossyRestoreMarkerFile);
+  if (env_->FileExists(marker) && bound > floor) {
+    leveldb::WriteOptions sync;
+    sync.sync = true;
+    s = db_->Put(sync, ToSlice(internal::kSequenceFloorKey), EncodeU64(bound));
+    if (!s.ok()) return Classify(s, "open");
+    log::Warn(
+        "the table was restored with writes lost: sequence numbers continue above every one "
+        "it issued before",
+        {{"table", name()}, {"floor", bound}, {"previous_floor", floor}});
+    floor = bound;
+  }
+  if (env_->FileExists(marker)) {
+    if (auto r = files::RemoveFileDurably(env_, marker); !r.ok()) return r;
+  }
+  absl::MutexLock l(&sequence_mu_);
+  sequence_floor_ = floor;
+  sequence_bound_ = std::max(bound, floor);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> LevelDbTable::NextSequence(uint64_t last) {
+  absl::MutexLock l(&sequence_mu_);
+  const uint64_t next = std::max(last, sequence_floor_) + 1;
+  if (next > sequence_bound_) {
+    const uint64_t bound = next + kSequenceReservation;
+    if (auto s = files::WriteFileAtomically(env_, sequence_bound_path_, absl::StrCat(bound, "\n"));
+        !s.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot record the sequence bound of table ", name(), ": ", s.message()));
+    }
+    sequence_bound_ = bound;
+  }
+  return next;
 }
 
 absl::StatusOr<std::string> LevelDbTable::EnsureGeneration() {

@@ -52,6 +52,7 @@ class LevelDbTable final : public Table {
   absl::StatusOr<BackupManifest> Snapshot(const std::string& backup_root) override;
   absl::Status Reopen(bool repair) override;
   absl::StatusOr<VerifyResult> FinishRestore(const VerifyResult& expected) override;
+  absl::StatusOr<uint64_t> NextSequence(uint64_t last) override;
 
  private:
   static constexpr int kStripes = 64;
@@ -85,6 +86,9 @@ class LevelDbTable final : public Table {
   // Maps a LevelDB status to the table's error, marking corruption.
   absl::Status Classify(const leveldb::Status& s, absl::string_view op);
   void MarkCorrupted(const std::string& reason);
+  // Loads the sequence floor and bound; after a lossy restore raises the
+  // floor to the bound (kept in the table) and removes the marker.
+  absl::Status LoadSequenceFloor() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
   void FlushLoop();
 
   const TableOptions options_;
@@ -119,6 +123,12 @@ class LevelDbTable final : public Table {
   // keeps such errors sticky and its log may end in a partial record, so the
   // table accepts no more writes until it has been reopened on a fresh log.
   std::atomic<bool> needs_reopen_{false};
+  // NextSequence: never below floor; bound_ is persisted in
+  // sequence_bound_path_ before a number above it is issued.
+  const std::string sequence_bound_path_;
+  absl::Mutex sequence_mu_;
+  uint64_t sequence_floor_ ABSL_GUARDED_BY(sequence_mu_) = 0;
+  uint64_t sequence_bound_ ABSL_GUARDED_BY(sequence_mu_) = 0;
   // One Snapshot at a time (they share the backup pool's temporary names).
   absl::Mutex snapshot_mu_;
   absl::Time last_reopen_attempt_ ABSL_GUARDED_BY(db_mu_) = absl::InfinitePast();

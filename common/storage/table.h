@@ -41,6 +41,16 @@ inline constexpr char kRestoringMarkerFile[] = "AGENTCOM_RESTORING";
 // a restore replays only write-ahead logs of the same LevelDB history.
 inline constexpr char kGenerationFile[] = "AGENTCOM_GENERATION";
 
+// A file maintenance puts in a table directory it installs when the restore
+// may have lost acknowledged writes (a damaged or missing log, no usable
+// backup): at its next open the table raises its sequence floor above every
+// number it ever issued (Table::NextSequence), so none is issued twice.
+inline constexpr char kLossyRestoreMarkerFile[] = "AGENTCOM_LOSSY_RESTORE";
+
+// How far ahead of the numbers issued the bound kept beside the table
+// (<data_dir>/.<table>.sequence-bound) is moved: one fsync per this many.
+inline constexpr uint64_t kSequenceReservation = 10000;
+
 // Told when a table first turns corrupted. Implementations must not block
 // for long: they are called on the request path that found the corruption.
 class CorruptionListener {
@@ -141,6 +151,15 @@ class Table {
   // traversal fails or finds other contents (the table stays RESTORING,
   // having served nothing); UNAVAILABLE when the marker cannot be removed.
   virtual absl::StatusOr<VerifyResult> FinishRestore(const VerifyResult& expected) = 0;
+
+  // The number to issue after `last`, the newest one a counter kept in the
+  // table holds (a mailbox's or channel's sequence): last + 1, and above
+  // every number the table ever issued once a restore may have lost writes
+  // (kLossyRestoreMarkerFile), so a number acknowledged before the restore
+  // is never issued again. Before issuing beyond the bound kept beside the
+  // table it moves the bound kSequenceReservation further (fsync);
+  // UNAVAILABLE when that fails.
+  virtual absl::StatusOr<uint64_t> NextSequence(uint64_t last) = 0;
 };
 
 struct TableOptions {

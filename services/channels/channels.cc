@@ -96,9 +96,12 @@ absl::StatusOr<v1::PublishResponse> Channels::Publish(const v1::PublishRequest& 
   absl::MutexLock l(&LockFor(r.channel()));
   auto last = history_->Get(SeqKey(r.channel()));
   if (!last.ok()) return last.status();
+  absl::StatusOr<uint64_t> next =
+      history_->NextSequence(last->has_value() ? storage::DecodeU64(**last) : 0);
+  if (!next.ok()) return next.status();
   v1::ChannelMessage message;
   message.set_channel(r.channel());
-  message.set_seq((last->has_value() ? storage::DecodeU64(**last) : 0) + 1);
+  message.set_seq(*next);
   message.set_from(r.from());
   message.set_body(r.body());
   *message.mutable_time() = server::ToProtoTime(clock_->Now());

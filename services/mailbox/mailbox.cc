@@ -63,7 +63,10 @@ absl::StatusOr<v1::EnqueueResponse> Mailbox::Enqueue(const v1::EnqueueRequest& r
   absl::MutexLock lock(&stripes_[absl::Hash<std::string>()(agent) % kStripes]);
   absl::StatusOr<std::optional<std::string>> last = table_->Get(SeqKey(agent));
   if (!last.ok()) return last.status();
-  const uint64_t seq = (last->has_value() ? storage::DecodeU64(**last) : 0) + 1;
+  absl::StatusOr<uint64_t> next =
+      table_->NextSequence(last->has_value() ? storage::DecodeU64(**last) : 0);
+  if (!next.ok()) return next.status();
+  const uint64_t seq = *next;
   message.set_seq(seq);
   storage::TableBatch batch;
   batch.Put(SeqKey(agent), storage::EncodeU64(seq));

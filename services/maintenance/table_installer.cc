@@ -3,6 +3,7 @@
 #include <leveldb/env.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/files/files.h"
 #include "common/logging/log.h"
 #include "common/storage/backup.h"
@@ -39,6 +40,7 @@ absl::StatusOr<TableInstaller::Installed> TableInstaller::Install(
       return s;
     }
     installed.expected = {0, ""};
+    installed.may_have_lost = true;
   } else {
     absl::StatusOr<common::v1::BackupManifest> manifest =
         // Files checked; the records are read back by FinishRestore's
@@ -61,6 +63,14 @@ absl::StatusOr<TableInstaller::Installed> TableInstaller::Install(
                        installed.expected.record_count));
     }
   }
+  if (installed.may_have_lost || installed.lost_operations > 0) {
+    if (auto s = files::WriteFileAtomically(
+            options_.env, absl::StrCat(staging, "/", storage::kLossyRestoreMarkerFile),
+            absl::StrCat(absl::StrJoin(installed.problems, "\n"), "\n"));
+        !s.ok()) {
+      return s;
+    }
+  }
   // The store opens the table RESTORING and serves no agent until
   // FinishRestore has verified it (R3).
   if (auto s = files::WriteFileAtomically(options_.env,
@@ -80,6 +90,7 @@ absl::Status TableInstaller::Replay(const std::string& table,
     installed->problems.push_back(absl::StrCat(
         "backup ", manifest.backup_id(),
         " predates the write-ahead log archive: writes made after it cannot be replayed"));
+    installed->may_have_lost = true;
     return absl::OkStatus();
   }
   // The logs of the backup's history: the damaged table's own (when it is
@@ -96,6 +107,7 @@ absl::Status TableInstaller::Replay(const std::string& table,
           "the table's directory holds another history than backup ", manifest.backup_id(),
           " (restored since, or re-created after its directory was lost): only the logs "
           "shipped for the backup's history can be replayed"));
+      installed->may_have_lost = true;
     }
   }
   const std::vector<storage::WalLog> shipped = storage::ListWalLogs(
@@ -103,7 +115,10 @@ absl::Status TableInstaller::Replay(const std::string& table,
       storage::ShippedWalDir(options_.topology->backup_dir(), table, manifest.generation()),
       manifest.first_log_number());
   if (local.empty() && shipped.empty() && damaged_dir.empty()) {
-    return absl::OkStatus();  // there was no table, and nothing was shipped
+    // No table (its directory lost, or never created) and nothing shipped:
+    // whatever was written after the backup is gone.
+    installed->may_have_lost = true;
+    return absl::OkStatus();
   }
   const absl::Time start = options_.clock->Now();
   const std::vector<storage::WalLog> logs =
@@ -115,6 +130,7 @@ absl::Status TableInstaller::Replay(const std::string& table,
     installed->problems.push_back(absl::StrCat(
         "log ", manifest.first_log_number(), ", the first one backup ", manifest.backup_id(),
         " needs, is missing: the writes it held are lost (how many is not known)"));
+    installed->may_have_lost = true;
   }
   absl::StatusOr<storage::ReplayReport> report =
       storage::ReplayWalLogs(options_.env, StagingDir(table), logs);
@@ -122,6 +138,8 @@ absl::Status TableInstaller::Replay(const std::string& table,
   if (!report.ok()) return report.status();
   installed->replayed_operations = report->operations;
   installed->lost_operations = report->lost_operations;
+  // Damage at the end of the last log hides how much it held.
+  if (report->lost_operations > 0 || !report->problems.empty()) installed->may_have_lost = true;
   for (const std::string& p : report->problems) installed->problems.push_back(p);
   log::Info("write-ahead logs replayed onto the backup",
             {{"table", table},

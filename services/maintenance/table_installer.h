@@ -39,6 +39,10 @@ class TableInstaller {
     // What kept the replay from being complete, one line each.
     std::vector<std::string> problems;
     double replay_seconds = 0;
+    // Acknowledged writes may be missing (a damaged or missing log, another
+    // history, an empty table): the table is told to issue sequence numbers
+    // above every one it issued before (kLossyRestoreMarkerFile).
+    bool may_have_lost = false;
   };
 
   explicit TableInstaller(Options options) : options_(options) {}

@@ -104,6 +104,9 @@ class FailingTable : public storage::Table {
   }
   storage::TableStats Stats() override { return base_->Stats(); }
   absl::Status Compact() override { return base_->Compact(); }
+  absl::StatusOr<uint64_t> NextSequence(uint64_t last) override {
+    return base_->NextSequence(last);
+  }
   absl::StatusOr<storage::VerifyResult> Verify() override { return base_->Verify(); }
   absl::StatusOr<storage::BackupManifest> Snapshot(const std::string& root) override {
     return base_->Snapshot(root);

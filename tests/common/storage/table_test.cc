@@ -462,6 +462,48 @@ TEST_F(TableTest, DegradedMarkerIsReportedAndTheTableServes) {
   EXPECT_EQ(t->Stats().state(), TABLE_STATE_DEGRADED);
 }
 
+// Issue 14: sequence numbers are never issued twice. A counter's next
+// number is last + 1; after a restore that may have lost writes (the marker
+// maintenance leaves), it continues above every number the table issued,
+// which the bound kept beside the table (outside what a restore replaces)
+// records ahead of time; the floor is kept in the table from then on.
+TEST_F(TableTest, AfterALossyRestoreSequenceNumbersContinueAboveEveryOneIssued) {
+  const std::string bound_file = dir_.Sub(".agent_mailbox.sequence-bound");
+  uint64_t issued = 0;
+  {
+    auto t = Open();
+    for (uint64_t last = 0; last < 20; ++last) {
+      auto next = t->NextSequence(last);
+      ASSERT_TRUE(next.ok()) << next.status();
+      EXPECT_EQ(*next, last + 1);
+      issued = *next;
+    }
+  }
+  std::ifstream in(bound_file);
+  uint64_t bound = 0;
+  in >> bound;
+  EXPECT_EQ(bound, 1 + kSequenceReservation);  // moved once, at the first number
+  {
+    auto t = Open();  // an ordinary reopen (or a lossless restore): no jump
+    EXPECT_EQ(*t->NextSequence(5), 6u);
+  }
+  // What a lossy restore installs: the table's counters went back to 5.
+  std::ofstream(dir_.Sub("agent_mailbox") + "/" + kLossyRestoreMarkerFile) << "log 7 damaged\n";
+  {
+    auto t = Open();
+    EXPECT_FALSE(
+        std::filesystem::exists(dir_.Sub("agent_mailbox") + "/" + kLossyRestoreMarkerFile));
+    const uint64_t next = *t->NextSequence(5);
+    EXPECT_GT(next, issued);
+    EXPECT_EQ(next, bound + 1);
+    EXPECT_EQ(*t->NextSequence(next), next + 1);  // then as usual
+  }
+  {
+    auto t = Open();  // the floor is kept in the table
+    EXPECT_EQ(*t->NextSequence(0), bound + 1);
+  }
+}
+
 // Issue 12: a table installed by a restore serves no agent until it has been
 // verified, so no acknowledged write can land in a copy that a failed
 // verification would then throw away.

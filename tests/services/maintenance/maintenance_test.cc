@@ -323,7 +323,8 @@ TEST_F(MaintenanceTest, AnAutomaticRestoreLosesNoAcknowledgedWrite) {
     EXPECT_EQ(complete.details().at("lost_operations"), "0");
     EXPECT_GT(std::stoi(complete.details().at("replayed_operations")), 1000);
     EXPECT_EQ(complete.details().count("replay_problems"), 0u);
-    EXPECT_EQ(Backups().size(), backups + 1);  // the new base
+    EXPECT_EQ(Backups().size(), backups + 1);      // the new base
+    EXPECT_EQ(*Mailbox()->NextSequence(41), 42u);  // nothing lost: no jump
   }
   auto* lost = FindMetric("agentcom_restore_lost_operations_total", "agent_mailbox");
   ASSERT_NE(lost, nullptr);
@@ -362,6 +363,7 @@ TEST_F(MaintenanceTest, ADamagedArchivedLogIsReportedAsExactlyTheOperationsLost)
   for (const auto& b : damaged_log->batches) readable += b.ops.size();
   ASSERT_LT(readable, ops);
   ops -= readable;
+  const uint64_t issued = *Mailbox()->NextSequence(41);
   CorruptLiveMailbox();
   ASSERT_TRUE(*core_->ReportCorruption("agent_mailbox", "Corruption: x", records));
   ASSERT_TRUE(core_->WaitRestoresIdle(absl::Seconds(60)));
@@ -373,8 +375,10 @@ TEST_F(MaintenanceTest, ADamagedArchivedLogIsReportedAsExactlyTheOperationsLost)
   auto* lost = FindMetric("agentcom_restore_lost_operations_total", "agent_mailbox");
   ASSERT_NE(lost, nullptr);
   EXPECT_EQ(lost->counter.value, static_cast<double>(ops));
-  // The table serves what could be brought back.
+  // The table serves what could be brought back, and issues no sequence
+  // number it issued before.
   EXPECT_TRUE(Mailbox()->Verify().ok());
+  EXPECT_GT(*Mailbox()->NextSequence(41), issued);
 }
 
 // The same damage with the logs shipped to the backup directory: the
