@@ -14,7 +14,8 @@ namespace agentcom::fault {
 // "serving", and "degrading", "starting_empty" for degraded mode),
 // "backup" (maintenance, a snapshot written but not yet verified),
 // "compaction" (maintenance, a compaction done but not yet recorded) and
-// "snapshot" (a store, backup files written but not yet committed).
+// "snapshot" (a store, backup files written but not yet committed) and
+// "shipping" (a store, bytes appended to a shipped log but not fsynced).
 // Without the variable this is a no-op.
 void KillHereIfAsked(absl::string_view point);
 

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "common/fault/fault.h"
 #include "common/files/files.h"
 #include "common/logging/log.h"
 #include "common/storage/table.h"
@@ -184,6 +185,8 @@ absl::Status WalShipper::ShipLog(const WalLog& log, const std::string& dest_dir,
     }
     if (chunk.empty()) break;  // cannot happen for bytes below the size read
     if (leveldb::Status s = out->Append(chunk); !s.ok()) return files::FromLevelDb(s, dest);
+    // Bytes appended to a copy, not yet fsynced, later logs not shipped.
+    if (copied > 0) fault::KillHereIfAsked("shipping");
     offset += chunk.size();
     *shipped += chunk.size();
   }

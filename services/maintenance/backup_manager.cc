@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "common/fault/fault.h"
 #include "common/files/files.h"
 #include "common/logging/log.h"
@@ -285,7 +286,20 @@ absl::StatusOr<v1::ListBackupsResponse> BackupManager::List(
       info->set_backup_id(*it);
       auto manifest =
           storage::ReadManifest(storage::BackupPath(options_.topology->backup_dir(), table, *it));
-      if (manifest.ok()) Describe(*manifest, info);
+      if (!manifest.ok()) continue;
+      Describe(*manifest, info);
+      if (manifest->generation().empty()) continue;
+      const std::vector<storage::WalLog> shipped = storage::ListWalLogs(
+          options_.env,
+          storage::ShippedWalDir(options_.topology->backup_dir(), table, manifest->generation()),
+          manifest->first_log_number());
+      info->set_shipped_logs(static_cast<uint32_t>(shipped.size()));
+      if (shipped.empty()) continue;
+      // Logs are shipped in number order, so the newest is the last written.
+      if (absl::StatusOr<absl::Duration> age = files::UnmodifiedFor(shipped.back().path);
+          age.ok()) {
+        *info->mutable_shipped_logs_through() = server::ToProtoTime(absl::Now() - *age);
+      }
     }
   }
   return out;

@@ -5,7 +5,8 @@
 //   2. incremental backup after 1% of the records changed vs the full one;
 //   3. restore to a verified, open table vs `cp -r` of the table;
 //   4. sync write throughput with the write-ahead log archive vs without;
-//   5. writers' p99 during a backup vs without.
+//   5. writers' p99 during a backup vs without;
+//   6. sync write throughput while the logs are shipped every second vs not.
 // The full system's restore (supervisord stop/start included) is in
 // agentcom_bench. See BENCHMARKS.md.
 //
@@ -17,6 +18,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 #include <vector>
@@ -29,6 +31,7 @@
 #include "common/storage/backup.h"
 #include "common/storage/table.h"
 #include "common/storage/wal_archive.h"
+#include "common/storage/wal_shipper.h"
 #include "tests/support/test_support.h"
 
 ABSL_FLAG(int, records, 1000000, "Records of ~200 bytes in the table.");
@@ -264,6 +267,34 @@ int Main() {
       "5. writers' p99 (%d writers): %.2f ms without a backup, %.2f ms during one (%.2f s); "
       "ratio %.2fx\n",
       writers, P99(quiet), P99(during), during_seconds, P99(during) / P99(quiet));
+
+  // 6. Sync writes while a WalShipper ships the logs every second (as a
+  // store does) vs the archive alone.
+  std::vector<double> shipped, unshipped;
+  uint64_t shipped_bytes = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    const std::string a = dir.Sub(absl::StrCat("ship-on-", rep));
+    const std::string b = dir.Sub(absl::StrCat("ship-off-", rep));
+    fs::create_directories(a);
+    fs::create_directories(b);
+    std::ofstream(absl::StrCat(a, "/", storage::kGenerationFile)) << "bench";
+    {
+      storage::WalArchivingEnv archiving(leveldb::Env::Default(), a);
+      storage::WalShipper shipper(leveldb::Env::Default(), Clock::Real(), a,
+                                  dir.Sub(absl::StrCat("shipped-", rep)));
+      shipper.Start(absl::Seconds(1));
+      shipped.push_back(SyncPutRate(&archiving, a, writers, per_writer));
+      shipped_bytes += shipper.Progress().shipped_bytes;
+    }
+    storage::WalArchivingEnv archiving(leveldb::Env::Default(), b);
+    unshipped.push_back(SyncPutRate(&archiving, b, writers, per_writer));
+  }
+  std::sort(shipped.begin(), shipped.end());
+  std::sort(unshipped.begin(), unshipped.end());
+  std::cout << absl::StrFormat(
+      "6. sync puts/s, %d writers, median of 3: logs shipped every 1 s %.0f (%.1f MiB shipped), "
+      "not shipped %.0f; ratio %.2fx\n",
+      writers, shipped[1], shipped_bytes / 1048576.0, unshipped[1], shipped[1] / unshipped[1]);
   return restored.ok() && same ? 0 : 1;
 }
 

@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "common/storage/backup.h"
 #include "common/storage/file_backup.h"
+#include "common/storage/wal_shipper.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/system_fixture.h"
@@ -385,7 +386,9 @@ class KilledMidOperationTest : public FaultTest {
   // The backups' directories, without the shared pool of table files.
   std::vector<std::string> BackupDirs() {
     std::vector<std::string> dirs = FilesIn(system_->topology().backup_dir() + "/agent_mailbox");
-    dirs.erase(std::remove(dirs.begin(), dirs.end(), storage::kPoolDir), dirs.end());
+    for (const char* shared : {storage::kPoolDir, storage::kShippedWalDir}) {
+      dirs.erase(std::remove(dirs.begin(), dirs.end(), shared), dirs.end());
+    }
     return dirs;
   }
   std::string marker_;
@@ -412,6 +415,41 @@ TEST_F(KilledMidOperationTest, AStoreKilledDuringSnapshotLeavesOnlyAnIgnoredPart
   ASSERT_EQ(system_->CorruptMailboxAndRead().error_code(), grpc::StatusCode::UNAVAILABLE);
   ASSERT_TRUE(WaitServed(kMessages, absl::Seconds(90)));
   ExpectRestoredFrom(id);
+}
+
+// The store dies in the middle of shipping its logs (bytes appended to a
+// shipped copy, not fsynced, later logs not shipped). The restarted store
+// continues the copies, and when the data directory is then lost the backup
+// plus the shipped logs alone bring back every acknowledged write.
+TEST_F(KilledMidOperationTest, AStoreKilledWhileShippingLogsLosesNothing) {
+  StartWithKill("mailbox", "shipping");
+  // A message now and then, so that some round appends to a copy.
+  size_t acknowledged = 0;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
+       ReadFile(marker_) != "shipping";) {
+    ASSERT_LT(absl::Now(), deadline) << "the store never reached the shipping kill point";
+    grpc::ClientContext ctx;
+    Authorize(&ctx, system_->agent_token());
+    mailbox::v1::EnqueueRequest r;
+    r.set_agent_id("alice");
+    r.mutable_message()->set_body("before the kill");
+    mailbox::v1::EnqueueResponse out;
+    acknowledged += mailbox_->Enqueue(&ctx, r, &out).ok();
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  ASSERT_GT(acknowledged, 0u);
+  ASSERT_TRUE(system_->WaitRunning("mailbox", absl::Seconds(30)));
+  ASSERT_TRUE(WaitServed(acknowledged, absl::Seconds(30)));
+  std::string id;
+  ASSERT_TRUE(BackUpMailbox(&id).ok());
+  system_->EnqueueMessages(kMessages);
+  ASSERT_NO_FATAL_FAILURE(WaitLogsShipped("agent_mailbox"));
+  ASSERT_NO_FATAL_FAILURE(LoseMailboxDataDirectory());
+  maintenance::v1::RestoreResult restored;
+  ASSERT_NO_FATAL_FAILURE(RestoreMailbox(&restored));
+  EXPECT_EQ(restored.backup_id(), id);
+  EXPECT_EQ(restored.lost_operations(), 0u);
+  ASSERT_TRUE(WaitServed(kMessages + acknowledged, absl::Seconds(30)));
 }
 
 // Maintenance dies after the store wrote a backup but before verifying it.

@@ -30,19 +30,7 @@ namespace mbx = ::agentcom::mailbox::v1;
 
 constexpr int kMessages = 3000;
 
-class RecoveryTest : public SystemTest {
- protected:
-  // A manual restore of agent_mailbox from its newest backup that verifies.
-  void RestoreMailbox(mnt::RestoreResult* restored) {
-    grpc::ClientContext ctx;
-    Admin(&ctx);
-    mnt::RestoreTableRequest r;
-    r.set_table("agent_mailbox");
-    grpc::Status s = maintenance_->RestoreTable(&ctx, r, restored);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    EXPECT_EQ(restored->outcome(), mnt::RESTORE_OUTCOME_RESTORED) << restored->reason();
-  }
-};
+class RecoveryTest : public SystemTest {};
 
 TEST_F(RecoveryTest, FlippedBytesInALiveTableAreRestoredAutomatically) {
   system_->EnqueueMessages(kMessages);
@@ -150,33 +138,11 @@ TEST_F(RecoveryTest, ALostDataDirectoryComesBackFromTheBackupAndTheShippedLogs) 
   const std::string backup_id = system_->CompactAndBackUpMailbox();
   ASSERT_FALSE(backup_id.empty());
   system_->EnqueueMessages(500);  // after the backup: only in the logs
-  const absl::Time written = absl::Now();
-
-  // Wait until the store reports every byte written so far as shipped
-  // (GetHealth carries each table's shipping progress).
-  common::v1::TableStats mailbox;
-  for (const absl::Time deadline = absl::Now() + absl::Seconds(30);;) {
-    grpc::ClientContext ctx;
-    Admin(&ctx);
-    mnt::GetHealthResponse health;
-    ASSERT_TRUE(maintenance_->GetHealth(&ctx, {}, &health).ok());
-    for (const auto& t : health.tables()) {
-      if (t.stats().table() == "agent_mailbox") mailbox = t.stats();
-    }
-    if (mailbox.wal_shipped_through_unix_seconds() > absl::ToUnixSeconds(written) + 0.0) break;
-    ASSERT_LT(absl::Now(), deadline) << mailbox.DebugString();
-    absl::SleepFor(absl::Milliseconds(200));
-  }
-  EXPECT_GT(mailbox.wal_shipped_bytes(), 500u * 200);
-  EXPECT_EQ(mailbox.wal_ship_failures(), 0u);
-  EXPECT_LT(mailbox.wal_ship_lag_seconds(), 30);
+  ASSERT_NO_FATAL_FAILURE(WaitLogsShipped("agent_mailbox"));
 
   // The data directory is lost while the store is down; supervisord starts
   // it again and it serves an empty table.
-  system_->Supervisorctl("stop mailbox");
-  fs::remove_all(DataDir() + "/agent_mailbox");
-  system_->Supervisorctl("start mailbox");
-  ASSERT_TRUE(system_->WaitServing(absl::Seconds(30)));
+  ASSERT_NO_FATAL_FAILURE(LoseMailboxDataDirectory());
   size_t count = 0;
   ASSERT_TRUE(PollAll(&count).ok());
   EXPECT_EQ(count, 0u);

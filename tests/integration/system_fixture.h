@@ -3,6 +3,7 @@
 
 #include <grpcpp/client_context.h>
 
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -58,7 +59,8 @@ class SystemTest : public ::testing::Test {
       grpc::Status s = mailbox_->Poll(&ctx, r, &page);
       if (!s.ok()) return s;
       *count += page.messages_size();
-      if (messages) messages->insert(messages->end(), page.messages().begin(), page.messages().end());
+      if (messages)
+        messages->insert(messages->end(), page.messages().begin(), page.messages().end());
       if (!page.has_more()) return s;
       after = page.messages(page.messages_size() - 1).seq();
     }
@@ -73,9 +75,9 @@ class SystemTest : public ::testing::Test {
       if (s.ok() && count == expected) return ::testing::AssertionSuccess();
       absl::SleepFor(absl::Milliseconds(100));
     }
-    return ::testing::AssertionFailure() << "inbox not served with " << expected << " messages within "
-                                         << timeout << ": last " << s.error_message() << ", "
-                                         << count << " messages";
+    return ::testing::AssertionFailure()
+           << "inbox not served with " << expected << " messages within " << timeout << ": last "
+           << s.error_message() << ", " << count << " messages";
   }
   std::vector<maintenance::v1::Event> Events() {
     grpc::ClientContext ctx;
@@ -102,8 +104,48 @@ class SystemTest : public ::testing::Test {
     for (const auto& e : Events()) n += e.type() == type;
     return n;
   }
+  // A manual restore of agent_mailbox from its newest backup that verifies.
+  void RestoreMailbox(maintenance::v1::RestoreResult* restored) {
+    grpc::ClientContext ctx;
+    Admin(&ctx);
+    maintenance::v1::RestoreTableRequest r;
+    r.set_table("agent_mailbox");
+    grpc::Status s = maintenance_->RestoreTable(&ctx, r, restored);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(restored->outcome(), maintenance::v1::RESTORE_OUTCOME_RESTORED) << restored->reason();
+  }
+  // Waits until the store reports every byte `table`'s logs held at the call
+  // as shipped to the backup directory (GetHealth carries its progress).
+  void WaitLogsShipped(const std::string& table) {
+    const absl::Time written = absl::Now();
+    common::v1::TableStats stats;
+    for (const absl::Time deadline = absl::Now() + absl::Seconds(30);;) {
+      grpc::ClientContext ctx;
+      Admin(&ctx);
+      maintenance::v1::GetHealthResponse health;
+      ASSERT_TRUE(maintenance_->GetHealth(&ctx, {}, &health).ok());
+      for (const auto& t : health.tables()) {
+        if (t.stats().table() == table) stats = t.stats();
+      }
+      if (stats.wal_shipped_through_unix_seconds() > absl::ToUnixMillis(written) / 1000.0) break;
+      ASSERT_LT(absl::Now(), deadline) << stats.DebugString();
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    EXPECT_GT(stats.wal_shipped_bytes(), 0u);
+    EXPECT_LT(stats.wal_ship_lag_seconds(), 30);
+  }
+  // agent_mailbox's whole directory is lost while its store is down;
+  // supervisord starts the store again, which serves an empty table.
+  void LoseMailboxDataDirectory() {
+    system_->Supervisorctl("stop mailbox");
+    std::filesystem::remove_all(DataDir() + "/agent_mailbox");
+    system_->Supervisorctl("start mailbox");
+    ASSERT_TRUE(system_->WaitServing(absl::Seconds(30)));
+  }
   std::string DataDir() const { return system_->topology().data_dir(); }
-  std::string MaintenanceMetrics() { return HttpGet(system_->MaintenanceMetricsPort(), "/metrics"); }
+  std::string MaintenanceMetrics() {
+    return HttpGet(system_->MaintenanceMetricsPort(), "/metrics");
+  }
 
   TempDir dir_;
   std::unique_ptr<SupervisedSystem> system_;

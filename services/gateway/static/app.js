@@ -124,7 +124,8 @@ function backupRow(table) {
     const list = el("ul");
     for (const b of data.backups || []) {
       list.append(el("li", {}, el("code", {}, b.backup_id),
-        el("span", { class: "muted" }, `${Number(b.record_count).toLocaleString()} records, ${fmtBytes(b.size_bytes)}`),
+        el("span", { class: "muted" }, `${Number(b.record_count).toLocaleString()} records, ${fmtBytes(b.size_bytes)}` +
+          (b.shipped_logs_through ? `, + logs to ${fmtAge(b.shipped_logs_through)}` : "")),
         el("button", { class: "small danger", onclick: (e) => restore(e.target, table, b.backup_id) }, "Restore")));
     }
     if (!list.children.length) list.append(el("li", { class: "muted" }, "No backups yet."));
