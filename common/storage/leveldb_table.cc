@@ -115,7 +115,7 @@ absl::Status LevelDbTable::Open() {
   return OpenLocked();
 }
 
-absl::Status LevelDbTable::OpenLocked() {
+absl::Status LevelDbTable::OpenLocked(bool after_repair) {
   std::error_code ec;
   std::filesystem::create_directories(options_.dir, ec);
   if (ec) {
@@ -139,6 +139,16 @@ absl::Status LevelDbTable::OpenLocked() {
   if (std::string orphan = FileWithoutCurrent(); !orphan.empty()) {
     MarkCorrupted(absl::StrCat("Corruption: CURRENT is missing but ", orphan, " is present"));
     return absl::OkStatus();
+  }
+  // A log truncated or deleted since it was shipped would open as after a
+  // crash, without the writes it lost; a restore brings them back.
+  if (!options_.wal_ship_root.empty() && !after_repair) {
+    if (std::string lost =
+            FindLogsLostSinceShipped(wal_env_->target(), options_.dir, options_.wal_ship_root);
+        !lost.empty()) {
+      MarkCorrupted(lost);
+      return absl::OkStatus();
+    }
   }
   leveldb::DB* raw = nullptr;
   leveldb::Status s = leveldb::DB::Open(o, options_.dir, &raw);
@@ -693,7 +703,7 @@ absl::Status LevelDbTable::Reopen(bool repair) {
     state_ = TABLE_STATE_OK;
     state_reason_.clear();
   }
-  return OpenLocked();
+  return OpenLocked(repair);
 }
 
 void LevelDbTable::FlushLoop() {

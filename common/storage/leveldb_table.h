@@ -57,7 +57,9 @@ class LevelDbTable final : public Table {
  private:
   static constexpr int kStripes = 64;
 
-  absl::Status OpenLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+  // `after_repair`: leveldb::RepairDB moved the logs into lost/, so they
+  // are not compared with their shipped copies.
+  absl::Status OpenLocked(bool after_repair = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
   void CloseLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
   absl::Status LoadOrRecountStats() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
   // Reopens the table after a failed write once the disk has room again;

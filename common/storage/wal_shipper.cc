@@ -203,6 +203,39 @@ ShipProgress WalShipper::Progress() const {
   return p;
 }
 
+std::string FindLogsLostSinceShipped(leveldb::Env* env, const std::string& table_dir,
+                                     const std::string& ship_root) {
+  absl::StatusOr<std::string> generation =
+      files::ReadFile(env, absl::StrCat(table_dir, "/", kGenerationFile));
+  if (!generation.ok()) return "";
+  const std::vector<WalLog> shipped =
+      ListWalLogs(env, absl::StrCat(ship_root, "/", *generation), 0);
+  if (shipped.empty()) return "";
+  std::map<uint64_t, std::string> local;
+  for (WalLog& log : ListWalLogs(env, table_dir, 0)) local[log.number] = std::move(log.path);
+  const uint64_t newest_local = local.empty() ? 0 : local.rbegin()->first;
+  for (const WalLog& copy : shipped) {
+    auto it = local.find(copy.number);
+    if (it == local.end()) {
+      // Retention removes old logs, never the newest.
+      if (copy.number > newest_local) {
+        return absl::StrCat("Corruption: write-ahead log ", files::Basename(copy.path),
+                            " is missing but was shipped to ", files::Parent(copy.path),
+                            ": the writes it held would be lost");
+      }
+      continue;
+    }
+    const uint64_t have = SizeOrZero(env, it->second);
+    const uint64_t had = SizeOrZero(env, copy.path);
+    if (have < had) {
+      return absl::StrCat("Corruption: write-ahead log ", it->second, " has ", have,
+                          " bytes but its shipped copy has ", had,
+                          ": it was truncated, and the writes after that point would be lost");
+    }
+  }
+  return "";
+}
+
 std::vector<WalLog> ChooseWalLogs(leveldb::Env* env, const std::vector<WalLog>& local,
                                   const std::vector<WalLog>& shipped,
                                   std::vector<std::string>* notes) {

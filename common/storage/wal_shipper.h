@@ -102,6 +102,16 @@ class WalShipper {
   std::thread thread_;
 };
 
+// Compares the logs of the closed table directory `table_dir` with their
+// shipped copies under `ship_root` (ShippedWalRoot), before LevelDB opens
+// it: a log shorter than its shipped copy, or a shipped log newer than every
+// log the table has, lost acknowledged writes that LevelDB would take for a
+// crash before them and silently go without (reusing their sequence
+// numbers). Returns a description of the first such log, or "" when there
+// is none (or nothing was shipped for the table's generation).
+std::string FindLogsLostSinceShipped(leveldb::Env* env, const std::string& table_dir,
+                                     const std::string& ship_root);
+
 // Picks, for each log number of the history a restore replays, the better of
 // the table's own copy (`local`, from ListWalLogs on the damaged table) and
 // the shipped one (`shipped`, from ListWalLogs on ShippedWalDir): the copy

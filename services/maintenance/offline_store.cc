@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/storage/backup.h"
+#include "common/storage/wal_shipper.h"
 
 namespace agentcom::maintenance {
 
@@ -31,6 +32,10 @@ absl::Status OfflineStore::Start(const std::string& store) {
     o.name = t.name();
     o.dir = absl::StrCat(topology_.data_dir(), "/", t.name());
     o.storage = config::EffectiveStorage(topology_, t);
+    // Checked against the shipped logs at open, as in the store; nothing is
+    // shipped from here (no agent writes to an offline table).
+    o.wal_ship_root = storage::ShippedWalRoot(topology_.backup_dir(), t.name());
+    o.storage.set_wal_ship_interval_ms(0);
     o.env = env_;
     auto table = storage::OpenTable(o);
     if (!table.ok()) {

@@ -209,6 +209,45 @@ TEST_F(WalShipperTest, AnUnwritableDestinationIsCountedAndTheLagGrows) {
   EXPECT_EQ(shipper_->Progress().lag, absl::ZeroDuration());
 }
 
+// A log truncated or deleted since it was shipped is found before LevelDB
+// opens the table (which would take it for a crash and lose its writes);
+// an old log that retention removed is not.
+TEST_F(WalShipperTest, LogsLostSinceTheyWereShippedAreFoundBeforeOpening) {
+  Write(0, 100, "a", /*flush=*/true);
+  Write(100, 100, "b", /*flush=*/true);
+  Write(200, 30, "c", /*flush=*/false);
+  ASSERT_TRUE(shipper_->ShipOnce().ok());
+  table_.reset();
+  const std::vector<WalLog> logs = ListWalLogs(Env(), dir_.Sub("t"), 0);
+  ASSERT_GE(logs.size(), 3u);
+  EXPECT_EQ(FindLogsLostSinceShipped(Env(), dir_.Sub("t"), ShipRoot()), "");
+  fs::remove(logs.front().path);  // what retention does to an old log
+  EXPECT_EQ(FindLogsLostSinceShipped(Env(), dir_.Sub("t"), ShipRoot()), "");
+
+  const std::string live = logs.back().path;
+  const std::string whole = Contents(live);
+  fs::resize_file(live, whole.size() / 2);
+  EXPECT_THAT(FindLogsLostSinceShipped(Env(), dir_.Sub("t"), ShipRoot()),
+              HasSubstr(absl::StrCat(live, " has ", whole.size() / 2, " bytes but its shipped")));
+  fs::remove(live);
+  EXPECT_THAT(FindLogsLostSinceShipped(Env(), dir_.Sub("t"), ShipRoot()),
+              HasSubstr(absl::StrCat(files::Basename(live), " is missing but was shipped")));
+
+  // The table itself refuses to open such a directory as healthy.
+  TableOptions o;
+  o.name = "t";
+  o.dir = dir_.Sub("t");
+  o.storage.set_durability(common::v1::DURABILITY_SYNC);
+  o.storage.set_block_cache_mb(1);
+  o.storage.set_write_buffer_mb(1);
+  o.storage.set_max_open_files(100);
+  o.wal_ship_root = ShipRoot();
+  auto t = OpenTable(o);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ((*t)->state(), common::v1::TABLE_STATE_CORRUPTED);
+  EXPECT_THAT((*t)->Stats().state_reason(), HasSubstr("is missing but was shipped"));
+}
+
 // The store runs the shipper itself when TableOptions name a destination.
 TEST(WalShippingTableTest, AnOpenTableShipsOnItsOwn) {
   testing::TempDir dir;
