@@ -74,15 +74,13 @@ leveldb::Status ForEachData(
   return it->status();
 }
 
-// Priority of the thread that copies a backup (Linux nice value).
-constexpr int kBackgroundNice = 10;
-
 }  // namespace
 
 LevelDbTable::LevelDbTable(const TableOptions& options)
     : options_(options),
       wal_env_(std::make_unique<WalArchivingEnv>(
-          options.env != nullptr ? options.env : leveldb::Env::Default(), options.dir)),
+          options.env != nullptr ? options.env : leveldb::Env::Default(), options.dir,
+          options.background_nice)),
       env_(wal_env_.get()),
       sequence_bound_path_(
           absl::StrCat(files::Parent(options.dir), "/.", options.name, ".sequence-bound")),

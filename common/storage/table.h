@@ -162,6 +162,11 @@ class Table {
   virtual absl::StatusOr<uint64_t> NextSequence(uint64_t last) = 0;
 };
 
+// Linux nice value of the threads that do a table's background work
+// (LevelDB's compactions, backup copies, log shipping), so that they take
+// idle CPU first and agents' requests keep their latency.
+inline constexpr int kBackgroundNice = 10;
+
 struct TableOptions {
   std::string name;
   // The table's LevelDB directory; created when missing.
@@ -175,6 +180,8 @@ struct TableOptions {
   // Where the table's write-ahead logs are shipped (ShippedWalRoot in
   // wal_shipper.h), every storage.wal_ship_interval_ms; empty: not shipped.
   std::string wal_ship_root;
+  // Priority of LevelDB's compactions for this table (benchmarks compare).
+  int background_nice = kBackgroundNice;
 };
 
 // Opens (creating if needed) a table. Corruption found while opening does not

@@ -1,5 +1,9 @@
 #include "common/storage/wal_archive.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <map>
 #include <memory>
 
@@ -11,10 +15,38 @@
 
 namespace agentcom::storage {
 
-WalArchivingEnv::WalArchivingEnv(leveldb::Env* base, std::string table_dir)
+WalArchivingEnv::WalArchivingEnv(leveldb::Env* base, std::string table_dir, int background_nice)
     : leveldb::EnvWrapper(base),
       table_dir_(std::move(table_dir)),
-      archive_dir_(absl::StrCat(table_dir_, "/", kWalArchiveDir)) {}
+      archive_dir_(absl::StrCat(table_dir_, "/", kWalArchiveDir)),
+      background_nice_(background_nice) {}
+
+namespace {
+
+struct BackgroundJob {
+  void (*function)(void*);
+  void* arg;
+  int nice;
+};
+
+// Runs on LevelDB's background thread (one per process, shared by every
+// table of the Env it belongs to): sets the thread's priority when it is
+// not yet the one the job asks for.
+void RunBackgroundJob(void* p) {
+  std::unique_ptr<BackgroundJob> job(static_cast<BackgroundJob*>(p));
+  thread_local int applied = 0;
+  if (job->nice != applied) {
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), job->nice);
+    applied = job->nice;
+  }
+  job->function(job->arg);
+}
+
+}  // namespace
+
+void WalArchivingEnv::Schedule(void (*function)(void* arg), void* arg) {
+  target()->Schedule(&RunBackgroundJob, new BackgroundJob{function, arg, background_nice_});
+}
 
 leveldb::Status WalArchivingEnv::RemoveFile(const std::string& fname) {
   {

@@ -10,6 +10,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/storage/table.h"
 
 namespace agentcom::storage {
 
@@ -26,11 +27,16 @@ inline constexpr char kWalArchiveDir[] = "wal-archive";
 // the table's files, deletions are held (RocksDB's DisableFileDeletions):
 // LevelDB is told the file is gone, and it really goes (or is archived) when
 // the last hold is released; after a crash in between, LevelDB removes such
-// obsolete files itself at the next open. Every other call goes to `base`.
+// obsolete files itself at the next open. LevelDB's background work
+// (memtable flushes and compactions, scheduled through Schedule) runs at
+// `background_nice` (on the process's one background thread, which keeps it
+// for jobs scheduled without this Env). Every other call goes to `base`.
 // Thread-safe.
 class WalArchivingEnv final : public leveldb::EnvWrapper {
  public:
-  WalArchivingEnv(leveldb::Env* base, std::string table_dir);
+  WalArchivingEnv(leveldb::Env* base, std::string table_dir, int background_nice = kBackgroundNice);
+
+  void Schedule(void (*function)(void* arg), void* arg) override;
 
   leveldb::Status RemoveFile(const std::string& fname) override;
   // Tracks the table files LevelDB is writing (a compaction's or memtable
@@ -54,6 +60,7 @@ class WalArchivingEnv final : public leveldb::EnvWrapper {
 
   const std::string table_dir_;
   const std::string archive_dir_;
+  const int background_nice_;
   absl::Mutex mu_;
   int holds_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> held_ ABSL_GUARDED_BY(mu_);

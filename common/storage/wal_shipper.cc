@@ -18,8 +18,6 @@ namespace agentcom::storage {
 namespace {
 
 constexpr size_t kChunk = 1 << 20;
-// Priority of the shipping thread (Linux nice value), as a backup's copier.
-constexpr int kShipperNice = 10;
 
 uint64_t SizeOrZero(leveldb::Env* env, const std::string& path) {
   uint64_t size = 0;
@@ -76,7 +74,7 @@ void WalShipper::Start(absl::Duration interval) {
 }
 
 void WalShipper::Loop(absl::Duration interval) {
-  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kShipperNice);
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kBackgroundNice);
   while (true) {
     {
       absl::MutexLock l(&mu_);

@@ -88,6 +88,8 @@ class Restorer::Run {
   const std::string store_;
   const v1::Trigger trigger_;
   const std::optional<uint64_t> records_at_corruption_;
+  // The last Install rebuilt the table from its logs alone (no backup).
+  bool from_logs_ = false;
   const absl::Time start_;
   v1::RestoreResult result_;
   v1::RestoreJournal journal_;
@@ -147,6 +149,7 @@ absl::Status Restorer::Run::Install(const std::string& backup_path,
       installer_.Install(table_, backup_path, result_.quarantine_path(), records_at_corruption_);
   if (!installed.ok()) return installed.status();
   *expected = installed->expected;
+  from_logs_ = installed->from_logs;
   result_.set_replayed_operations(installed->replayed_operations);
   result_.set_lost_operations(installed->lost_operations);
   for (const std::string& p : installed->problems) result_.add_replay_problems(p);
@@ -240,9 +243,12 @@ v1::RestoreResult Restorer::Run::Finish(v1::RestoreOutcome outcome, const std::s
     details[absl::StrCat("step_", step, "_seconds")] = absl::StrCat(seconds);
   }
   if (outcome == v1::RESTORE_OUTCOME_RESTORED) {
-    o_.events->Add("recovery_complete", table_,
-                   absl::StrCat("restored ", table_, " from backup ", result_.backup_id()),
-                   details);
+    o_.events->Add(
+        "recovery_complete", table_,
+        result_.backup_id().empty()
+            ? absl::StrCat("restored ", table_, " from its write-ahead logs (no usable backup)")
+            : absl::StrCat("restored ", table_, " from backup ", result_.backup_id()),
+        details);
     return result_;
   }
   if (outcome == v1::RESTORE_OUTCOME_DEGRADED) {
@@ -357,6 +363,10 @@ v1::RestoreResult Restorer::Run::Execute(const std::string& backup_id,
   if (auto s = StartAndVerify("", empty, v1::RESTORE_STEP_STARTING_EMPTY); !s.ok()) {
     return Finish(v1::RESTORE_OUTCOME_FAILED,
                   absl::StrCat(why, "; restarting empty failed too: ", s.message()));
+  }
+  if (from_logs_) {  // the logs held the whole history: nothing lost
+    result_.set_record_count(empty.record_count);
+    return Finish(v1::RESTORE_OUTCOME_RESTORED, "");
   }
   return Finish(v1::RESTORE_OUTCOME_DEGRADED, absl::StrCat(why, "; the table restarted empty"));
 }

@@ -1,5 +1,6 @@
 #include "services/maintenance/table_installer.h"
 
+#include <leveldb/db.h>
 #include <leveldb/env.h>
 
 #include "absl/strings/str_cat.h"
@@ -7,6 +8,7 @@
 #include "common/files/files.h"
 #include "common/logging/log.h"
 #include "common/storage/backup.h"
+#include "common/storage/wal.h"
 #include "common/storage/wal_archive.h"
 #include "common/storage/wal_replay.h"
 #include "common/storage/wal_shipper.h"
@@ -33,6 +35,16 @@ absl::StatusOr<TableInstaller::Installed> TableInstaller::Install(
   if (auto s = RemoveStaging(table); !s.ok()) return s;
   if (backup_path.empty()) {
     if (auto s = files::CreateDirs(options_.env, staging); !s.ok()) return s;
+    absl::StatusOr<bool> whole = ReplayWholeHistory(table, damaged_dir, &installed);
+    if (!whole.ok() && !absl::IsDataLoss(whole.status())) return whole.status();
+    if (!whole.ok()) {  // what the logs rebuilt does not verify: restart empty
+      installed = Installed{.problems = {absl::StrCat("rebuilding the table from its logs failed: ",
+                                                      whole.status().message())}};
+      if (auto s = RemoveStaging(table); !s.ok()) return s;
+      if (auto s = files::CreateDirs(options_.env, staging); !s.ok()) return s;
+    }
+  }
+  if (backup_path.empty() && !installed.from_logs) {
     if (auto s = files::WriteFileAtomically(
             options_.env, absl::StrCat(staging, "/", storage::kDegradedMarkerFile),
             absl::StrCat("restored empty at ", absl::FormatTime(options_.clock->Now()), "\n"));
@@ -41,7 +53,7 @@ absl::StatusOr<TableInstaller::Installed> TableInstaller::Install(
     }
     installed.expected = {0, ""};
     installed.may_have_lost = true;
-  } else {
+  } else if (!backup_path.empty()) {
     absl::StatusOr<common::v1::BackupManifest> manifest =
         // Files checked; the records are read back by FinishRestore's
         // traversal of the table the store opens (or VerifyStaging's).
@@ -149,6 +161,66 @@ absl::Status TableInstaller::Replay(const std::string& table,
              {"operations", report->operations},
              {"lost_operations", report->lost_operations}});
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> TableInstaller::ReplayWholeHistory(const std::string& table,
+                                                        const std::string& damaged_dir,
+                                                        Installed* installed) {
+  if (damaged_dir.empty() || !options_.env->FileExists(damaged_dir)) return false;
+  absl::StatusOr<std::string> generation =
+      files::ReadFile(options_.env, absl::StrCat(damaged_dir, "/", storage::kGenerationFile));
+  if (!generation.ok()) return false;
+  std::vector<std::string> notes;
+  const std::vector<storage::WalLog> logs = storage::ChooseWalLogs(
+      options_.env, storage::ListWalLogs(options_.env, damaged_dir, 0),
+      storage::ListWalLogs(
+          options_.env, storage::ShippedWalDir(options_.topology->backup_dir(), table, *generation),
+          0),
+      &notes);
+  if (logs.empty()) return false;
+  // LevelDB numbers the first write of a table 1: a first log that starts
+  // there holds the table from its creation.
+  absl::StatusOr<storage::WalFile> first = storage::ReadWalFile(options_.env, logs.front().path);
+  if (!first.ok() || first->batches.empty() || first->batches.front().sequence != 1) {
+    installed->problems.push_back(
+        "the table's logs do not go back to its creation (older ones were removed once a "
+        "backup held them), so they cannot rebuild it without a backup");
+    return false;
+  }
+  const std::string staging = StagingDir(table);
+  {
+    leveldb::Options o;
+    o.env = options_.env;
+    o.create_if_missing = true;
+    o.compression = leveldb::kNoCompression;
+    leveldb::DB* raw = nullptr;
+    if (leveldb::Status s = leveldb::DB::Open(o, staging, &raw); !s.ok()) {
+      return files::FromLevelDb(s, staging);
+    }
+    delete raw;
+  }
+  const absl::Time start = options_.clock->Now();
+  absl::StatusOr<storage::ReplayReport> report =
+      storage::ReplayWalLogs(options_.env, staging, logs);
+  installed->replay_seconds = absl::ToDoubleSeconds(options_.clock->Now() - start);
+  if (!report.ok()) return report.status();
+  installed->replayed_operations = report->operations;
+  installed->lost_operations = report->lost_operations;
+  for (std::string& n : notes) installed->problems.push_back(std::move(n));
+  for (const std::string& p : report->problems) installed->problems.push_back(p);
+  if (report->lost_operations > 0 || !report->problems.empty()) installed->may_have_lost = true;
+  absl::StatusOr<storage::VerifyResult> verified = VerifyStaging(table);
+  if (!verified.ok()) return verified.status();
+  installed->expected = *verified;
+  installed->from_logs = true;
+  log::Warn(
+      "no usable backup: the table was rebuilt from its write-ahead logs, which hold its "
+      "whole history",
+      {{"table", table},
+       {"logs", report->logs},
+       {"operations", report->operations},
+       {"lost_operations", report->lost_operations}});
+  return true;
 }
 
 absl::StatusOr<storage::VerifyResult> TableInstaller::VerifyStaging(const std::string& table) {

@@ -43,6 +43,9 @@ class TableInstaller {
     // history, an empty table): the table is told to issue sequence numbers
     // above every one it issued before (kLossyRestoreMarkerFile).
     bool may_have_lost = false;
+    // Installed without a backup from the damaged table's logs, which held
+    // its whole history (it was younger than its first usable backup).
+    bool from_logs = false;
   };
 
   explicit TableInstaller(Options options) : options_(options) {}
@@ -68,6 +71,11 @@ class TableInstaller {
   // the backup described by `manifest`.
   absl::Status Replay(const std::string& table, const common::v1::BackupManifest& manifest,
                       const std::string& damaged_dir, Installed* installed);
+  // With no backup: replays onto an empty staging table every log of the
+  // damaged table (its own and the shipped copies) when they go back to its
+  // first write; false (nothing done) when they do not.
+  absl::StatusOr<bool> ReplayWholeHistory(const std::string& table, const std::string& damaged_dir,
+                                          Installed* installed);
   // Count and content hash of the table in the staging directory.
   absl::StatusOr<storage::VerifyResult> VerifyStaging(const std::string& table);
 

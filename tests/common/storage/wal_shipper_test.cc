@@ -34,6 +34,22 @@ std::string Contents(const std::string& path) {
   return s.ok() ? *s : "";
 }
 
+// Table "t" under `root`, shipping to <root>/backups every `interval_ms`
+// (0: not shipped, but checked against the shipped logs at open).
+TableOptions ShippingTable(const std::string& root, uint32_t interval_ms) {
+  TableOptions o;
+  o.name = "t";
+  o.dir = root + "/t";
+  o.storage.set_durability(common::v1::DURABILITY_SYNC);
+  o.storage.set_flush_interval_ms(100);
+  o.storage.set_block_cache_mb(1);
+  o.storage.set_write_buffer_mb(1);
+  o.storage.set_max_open_files(100);
+  o.storage.set_wal_ship_interval_ms(interval_ms);
+  o.wal_ship_root = ShippedWalRoot(root + "/backups", "t");
+  return o;
+}
+
 class WalShipperTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -234,15 +250,7 @@ TEST_F(WalShipperTest, LogsLostSinceTheyWereShippedAreFoundBeforeOpening) {
               HasSubstr(absl::StrCat(files::Basename(live), " is missing but was shipped")));
 
   // The table itself refuses to open such a directory as healthy.
-  TableOptions o;
-  o.name = "t";
-  o.dir = dir_.Sub("t");
-  o.storage.set_durability(common::v1::DURABILITY_SYNC);
-  o.storage.set_block_cache_mb(1);
-  o.storage.set_write_buffer_mb(1);
-  o.storage.set_max_open_files(100);
-  o.wal_ship_root = ShipRoot();
-  auto t = OpenTable(o);
+  auto t = OpenTable(ShippingTable(dir_.path(), /*interval_ms=*/0));
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ((*t)->state(), common::v1::TABLE_STATE_CORRUPTED);
   EXPECT_THAT((*t)->Stats().state_reason(), HasSubstr("is missing but was shipped"));
@@ -251,17 +259,7 @@ TEST_F(WalShipperTest, LogsLostSinceTheyWereShippedAreFoundBeforeOpening) {
 // The store runs the shipper itself when TableOptions name a destination.
 TEST(WalShippingTableTest, AnOpenTableShipsOnItsOwn) {
   testing::TempDir dir;
-  TableOptions o;
-  o.name = "t";
-  o.dir = dir.Sub("t");
-  o.storage.set_durability(common::v1::DURABILITY_SYNC);
-  o.storage.set_flush_interval_ms(100);
-  o.storage.set_block_cache_mb(1);
-  o.storage.set_write_buffer_mb(1);
-  o.storage.set_max_open_files(100);
-  o.storage.set_wal_ship_interval_ms(20);
-  o.wal_ship_root = ShippedWalRoot(dir.Sub("backups"), "t");
-  auto t = OpenTable(o);
+  auto t = OpenTable(ShippingTable(dir.path(), /*interval_ms=*/20));
   ASSERT_TRUE(t.ok()) << t.status();
   ASSERT_TRUE((*t)->Put("k", "v").ok());
   TableStats stats;

@@ -74,6 +74,14 @@ class MaintenanceTest : public ::testing::Test {
       ASSERT_TRUE(Mailbox()->Write(b).ok());
     }
   }
+  // Fills the mailbox so that its logs no longer reach back to its first
+  // write (as once retention removed logs a backup held): with no usable
+  // backup, a restore can then only restart it empty.
+  void FillWithoutLogsFromTheStart(int n) {
+    Fill(n);
+    ASSERT_TRUE(Mailbox()->Compact().ok());  // the first log goes into the archive
+    fs::remove_all(topology_.data_dir() + "/agent_mailbox/" + storage::kWalArchiveDir);
+  }
   std::string Backup() {
     clock_.Advance(absl::Seconds(1));
     auto r = core_->BackupTable("agent_mailbox", v1::TRIGGER_MANUAL);
@@ -447,8 +455,32 @@ TEST_F(MaintenanceTest, RetentionPrunesShippedLogsNoBackupNeeds) {
   EXPECT_TRUE(fs::exists(shipped));
 }
 
-TEST_F(MaintenanceTest, WithNoUsableBackupTheTableIsDegradedAndKeptInQuarantine) {
+// A table younger than its first backup: its logs hold its whole history,
+// and the restore rebuilds it from them, losing nothing.
+TEST_F(MaintenanceTest, WithNoBackupTheLogsRebuildTheWholeTable) {
   Fill(500);
+  ASSERT_TRUE(Mailbox()->Compact().ok());  // a retired, archived log
+  Fill(800, 1);
+  ASSERT_TRUE(Mailbox()->Delete(absl::StrCat("k", 100003)).ok());
+  const storage::VerifyResult before = *Mailbox()->Verify();
+  const uint64_t records = Mailbox()->Stats().records();
+  CorruptLiveMailbox();
+  ASSERT_TRUE(*core_->ReportCorruption("agent_mailbox", "Corruption: x", records));
+  ASSERT_TRUE(core_->WaitRestoresIdle(absl::Seconds(60)));
+  v1::Event complete = events_->After(0, 1000).back();
+  ASSERT_EQ(complete.type(), "recovery_complete");
+  EXPECT_THAT(complete.message(), HasSubstr("from its write-ahead logs"));
+  EXPECT_EQ(complete.details().at("lost_operations"), "0");
+  EXPECT_EQ(Mailbox()->state(), common::v1::TABLE_STATE_OK);
+  auto after = Mailbox()->Verify();
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->record_count, before.record_count);
+  EXPECT_EQ(after->content_hash, before.content_hash);
+  EXPECT_EQ(*Mailbox()->NextSequence(41), 42u);  // nothing lost: no jump
+}
+
+TEST_F(MaintenanceTest, WithNoUsableBackupTheTableIsDegradedAndKeptInQuarantine) {
+  FillWithoutLogsFromTheStart(500);
   CorruptLiveMailbox();
   auto result = core_->RestoreTable("agent_mailbox", "", v1::TRIGGER_MANUAL);
   ASSERT_TRUE(result.ok());
@@ -554,7 +586,7 @@ TEST_F(MaintenanceTest, AgentsCannotWriteToARestoredTableBeforeItIsVerified) {
 
 // 2. The same for degraded mode's empty table.
 TEST_F(MaintenanceTest, AgentsCannotWriteToTheEmptyDegradedTableBeforeItIsVerified) {
-  Fill(100);
+  FillWithoutLogsFromTheStart(100);
   CorruptLiveMailbox();
   std::vector<absl::StatusCode> agent_writes;
   processes_->after_start = [&](const std::string& store) {
