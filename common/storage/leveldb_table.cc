@@ -3,9 +3,6 @@
 #include <leveldb/env.h>
 #include <leveldb/options.h>
 #include <leveldb/write_batch.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -188,7 +185,8 @@ absl::Status LevelDbTable::LoadSequenceFloor() {
     return Classify(s, "open");
   }
   const std::string marker = absl::StrCat(options_.dir, "/", kLossyRestoreMarkerFile);
-  if (env_->FileExists(marker) && bound > floor) {
+  const bool lossy = env_->FileExists(marker);
+  if (lossy && bound > floor) {
     leveldb::WriteOptions sync;
     sync.sync = true;
     s = db_->Put(sync, ToSlice(internal::kSequenceFloorKey), EncodeU64(bound));
@@ -199,7 +197,7 @@ absl::Status LevelDbTable::LoadSequenceFloor() {
         {{"table", name()}, {"floor", bound}, {"previous_floor", floor}});
     floor = bound;
   }
-  if (env_->FileExists(marker)) {
+  if (lossy) {
     if (auto r = files::RemoveFileDurably(env_, marker); !r.ok()) return r;
   }
   absl::MutexLock l(&sequence_mu_);
@@ -678,7 +676,7 @@ absl::StatusOr<BackupManifest> LevelDbTable::Snapshot(const std::string& backup_
   // lower priority (nice 10), so agents' writes keep their latency.
   absl::StatusOr<BackupManifest> manifest = absl::UnknownError("not run");
   std::thread copier([&] {
-    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kBackgroundNice);
+    SetThisThreadNice(kBackgroundNice);
     manifest = WriteFileBackup(env_, backup_root, source);
   });
   copier.join();

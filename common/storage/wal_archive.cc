@@ -21,6 +21,10 @@ WalArchivingEnv::WalArchivingEnv(leveldb::Env* base, std::string table_dir, int 
       archive_dir_(absl::StrCat(table_dir_, "/", kWalArchiveDir)),
       background_nice_(background_nice) {}
 
+void SetThisThreadNice(int nice) {
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
+}
+
 namespace {
 
 struct BackgroundJob {
@@ -36,7 +40,7 @@ void RunBackgroundJob(void* p) {
   std::unique_ptr<BackgroundJob> job(static_cast<BackgroundJob*>(p));
   thread_local int applied = 0;
   if (job->nice != applied) {
-    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), job->nice);
+    SetThisThreadNice(job->nice);
     applied = job->nice;
   }
   job->function(job->arg);

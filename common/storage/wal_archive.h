@@ -79,6 +79,10 @@ class DeletionHold {
   WalArchivingEnv* env_;
 };
 
+// Sets the calling thread's Linux nice value (best effort), as the threads
+// doing a table's background work do (kBackgroundNice).
+void SetThisThreadNice(int nice);
+
 // A log of a table, live or archived.
 struct WalLog {
   uint64_t number = 0;

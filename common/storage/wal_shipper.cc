@@ -1,9 +1,6 @@
 #include "common/storage/wal_shipper.h"
 
 #include <leveldb/env.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <memory>
 
@@ -74,7 +71,7 @@ void WalShipper::Start(absl::Duration interval) {
 }
 
 void WalShipper::Loop(absl::Duration interval) {
-  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kBackgroundNice);
+  SetThisThreadNice(kBackgroundNice);
   while (true) {
     {
       absl::MutexLock l(&mu_);
@@ -116,12 +113,17 @@ absl::Status WalShipper::ShipOnce() {
   const std::string archive = absl::StrCat(table_dir_, "/", kWalArchiveDir);
   for (const WalLog& log : ListWalLogs(env_, table_dir_, 0)) {
     if (complete_.count(log.number) > 0) continue;
-    const uint64_t size = SizeOrZero(env_, log.path);
-    const uint64_t copied =
-        SizeOrZero(env_, absl::StrCat(dest_dir, "/", files::Basename(log.path)));
+    uint64_t size = 0;
+    if (leveldb::Status s = env_->GetFileSize(log.path, &size); !s.ok()) {
+      // Not found: archived meanwhile, and the next round ships it.
+      if (!s.IsNotFound() && first_error.ok()) first_error = files::FromLevelDb(s, log.path);
+      continue;
+    }
+    const std::string dest = absl::StrCat(dest_dir, "/", files::Basename(log.path));
+    const uint64_t copied = SizeOrZero(env_, dest);
     if (size > copied) pending += size - copied;
     uint64_t now_shipped = 0;
-    absl::Status s = ShipLog(log, dest_dir, &now_shipped);
+    absl::Status s = ShipLog(log, dest, size, copied, &now_shipped);
     shipped += now_shipped;
     if (absl::IsNotFound(s)) continue;  // archived meanwhile: the next round ships it
     if (!s.ok()) {
@@ -144,15 +146,8 @@ absl::Status WalShipper::ShipOnce() {
   return absl::OkStatus();
 }
 
-absl::Status WalShipper::ShipLog(const WalLog& log, const std::string& dest_dir,
-                                 uint64_t* shipped) {
-  const std::string dest = absl::StrCat(dest_dir, "/", files::Basename(log.path));
-  uint64_t size = 0;
-  if (leveldb::Status s = env_->GetFileSize(log.path, &size); !s.ok()) {
-    return files::FromLevelDb(s, log.path);
-  }
-  const bool existed = env_->FileExists(dest);
-  const uint64_t copied = existed ? SizeOrZero(env_, dest) : 0;
+absl::Status WalShipper::ShipLog(const WalLog& log, const std::string& dest, uint64_t size,
+                                 uint64_t copied, uint64_t* shipped) {
   if (size == copied) return absl::OkStatus();
   if (size < copied) {
     if (reported_short_[log.number] != size) {
@@ -190,7 +185,7 @@ absl::Status WalShipper::ShipLog(const WalLog& log, const std::string& dest_dir,
   }
   if (leveldb::Status s = out->Sync(); !s.ok()) return files::FromLevelDb(s, dest);
   if (leveldb::Status s = out->Close(); !s.ok()) return files::FromLevelDb(s, dest);
-  if (!existed) return files::SyncDirectory(dest_dir);
+  if (copied == 0) return files::SyncDirectory(files::Parent(dest));  // a new file
   return absl::OkStatus();
 }
 

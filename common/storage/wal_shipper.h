@@ -78,7 +78,9 @@ class WalShipper {
   ShipProgress Progress() const;
 
  private:
-  absl::Status ShipLog(const WalLog& log, const std::string& dest_dir, uint64_t* shipped);
+  // Appends bytes [copied, size) of `log` to `dest`, its shipped copy.
+  absl::Status ShipLog(const WalLog& log, const std::string& dest, uint64_t size, uint64_t copied,
+                       uint64_t* shipped);
   void Loop(absl::Duration interval);
 
   leveldb::Env* const env_;
