@@ -9,8 +9,7 @@
 
 namespace agentcom::auth {
 
-Authorizer::Authorizer(absl::string_view agent_token,
-                       absl::string_view admin_token)
+Authorizer::Authorizer(absl::string_view agent_token, absl::string_view admin_token)
     : agent_(Hash(agent_token)), admin_(Hash(admin_token)) {}
 
 absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::FromFiles(
@@ -24,21 +23,17 @@ absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::FromFiles(
 
 Authorizer::Digest Authorizer::Hash(absl::string_view token) {
   Digest d;
-  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(),
-         d.data());
+  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), d.data());
   return d;
 }
 
-absl::Status Authorizer::Check(absl::string_view authorization,
-                               Role required) const {
+absl::Status Authorizer::Check(absl::string_view authorization, Role required) const {
   constexpr absl::string_view kBearer = "Bearer ";
   if (authorization.empty()) {
-    return absl::UnauthenticatedError(
-        "missing 'authorization: Bearer <token>' metadata");
+    return absl::UnauthenticatedError("missing 'authorization: Bearer <token>' metadata");
   }
   if (!absl::StartsWithIgnoreCase(authorization, kBearer)) {
-    return absl::UnauthenticatedError(
-        "authorization metadata must be 'Bearer <token>'");
+    return absl::UnauthenticatedError("authorization metadata must be 'Bearer <token>'");
   }
   Digest presented = Hash(authorization.substr(kBearer.size()));
   // Both comparisons always run, so timing does not reveal which matched.
@@ -47,22 +42,18 @@ absl::Status Authorizer::Check(absl::string_view authorization,
   if (is_admin) return absl::OkStatus();
   if (is_agent) {
     if (required == Role::kAgent) return absl::OkStatus();
-    return absl::PermissionDeniedError(
-        "this call needs the admin token; an agent token was given");
+    return absl::PermissionDeniedError("this call needs the admin token; an agent token was given");
   }
   return absl::UnauthenticatedError("unknown bearer token");
 }
 
-absl::Status Authorizer::Check(const grpc::ServerContext& context,
-                               Role required) const {
+absl::Status Authorizer::Check(const grpc::ServerContextBase& context, Role required) const {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find(kAuthorizationHeader);
   if (it == metadata.end()) return Check(absl::string_view(), required);
   return Check(absl::string_view(it->second.data(), it->second.size()), required);
 }
 
-std::string BearerValue(absl::string_view token) {
-  return absl::StrCat("Bearer ", token);
-}
+std::string BearerValue(absl::string_view token) { return absl::StrCat("Bearer ", token); }
 
 }  // namespace agentcom::auth

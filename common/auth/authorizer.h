@@ -6,10 +6,10 @@
 #include <array>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace agentcom::auth {
 
@@ -25,8 +25,8 @@ class Authorizer {
   Authorizer(absl::string_view agent_token, absl::string_view admin_token);
 
   // Loads (creating on first run) both token files; see LoadOrCreateToken.
-  static absl::StatusOr<std::unique_ptr<Authorizer>> FromFiles(
-      const std::string& agent_token_file, const std::string& admin_token_file);
+  static absl::StatusOr<std::unique_ptr<Authorizer>> FromFiles(const std::string& agent_token_file,
+                                                               const std::string& admin_token_file);
 
   // `authorization` is the value of the "authorization" header, expected as
   // "Bearer <token>". OK when the token's role includes `required`;
@@ -35,7 +35,7 @@ class Authorizer {
   absl::Status Check(absl::string_view authorization, Role required) const;
 
   // Same, reading the header from a gRPC call's client metadata.
-  absl::Status Check(const grpc::ServerContext& context, Role required) const;
+  absl::Status Check(const grpc::ServerContextBase& context, Role required) const;
 
  private:
   using Digest = std::array<unsigned char, 32>;

@@ -96,6 +96,8 @@ void ApplyDefaults(Topology* t) {
   auto* l = t->mutable_limits();
   if (!l->has_max_body_bytes()) l->set_max_body_bytes(kDefaultMaxBodyBytes);
   if (!l->has_max_id_bytes()) l->set_max_id_bytes(kDefaultMaxIdBytes);
+  if (!l->has_max_watchers()) l->set_max_watchers(10000);
+  if (!l->has_max_watchers_per_owner()) l->set_max_watchers_per_owner(16);
   if (!l->has_max_request_bytes()) {
     l->set_max_request_bytes(l->max_body_bytes() + 64 * 1024);
   }
@@ -179,6 +181,14 @@ absl::Status Validate(Topology* t, absl::string_view base_dir) {
     return s;
   }
   if (auto s = CheckRange("limits.max_id_bytes", t->limits().max_id_bytes(), 8, 1024); !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckRange("limits.max_watchers", t->limits().max_watchers(), 1, 1000000); !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckRange("limits.max_watchers_per_owner", t->limits().max_watchers_per_owner(), 1,
+                          10000);
+      !s.ok()) {
     return s;
   }
   if (auto s = CheckRange("limits.max_request_bytes", t->limits().max_request_bytes(),

@@ -162,6 +162,22 @@ class Table {
   virtual absl::StatusOr<uint64_t> NextSequence(uint64_t last) = 0;
 };
 
+// OK while `table` serves agents' calls (OK or DEGRADED); otherwise the
+// UNAVAILABLE its calls fail with, naming it. Cheap: reads the state only.
+inline absl::Status ServingStatus(const Table& table) {
+  switch (table.state()) {
+    case common::v1::TABLE_STATE_OK:
+    case common::v1::TABLE_STATE_DEGRADED:
+      return absl::OkStatus();
+    case common::v1::TABLE_STATE_RESTORING:
+      return absl::UnavailableError("table " + table.name() + " is being restored; retry later");
+    case common::v1::TABLE_STATE_CORRUPTED:
+      return absl::UnavailableError("table " + table.name() + " is corrupted; retry later");
+    default:
+      return absl::UnavailableError("table " + table.name() + " is not open; retry later");
+  }
+}
+
 // Linux nice value of the threads that do a table's background work
 // (LevelDB's compactions, backup copies, log shipping), so that they take
 // idle CPU first and agents' requests keep their latency.

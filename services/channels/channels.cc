@@ -14,6 +14,9 @@ using storage::kSepEnd;
 
 constexpr uint32_t kDefaultPage = 100;
 constexpr uint32_t kMaxPage = 1000;
+// History pages stop after about this many bytes of messages (at least
+// one), so a page fits a client's default 4 MiB receive limit.
+constexpr size_t kMaxPageBytes = size_t{3} << 20;
 constexpr size_t kMaxListedSubscribers = 10000;
 
 std::string SubPrefix(absl::string_view channel) { return absl::StrCat("s", channel, kSep); }
@@ -87,6 +90,10 @@ absl::StatusOr<v1::ListSubscribersResponse> Channels::ListSubscribers(
   return response;
 }
 
+absl::Status Channels::CheckChannel(absl::string_view channel) const {
+  return server::CheckId("channel", channel, limits_.max_id_bytes());
+}
+
 absl::StatusOr<v1::PublishResponse> Channels::Publish(const v1::PublishRequest& r) {
   if (auto s = server::CheckId("channel", r.channel(), limits_.max_id_bytes()); !s.ok()) return s;
   if (auto s = server::CheckId("from", r.from(), limits_.max_id_bytes(), true); !s.ok()) return s;
@@ -133,13 +140,16 @@ absl::StatusOr<v1::HistoryResponse> Channels::History(const v1::HistoryRequest& 
   v1::HistoryResponse response;
   if (r.after_seq() == UINT64_MAX) return response;
   absl::Status parse_error;
+  size_t bytes = 0;
   absl::Status s = history_->Scan(
       MessageKey(r.channel(), r.after_seq() + 1), absl::StrCat("m", r.channel(), kSepEnd),
       [&](absl::string_view key, absl::string_view value) {
-        if (response.messages_size() == static_cast<int>(*max)) {
+        if (response.messages_size() == static_cast<int>(*max) ||
+            (response.messages_size() > 0 && bytes + value.size() > kMaxPageBytes)) {
           response.set_has_more(true);
           return false;
         }
+        bytes += value.size();
         parse_error = storage::ParseRecord(*history_, key, value, response.add_messages());
         return parse_error.ok();
       });

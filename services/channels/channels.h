@@ -27,17 +27,20 @@ inline constexpr char kHistoryTable[] = "channel_history";
 // Thread-safe.
 class Channels {
  public:
-  Channels(storage::Table* subscriptions, storage::Table* history,
-           topology::v1::Limits limits, Clock* clock)
-      : subscriptions_(subscriptions), history_(history), limits_(std::move(limits)),
+  Channels(storage::Table* subscriptions, storage::Table* history, topology::v1::Limits limits,
+           Clock* clock)
+      : subscriptions_(subscriptions),
+        history_(history),
+        limits_(std::move(limits)),
         clock_(clock) {}
 
   absl::StatusOr<v1::SubscribeResponse> Subscribe(const v1::SubscribeRequest& r);
   absl::StatusOr<v1::UnsubscribeResponse> Unsubscribe(const v1::UnsubscribeRequest& r);
-  absl::StatusOr<v1::ListSubscribersResponse> ListSubscribers(
-      const v1::ListSubscribersRequest& r);
+  absl::StatusOr<v1::ListSubscribersResponse> ListSubscribers(const v1::ListSubscribersRequest& r);
   absl::StatusOr<v1::PublishResponse> Publish(const v1::PublishRequest& r);
   absl::StatusOr<v1::HistoryResponse> History(const v1::HistoryRequest& r);
+  // INVALID_ARGUMENT when `channel` is not a valid channel name.
+  absl::Status CheckChannel(absl::string_view channel) const;
 
  private:
   static constexpr int kStripes = 64;

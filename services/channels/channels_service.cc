@@ -1,20 +1,21 @@
 #include "services/channels/channels_service.h"
 
 #include "common/server/handler.h"
+#include "common/server/push_calls.h"
 
 namespace agentcom::channels {
 
 using auth::Role;
-using server::Respond;
 using server::Handle;
+using server::Respond;
 
 grpc::Status ChannelsService::Subscribe(grpc::ServerContext* c, const v1::SubscribeRequest* r,
                                         v1::SubscribeResponse* out) {
-  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(channels_.Subscribe(*r), out); });
+  return Handle(authorizer_, c, Role::kAgent,
+                [&] { return Respond(channels_.Subscribe(*r), out); });
 }
 
-grpc::Status ChannelsService::Unsubscribe(grpc::ServerContext* c,
-                                          const v1::UnsubscribeRequest* r,
+grpc::Status ChannelsService::Unsubscribe(grpc::ServerContext* c, const v1::UnsubscribeRequest* r,
                                           v1::UnsubscribeResponse* out) {
   return Handle(authorizer_, c, Role::kAgent,
                 [&] { return Respond(channels_.Unsubscribe(*r), out); });
@@ -29,12 +30,34 @@ grpc::Status ChannelsService::ListSubscribers(grpc::ServerContext* c,
 
 grpc::Status ChannelsService::Publish(grpc::ServerContext* c, const v1::PublishRequest* r,
                                       v1::PublishResponse* out) {
-  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(channels_.Publish(*r), out); });
+  return Handle(authorizer_, c, Role::kAgent, [&] {
+    absl::Status s = Respond(channels_.Publish(*r), out);
+    if (s.ok()) room_->Notify(r->channel());
+    return s;
+  });
 }
 
 grpc::Status ChannelsService::History(grpc::ServerContext* c, const v1::HistoryRequest* r,
                                       v1::HistoryResponse* out) {
   return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(channels_.History(*r), out); });
+}
+
+grpc::ServerWriteReactor<v1::WatchResponse>* ChannelsService::Watch(
+    grpc::CallbackServerContext* context, const v1::WatchRequest* request) {
+  v1::HistoryRequest next;
+  next.set_channel(request->channel());
+  next.set_after_seq(request->after_seq());
+  return server::PushStream<v1::WatchResponse>::Start(
+      {authorizer_,
+       context,
+       Role::kAgent,
+       channels_.CheckChannel(request->channel()),
+       *room_,
+       {request->channel()},
+       request->channel()},
+      server::PagedFetch<v1::WatchResponse>(
+          next, [this](const v1::HistoryRequest& r) { return channels_.History(r); }),
+      [this] { return storage::ServingStatus(*history_); });
 }
 
 store_admin::StoreDefinition ChannelsStoreDefinition() {
@@ -48,8 +71,8 @@ store_admin::StoreDefinition ChannelsStoreDefinition() {
         absl::StatusOr<storage::Table*> history = ctx.tables.Find(kHistoryTable);
         if (!history.ok()) return history.status();
         std::vector<std::unique_ptr<grpc::Service>> services;
-        services.push_back(std::make_unique<ChannelsService>(ctx.authorizer, *subs, *history,
-                                                             ctx.topology.limits()));
+        services.push_back(std::make_unique<ChannelsService>(
+            ctx.authorizer, *subs, *history, ctx.topology.limits(), ctx.MakeWaitRoom("channels")));
         return services;
       },
   };

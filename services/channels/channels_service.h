@@ -3,18 +3,25 @@
 
 #include "agentcom/channels/v1/channels.grpc.pb.h"
 #include "common/auth/authorizer.h"
+#include "common/server/wait_room.h"
 #include "services/channels/channels.h"
 #include "services/store_admin/store_process.h"
 
 namespace agentcom::channels {
 
-// gRPC adapter over Channels; agent role. Thread-safe.
-class ChannelsService final : public v1::Channels::Service {
+// gRPC adapter over Channels; agent role. Watch runs on gRPC's callback
+// API (an open stream costs no thread), the unary calls on the synchronous
+// one. Thread-safe.
+class ChannelsService final : public v1::Channels::WithCallbackMethod_Watch<v1::Channels::Service> {
  public:
+  // `room` is where Watch streams wait; it must outlive the server.
   ChannelsService(const auth::Authorizer& authorizer, storage::Table* subscriptions,
-                  storage::Table* history, topology::v1::Limits limits)
+                  storage::Table* history, topology::v1::Limits limits,
+                  std::unique_ptr<server::WaitRoom> room)
       : authorizer_(authorizer),
-        channels_(subscriptions, history, std::move(limits), Clock::Real()) {}
+        history_(history),
+        channels_(subscriptions, history, std::move(limits), Clock::Real()),
+        room_(std::move(room)) {}
 
   grpc::Status Subscribe(grpc::ServerContext* c, const v1::SubscribeRequest* r,
                          v1::SubscribeResponse* out) override;
@@ -26,10 +33,14 @@ class ChannelsService final : public v1::Channels::Service {
                        v1::PublishResponse* out) override;
   grpc::Status History(grpc::ServerContext* c, const v1::HistoryRequest* r,
                        v1::HistoryResponse* out) override;
+  grpc::ServerWriteReactor<v1::WatchResponse>* Watch(grpc::CallbackServerContext* context,
+                                                     const v1::WatchRequest* request) override;
 
  private:
   const auth::Authorizer& authorizer_;
+  storage::Table* const history_;
   Channels channels_;
+  std::unique_ptr<server::WaitRoom> room_;
 };
 
 // The channels store process: tables agent_channels and channel_history.

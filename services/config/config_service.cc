@@ -5,8 +5,8 @@
 namespace agentcom::config_store {
 
 using auth::Role;
-using server::Respond;
 using server::Handle;
+using server::Respond;
 
 grpc::Status ConfigService::Get(grpc::ServerContext* context, const v1::GetRequest* request,
                                 v1::Entry* response) {
@@ -20,8 +20,8 @@ grpc::Status ConfigService::Put(grpc::ServerContext* context, const v1::PutReque
                 [&] { return Respond(store_.Put(*request), response); });
 }
 
-grpc::Status ConfigService::Delete(grpc::ServerContext* context,
-                                   const v1::DeleteRequest* request, v1::DeleteResponse*) {
+grpc::Status ConfigService::Delete(grpc::ServerContext* context, const v1::DeleteRequest* request,
+                                   v1::DeleteResponse*) {
   return Handle(authorizer_, context, Role::kAgent, [&] { return store_.Delete(*request); });
 }
 

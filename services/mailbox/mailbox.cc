@@ -47,6 +47,10 @@ absl::Status Mailbox::CheckMessage(const v1::Message& m) const {
   return server::CheckSize("message body plus headers", size, limits_.max_body_bytes());
 }
 
+absl::Status Mailbox::CheckAgent(absl::string_view agent) const {
+  return server::CheckId("agent_id", agent, limits_.max_id_bytes());
+}
+
 absl::StatusOr<v1::EnqueueResponse> Mailbox::Enqueue(const v1::EnqueueRequest& request) {
   const std::string& agent = request.agent_id();
   if (auto s = server::CheckId("agent_id", agent, limits_.max_id_bytes()); !s.ok()) return s;

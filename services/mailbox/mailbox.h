@@ -33,6 +33,8 @@ class Mailbox {
   absl::StatusOr<v1::EnqueueResponse> Enqueue(const v1::EnqueueRequest& request);
   absl::StatusOr<v1::PollResponse> Poll(const v1::PollRequest& request);
   absl::StatusOr<v1::AckResponse> Ack(const v1::AckRequest& request);
+  // INVALID_ARGUMENT when `agent` is not a valid agent id.
+  absl::Status CheckAgent(absl::string_view agent) const;
 
  private:
   static constexpr int kStripes = 64;

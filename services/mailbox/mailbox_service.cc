@@ -1,32 +1,52 @@
 #include "services/mailbox/mailbox_service.h"
 
 #include "common/server/handler.h"
+#include "common/server/push_calls.h"
 
 namespace agentcom::mailbox {
 
 using auth::Role;
-using server::Respond;
 using server::Handle;
+using server::Respond;
 
 grpc::Status MailboxService::Enqueue(grpc::ServerContext* context,
                                      const v1::EnqueueRequest* request,
                                      v1::EnqueueResponse* response) {
-  return Handle(authorizer_, context, Role::kAgent,
-                [&] { return Respond(mailbox_.Enqueue(*request), response); });
+  return Handle(authorizer_, context, Role::kAgent, [&] {
+    absl::Status s = Respond(mailbox_.Enqueue(*request), response);
+    if (s.ok()) room_->Notify(request->agent_id());
+    return s;
+  });
 }
 
-grpc::Status MailboxService::Poll(grpc::ServerContext* context,
-                                  const v1::PollRequest* request,
+grpc::Status MailboxService::Poll(grpc::ServerContext* context, const v1::PollRequest* request,
                                   v1::PollResponse* response) {
   return Handle(authorizer_, context, Role::kAgent,
                 [&] { return Respond(mailbox_.Poll(*request), response); });
 }
 
-grpc::Status MailboxService::Ack(grpc::ServerContext* context,
-                                 const v1::AckRequest* request,
+grpc::Status MailboxService::Ack(grpc::ServerContext* context, const v1::AckRequest* request,
                                  v1::AckResponse* response) {
   return Handle(authorizer_, context, Role::kAgent,
                 [&] { return Respond(mailbox_.Ack(*request), response); });
+}
+
+grpc::ServerWriteReactor<v1::WatchResponse>* MailboxService::Watch(
+    grpc::CallbackServerContext* context, const v1::WatchRequest* request) {
+  v1::PollRequest next;
+  next.set_agent_id(request->agent_id());
+  next.set_after_seq(request->after_seq());
+  return server::PushStream<v1::WatchResponse>::Start(
+      {authorizer_,
+       context,
+       Role::kAgent,
+       mailbox_.CheckAgent(request->agent_id()),
+       *room_,
+       {request->agent_id()},
+       request->agent_id()},
+      server::PagedFetch<v1::WatchResponse>(
+          next, [this](const v1::PollRequest& r) { return mailbox_.Poll(r); }),
+      [this] { return storage::ServingStatus(*table_); });
 }
 
 store_admin::StoreDefinition MailboxStoreDefinition() {
@@ -38,8 +58,8 @@ store_admin::StoreDefinition MailboxStoreDefinition() {
         absl::StatusOr<storage::Table*> table = ctx.tables.Find(kMailboxTable);
         if (!table.ok()) return table.status();
         std::vector<std::unique_ptr<grpc::Service>> services;
-        services.push_back(std::make_unique<MailboxService>(ctx.authorizer, *table,
-                                                            ctx.topology.limits()));
+        services.push_back(std::make_unique<MailboxService>(
+            ctx.authorizer, *table, ctx.topology.limits(), ctx.MakeWaitRoom("mailbox")));
         return services;
       },
   };

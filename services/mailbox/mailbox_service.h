@@ -3,17 +3,24 @@
 
 #include "agentcom/mailbox/v1/mailbox.grpc.pb.h"
 #include "common/auth/authorizer.h"
+#include "common/server/wait_room.h"
 #include "services/mailbox/mailbox.h"
 #include "services/store_admin/store_process.h"
 
 namespace agentcom::mailbox {
 
-// gRPC adapter over Mailbox; agent role. Thread-safe.
-class MailboxService final : public v1::Mailbox::Service {
+// gRPC adapter over Mailbox; agent role. Watch runs on gRPC's callback
+// API (an open stream costs no thread), the unary calls on the synchronous
+// one. Thread-safe.
+class MailboxService final : public v1::Mailbox::WithCallbackMethod_Watch<v1::Mailbox::Service> {
  public:
+  // `room` is where Watch streams wait; it must outlive the server.
   MailboxService(const auth::Authorizer& authorizer, storage::Table* table,
-                 topology::v1::Limits limits)
-      : authorizer_(authorizer), mailbox_(table, std::move(limits), Clock::Real()) {}
+                 topology::v1::Limits limits, std::unique_ptr<server::WaitRoom> room)
+      : authorizer_(authorizer),
+        table_(table),
+        mailbox_(table, std::move(limits), Clock::Real()),
+        room_(std::move(room)) {}
 
   grpc::Status Enqueue(grpc::ServerContext* context, const v1::EnqueueRequest* request,
                        v1::EnqueueResponse* response) override;
@@ -21,10 +28,14 @@ class MailboxService final : public v1::Mailbox::Service {
                     v1::PollResponse* response) override;
   grpc::Status Ack(grpc::ServerContext* context, const v1::AckRequest* request,
                    v1::AckResponse* response) override;
+  grpc::ServerWriteReactor<v1::WatchResponse>* Watch(grpc::CallbackServerContext* context,
+                                                     const v1::WatchRequest* request) override;
 
  private:
   const auth::Authorizer& authorizer_;
+  storage::Table* const table_;
   Mailbox mailbox_;
+  std::unique_ptr<server::WaitRoom> room_;
 };
 
 // The mailbox store process: table agent_mailbox, services Mailbox + StoreAdmin.

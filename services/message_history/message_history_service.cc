@@ -5,8 +5,8 @@
 namespace agentcom::message_history {
 
 using auth::Role;
-using server::Respond;
 using server::Handle;
+using server::Respond;
 
 grpc::Status MessageHistoryService::Store(grpc::ServerContext* c, const v1::StoreRequest* r,
                                           v1::StoreResponse* out) {
@@ -27,8 +27,8 @@ store_admin::StoreDefinition MessageHistoryStoreDefinition() {
         absl::StatusOr<storage::Table*> table = ctx.tables.Find(kHistoryTable);
         if (!table.ok()) return table.status();
         std::vector<std::unique_ptr<grpc::Service>> services;
-        services.push_back(std::make_unique<MessageHistoryService>(ctx.authorizer, *table,
-                                                                   ctx.topology.limits()));
+        services.push_back(
+            std::make_unique<MessageHistoryService>(ctx.authorizer, *table, ctx.topology.limits()));
         return services;
       },
   };

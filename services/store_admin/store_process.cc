@@ -106,10 +106,14 @@ absl::StatusOr<std::unique_ptr<StoreProcess>> StoreProcess::Start(const config::
       std::make_unique<StoreAdminService>(*p->authorizer_, p->tables_, topology.backup_dir());
   StoreAdminService* admin_service = admin.get();
   p->services_.push_back(std::move(admin));
-  StoreContext context{p->topology_, store, *p->authorizer_, p->tables_,
+  StoreContext context{p->topology_,
+                       store,
+                       *p->authorizer_,
+                       p->tables_,
                        [admin_service](std::function<absl::Status()> hook) {
                          admin_service->AfterRestore(std::move(hook));
-                       }};
+                       },
+                       p->metrics_->registry()};
   auto domain = definition.make_services(context);
   if (!domain.ok()) return domain.status();
   for (auto& s : *domain) p->services_.push_back(std::move(s));
@@ -124,6 +128,14 @@ absl::StatusOr<std::unique_ptr<StoreProcess>> StoreProcess::Start(const config::
   if (!server.ok()) return server.status();
   p->server_ = *std::move(server);
   return p;
+}
+
+std::unique_ptr<server::WaitRoom> StoreContext::MakeWaitRoom(const std::string& service) const {
+  return std::make_unique<server::WaitRoom>(server::WaitRoom::Options{
+      .service = service,
+      .max_waiters = static_cast<int>(topology.limits().max_watchers()),
+      .max_per_owner = static_cast<int>(topology.limits().max_watchers_per_owner()),
+      .metrics = metrics});
 }
 
 StoreProcess::~StoreProcess() { Shutdown(); }

@@ -15,6 +15,7 @@
 #include "common/config/topology.h"
 #include "common/metrics/metrics_server.h"
 #include "common/server/grpc_server.h"
+#include "common/server/wait_room.h"
 #include "common/storage/table_metrics.h"
 #include "common/storage/table_set.h"
 #include "services/store_admin/corruption_reporter.h"
@@ -35,6 +36,12 @@ struct StoreContext {
   // replaying cross-table changes that start-up could not finish because a
   // table was RESTORING). What it captures must outlive the server.
   std::function<void(std::function<absl::Status()>)> after_restore;
+  // The process's /metrics registry.
+  std::shared_ptr<prometheus::Registry> metrics;
+
+  // A room for the push streams and waiting calls of `service` (a metric
+  // label), with the topology's watcher limits.
+  std::unique_ptr<server::WaitRoom> MakeWaitRoom(const std::string& service) const;
 };
 
 // One kind of store process (mailbox, config, ...): the tables it needs and

@@ -74,9 +74,10 @@ absl::Status NotHeld(const v1::Task& t, absl::string_view agent) {
 }  // namespace
 
 TaskQueue::TaskQueue(storage::Table* queue, storage::Table* dead, topology::v1::Limits limits,
-                     Clock* clock)
+                     Clock* clock, std::function<void(const std::string& type)> on_queued)
     : queue_(queue),
       dead_(dead),
+      on_queued_(std::move(on_queued)),
       limits_(std::move(limits)),
       clock_(clock),
       to_dead_(queue, dead),
@@ -100,7 +101,13 @@ absl::Status TaskQueue::Replace(const v1::Task* before, const v1::Task& now) {
   b.Put(TaskKey(now.id()), now.SerializeAsString());
   AddIndexes(&b, now);
   LowerFloorsLocked(now);
-  return queue_->Write(b);
+  if (auto s = queue_->Write(b); !s.ok()) return s;
+  if (now.status() == v1::TASK_STATUS_QUEUED) TellQueued(now.type());
+  return absl::OkStatus();
+}
+
+void TaskQueue::TellQueued(const std::string& type) {
+  if (on_queued_) on_queued_(type);
 }
 
 void TaskQueue::LowerFloorsLocked(const v1::Task& t) {
@@ -160,12 +167,13 @@ absl::StatusOr<v1::SubmitResponse> TaskQueue::Submit(const v1::SubmitRequest& r)
   LowerFloorsLocked(task);
   if (!r.idempotency_key().empty()) b.Put(IdempotencyKey(r.idempotency_key()), task.id());
   if (auto s = queue_->Write(b); !s.ok()) return s;
+  TellQueued(task.type());
   response.set_id(task.id());
   response.set_created(true);
   return response;
 }
 
-absl::StatusOr<v1::Task> TaskQueue::Assign(const v1::AssignRequest& r) {
+absl::Status TaskQueue::CheckAssign(const v1::AssignRequest& r) const {
   if (auto s = server::CheckId("agent_id", r.agent_id(), limits_.max_id_bytes()); !s.ok()) {
     return s;
   }
@@ -180,6 +188,14 @@ absl::StatusOr<v1::Task> TaskQueue::Assign(const v1::AssignRequest& r) {
     return absl::InvalidArgumentError(
         absl::StrCat("lease_seconds must be at most ", kMaxLeaseSeconds));
   }
+  if (r.wait_ms() > kMaxWaitMs) {
+    return absl::InvalidArgumentError(absl::StrCat("wait_ms must be at most ", kMaxWaitMs));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Task> TaskQueue::Assign(const v1::AssignRequest& r) {
+  if (auto s = CheckAssign(r); !s.ok()) return s;
   absl::MutexLock l(&mu_);
   if (auto expired = ExpireLeasesLocked(); !expired.ok()) return expired.status();
 
@@ -388,6 +404,7 @@ absl::StatusOr<v1::Task> TaskQueue::RetryDeadLetter(const v1::RetryDeadLetterReq
   AddIndexes(&arrive, task);
   LowerFloorsLocked(task);
   if (auto s = from_dead_.Apply(leave, arrive); !s.ok()) return s;
+  TellQueued(task.type());
   return task;
 }
 

@@ -1,6 +1,7 @@
 #ifndef AGENTCOM_SERVICES_TASK_QUEUE_TASK_QUEUE_H_
 #define AGENTCOM_SERVICES_TASK_QUEUE_TASK_QUEUE_H_
 
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -18,6 +19,8 @@ namespace agentcom::task_queue {
 
 inline constexpr char kQueueTable[] = "task_queue";
 inline constexpr char kDeadLetterTable[] = "task_dead_letter";
+// Longest AssignRequest.wait_ms.
+inline constexpr uint32_t kMaxWaitMs = 60000;
 
 // A priority work queue with leases, retries and dead letters over two
 // tables (see task_queue.proto for the contract). Knows nothing of gRPC.
@@ -40,14 +43,22 @@ inline constexpr char kDeadLetterTable[] = "task_dead_letter";
 // never lease the same task.
 class TaskQueue {
  public:
-  TaskQueue(storage::Table* queue, storage::Table* dead, topology::v1::Limits limits,
-            Clock* clock);
+  // `on_queued`, when set, is called with a task's type each time a task
+  // is queued (submitted, failed or expired with attempts left, or retried
+  // from the dead letters), after the write is acknowledged, with the
+  // queue's lock held: it must be quick and must not call the queue.
+  TaskQueue(storage::Table* queue, storage::Table* dead, topology::v1::Limits limits, Clock* clock,
+            std::function<void(const std::string& type)> on_queued = nullptr);
 
   // Finishes moves a crash interrupted. Call before serving.
   absl::Status Recover();
 
   absl::StatusOr<v1::SubmitResponse> Submit(const v1::SubmitRequest& request);
+  // Ignores request.wait_ms (waiting is the service's: see
+  // TaskQueueService); NOT_FOUND when no task of the types is queued.
   absl::StatusOr<v1::Task> Assign(const v1::AssignRequest& request);
+  // Assign's argument checks (INVALID_ARGUMENT), wait_ms included.
+  absl::Status CheckAssign(const v1::AssignRequest& request) const;
   absl::StatusOr<v1::Task> Complete(const v1::CompleteRequest& request);
   absl::StatusOr<v1::Task> Fail(const v1::FailRequest& request);
   absl::StatusOr<v1::Task> Get(const v1::GetRequest& request);
@@ -70,11 +81,13 @@ class TaskQueue {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records a failed attempt: re-queues, or moves to the dead-letter table.
   absl::StatusOr<v1::Task> FailLocked(v1::Task task, const std::string& agent_id,
-                                      const std::string& error)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                                      const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  void TellQueued(const std::string& type);
 
   storage::Table* const queue_;
   storage::Table* const dead_;
+  const std::function<void(const std::string& type)> on_queued_;
   const topology::v1::Limits limits_;
   Clock* const clock_;
   storage::LinkedWriter to_dead_;

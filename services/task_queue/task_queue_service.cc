@@ -1,6 +1,7 @@
 #include "services/task_queue/task_queue_service.h"
 
 #include "common/server/handler.h"
+#include "common/server/push_calls.h"
 
 namespace agentcom::task_queue {
 
@@ -13,9 +14,18 @@ grpc::Status TaskQueueService::Submit(grpc::ServerContext* c, const v1::SubmitRe
   return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(queue_->Submit(*r), out); });
 }
 
-grpc::Status TaskQueueService::Assign(grpc::ServerContext* c, const v1::AssignRequest* r,
-                                      v1::Task* out) {
-  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(queue_->Assign(*r), out); });
+grpc::ServerUnaryReactor* TaskQueueService::Assign(grpc::CallbackServerContext* c,
+                                                   const v1::AssignRequest* r, v1::Task* out) {
+  return server::WaitingCall<v1::Task>::Start(
+      {authorizer_,
+       c,
+       Role::kAgent,
+       queue_->CheckAssign(*r),
+       *room_,
+       {r->types().begin(), r->types().end()},
+       r->agent_id()},
+      absl::StatusCode::kNotFound, absl::Now() + absl::Milliseconds(r->wait_ms()),
+      [this, request = *r] { return queue_->Assign(request); }, out);
 }
 
 grpc::Status TaskQueueService::Complete(grpc::ServerContext* c, const v1::CompleteRequest* r,
@@ -53,15 +63,17 @@ store_admin::StoreDefinition TaskQueueStoreDefinition() {
         if (!queue.ok()) return queue.status();
         absl::StatusOr<storage::Table*> dead = ctx.tables.Find(kDeadLetterTable);
         if (!dead.ok()) return dead.status();
-        auto core =
-            std::make_unique<TaskQueue>(*queue, *dead, ctx.topology.limits(), Clock::Real());
+        std::unique_ptr<server::WaitRoom> room = ctx.MakeWaitRoom("task_queue");
+        auto core = std::make_unique<TaskQueue>(
+            *queue, *dead, ctx.topology.limits(), Clock::Real(),
+            [r = room.get()](const std::string& type) { r->Notify(type); });
         // With a corrupted or restoring table the replay waits until the
         // restored table serves.
         if (absl::Status s = core->Recover(); !s.ok() && !absl::IsUnavailable(s)) return s;
         ctx.after_restore([c = core.get()] { return c->Recover(); });
         std::vector<std::unique_ptr<grpc::Service>> services;
-        services.push_back(
-            std::make_unique<TaskQueueService>(ctx.authorizer, std::move(core), absl::Seconds(1)));
+        services.push_back(std::make_unique<TaskQueueService>(ctx.authorizer, std::move(room),
+                                                              std::move(core), absl::Seconds(1)));
         return services;
       },
   };

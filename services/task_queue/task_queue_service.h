@@ -5,24 +5,32 @@
 
 #include "agentcom/task_queue/v1/task_queue.grpc.pb.h"
 #include "common/auth/authorizer.h"
+#include "common/server/wait_room.h"
 #include "services/store_admin/store_process.h"
 #include "services/task_queue/task_queue.h"
 
 namespace agentcom::task_queue {
 
 // gRPC adapter over TaskQueue; agent role. Owns the queue and its lease
-// reaper. Thread-safe.
-class TaskQueueService final : public v1::TaskQueue::Service {
+// reaper. Assign runs on gRPC's callback API: a waiting Assign (wait_ms)
+// costs no thread, and every attempt runs on the wait room's threads; the
+// other calls run on the synchronous API. Thread-safe.
+class TaskQueueService final
+    : public v1::TaskQueue::WithCallbackMethod_Assign<v1::TaskQueue::Service> {
  public:
-  TaskQueueService(const auth::Authorizer& authorizer, std::unique_ptr<TaskQueue> queue,
-                   absl::Duration reap_interval)
+  // `room` is where waiting Assigns park; `queue` must tell it of queued
+  // tasks (TaskQueue's on_queued calling room->Notify(type)).
+  TaskQueueService(const auth::Authorizer& authorizer, std::unique_ptr<server::WaitRoom> room,
+                   std::unique_ptr<TaskQueue> queue, absl::Duration reap_interval)
       : authorizer_(authorizer),
+        room_(std::move(room)),
         queue_(std::move(queue)),
         reaper_(queue_.get(), reap_interval) {}
 
   grpc::Status Submit(grpc::ServerContext* c, const v1::SubmitRequest* r,
                       v1::SubmitResponse* out) override;
-  grpc::Status Assign(grpc::ServerContext* c, const v1::AssignRequest* r, v1::Task* out) override;
+  grpc::ServerUnaryReactor* Assign(grpc::CallbackServerContext* c, const v1::AssignRequest* r,
+                                   v1::Task* out) override;
   grpc::Status Complete(grpc::ServerContext* c, const v1::CompleteRequest* r,
                         v1::Task* out) override;
   grpc::Status Fail(grpc::ServerContext* c, const v1::FailRequest* r, v1::Task* out) override;
@@ -34,6 +42,7 @@ class TaskQueueService final : public v1::TaskQueue::Service {
 
  private:
   const auth::Authorizer& authorizer_;
+  std::unique_ptr<server::WaitRoom> room_;
   std::unique_ptr<TaskQueue> queue_;
   LeaseReaper reaper_;
 };

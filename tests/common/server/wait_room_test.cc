@@ -1,0 +1,170 @@
+#include "common/server/wait_room.h"
+
+#include <atomic>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace agentcom::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A waiter that records its steps and parks, or blocks in its step until
+// released (to notify it while it runs).
+class RecordingWaiter : public Waiter {
+ public:
+  Next Step(bool notified, absl::Time, absl::Time* next_check) override {
+    absl::MutexLock l(&mu_);
+    (notified ? notified_steps_ : checks_)++;
+    if (hold_) {
+      running_ = true;
+      mu_.Await(absl::Condition(
+          +[](RecordingWaiter* w) ABSL_NO_THREAD_SAFETY_ANALYSIS { return !w->hold_; }, this));
+      running_ = false;
+    }
+    if (next_check_) *next_check = *next_check_;
+    return next_;
+  }
+  int notified_steps() {
+    absl::MutexLock l(&mu_);
+    return notified_steps_;
+  }
+  int checks() {
+    absl::MutexLock l(&mu_);
+    return checks_;
+  }
+  // Waits until the step counts reach at least `notified` and `checks`.
+  bool AwaitSteps(int notified, int checks = 0) {
+    struct Arg {
+      RecordingWaiter* w;
+      int notified, checks;
+    } arg{this, notified, checks};
+    absl::MutexLock l(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(
+                                    +[](Arg* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                      return a->w->notified_steps_ >= a->notified &&
+                                             a->w->checks_ >= a->checks;
+                                    },
+                                    &arg),
+                                absl::Seconds(10));
+  }
+  void Hold() {
+    absl::MutexLock l(&mu_);
+    hold_ = true;
+  }
+  void AwaitRunning() {
+    absl::MutexLock l(&mu_);
+    mu_.Await(absl::Condition(&running_));
+  }
+  void Release() {
+    absl::MutexLock l(&mu_);
+    hold_ = false;
+  }
+  void SetNext(Next n, std::optional<absl::Time> next_check = std::nullopt) {
+    absl::MutexLock l(&mu_);
+    next_ = n;
+    next_check_ = next_check;
+  }
+
+ private:
+  absl::Mutex mu_;
+  int notified_steps_ ABSL_GUARDED_BY(mu_) = 0;
+  int checks_ ABSL_GUARDED_BY(mu_) = 0;
+  bool hold_ ABSL_GUARDED_BY(mu_) = false;
+  bool running_ ABSL_GUARDED_BY(mu_) = false;
+  Next next_ ABSL_GUARDED_BY(mu_) = Next::kPark;
+  std::optional<absl::Time> next_check_ ABSL_GUARDED_BY(mu_);
+};
+
+WaitRoom::Options SmallRoom(Clock* clock) {
+  return {.service = "test", .max_waiters = 3, .max_per_owner = 2, .clock = clock};
+}
+
+TEST(WaitRoomTest, AJoinedWaiterStepsOnceAndAgainOnlyWhenItsKeyIsNotified) {
+  ManualClock clock;
+  WaitRoom room(SmallRoom(&clock));
+  auto w = std::make_shared<RecordingWaiter>();
+  ASSERT_TRUE(room.Join(w, {"alice"}, "alice").ok());
+  ASSERT_TRUE(w->AwaitSteps(1));
+  room.Notify("bob");
+  room.Notify("alice");
+  ASSERT_TRUE(w->AwaitSteps(2));
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(w->notified_steps(), 2);
+  room.NotifyAll();
+  ASSERT_TRUE(w->AwaitSteps(3));
+  room.Leave(w.get());
+  EXPECT_EQ(room.size(), 0);
+}
+
+// The race a push stream must not lose: a commit notified while the waiter
+// is reading (and found nothing yet) steps it again afterwards.
+TEST(WaitRoomTest, ANotifyDuringARunningStepStepsItAgain) {
+  ManualClock clock;
+  WaitRoom room(SmallRoom(&clock));
+  auto w = std::make_shared<RecordingWaiter>();
+  w->Hold();
+  ASSERT_TRUE(room.Join(w, {"k"}, "o").ok());
+  w->AwaitRunning();
+  room.Notify("k");
+  w->Release();
+  EXPECT_TRUE(w->AwaitSteps(2));
+  room.Leave(w.get());
+}
+
+TEST(WaitRoomTest, AWriteThatFinishesBeforeItsStepReturnsIsNotLost) {
+  ManualClock clock;
+  WaitRoom room(SmallRoom(&clock));
+  auto w = std::make_shared<RecordingWaiter>();
+  w->SetNext(Waiter::Next::kBusy);
+  w->Hold();
+  ASSERT_TRUE(room.Join(w, {"k"}, "o").ok());
+  w->AwaitRunning();
+  room.Resume(w.get());  // the write's OnWriteDone, before Step returned kBusy
+  w->Release();
+  EXPECT_TRUE(w->AwaitSteps(2));
+  room.Leave(w.get());
+}
+
+TEST(WaitRoomTest, LimitsPerOwnerAndPerRoomAreResourceExhausted) {
+  ManualClock clock;
+  WaitRoom room(SmallRoom(&clock));
+  std::vector<std::shared_ptr<RecordingWaiter>> ws;
+  for (int i = 0; i < 4; ++i) ws.push_back(std::make_shared<RecordingWaiter>());
+  ASSERT_TRUE(room.Join(ws[0], {"k"}, "alice").ok());
+  ASSERT_TRUE(room.Join(ws[1], {"k"}, "alice").ok());
+  absl::Status owner = room.Join(ws[2], {"k"}, "alice");
+  EXPECT_EQ(owner.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(owner.message(), HasSubstr("alice already has 2"));
+  ASSERT_TRUE(room.Join(ws[2], {"k"}, "bob").ok());
+  absl::Status full = room.Join(ws[3], {"k"}, "carol");
+  EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(full.message(), HasSubstr("already has 3"));
+  room.Leave(ws[0].get());
+  EXPECT_TRUE(room.Join(ws[3], {"k"}, "alice").ok());
+  for (int i = 1; i < 4; ++i) room.Leave(ws[i].get());
+  EXPECT_EQ(room.size(), 0);
+}
+
+TEST(WaitRoomTest, ParkedWaitersAreCheckedWhenTheirNextCheckComes) {
+  ManualClock clock;
+  WaitRoom room(SmallRoom(&clock));
+  auto w = std::make_shared<RecordingWaiter>();
+  w->SetNext(Waiter::Next::kPark, clock.Now() + absl::Seconds(5));
+  ASSERT_TRUE(room.Join(w, {"k"}, "o").ok());
+  ASSERT_TRUE(w->AwaitSteps(1));
+  clock.Advance(absl::Seconds(1));
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(w->checks(), 0);
+  w->SetNext(Waiter::Next::kDone);
+  clock.Advance(absl::Seconds(5));
+  EXPECT_TRUE(w->AwaitSteps(1, 1));
+  // kDone: the room forgot it.
+  for (int i = 0; i < 100 && room.size() > 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(room.size(), 0);
+}
+
+}  // namespace
+}  // namespace agentcom::server
