@@ -14,9 +14,10 @@ packages=(
 if [[ "${1:-}" == "--tests" ]]; then
   # chromium: the dashboard's browser test (driven by playwright-core from npm)
   # clang + libclang-rt: the sanitizer builds and libFuzzer; clang-format:
-  # the format check; dpkg-dev: apt-get source for the ThreadSanitizer stage
+  # the format check; dpkg-dev: apt-get source for the ThreadSanitizer stage;
+  # python3-grpcio: the Python example agent (examples/python), run by a test
   packages+=(libgtest-dev libgmock-dev chromium prometheus docker-compose clang libclang-rt-14-dev
-             clang-format dpkg-dev)
+             clang-format dpkg-dev python3-grpcio python3-protobuf)
   command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 

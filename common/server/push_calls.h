@@ -1,7 +1,9 @@
 #ifndef AGENTCOM_COMMON_SERVER_PUSH_CALLS_H_
 #define AGENTCOM_COMMON_SERVER_PUSH_CALLS_H_
 
+#include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/server_context.h>
+#include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/server_callback.h>
 
 #include <functional>
@@ -12,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/auth/authorizer.h"
 #include "common/server/wait_room.h"
@@ -39,6 +42,29 @@ inline std::string EndReason(const absl::Status& s) {
     default:
       return "error";
   }
+}
+
+// The push calls are registered as raw callback methods (requests and
+// responses as bytes) because gRPC 1.51 answers a request it cannot parse
+// for a typed callback method with UNIMPLEMENTED, which would send a client
+// looking for a missing method. Parsing here answers INVALID_ARGUMENT
+// naming the message instead.
+template <typename Request>
+absl::Status ParseRequest(const grpc::ByteBuffer& raw, Request* out) {
+  grpc::ByteBuffer copy(raw);  // Deserialize consumes its buffer
+  if (!grpc::SerializationTraits<Request>::Deserialize(&copy, out).ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the request is not a valid ", Request::descriptor()->full_name()));
+  }
+  return absl::OkStatus();
+}
+
+template <typename Message>
+grpc::ByteBuffer SerializeMessage(const Message& message) {
+  grpc::ByteBuffer out;
+  bool own_buffer = false;
+  (void)grpc::SerializationTraits<Message>::Serialize(message, &out, &own_buffer);
+  return out;
 }
 
 // Who may open a push call and where it waits.
@@ -90,7 +116,7 @@ std::function<absl::StatusOr<int>(Response*)> PagedFetch(PageRequest request, Re
 // (UNAVAILABLE while the table is corrupted or restoring: the client
 // resumes from the last seq it saw), or CANCELLED when the client goes.
 template <typename Response>
-class PushStream final : public grpc::ServerWriteReactor<Response>, public Waiter {
+class PushStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public Waiter {
  public:
   // Fills *out with the next page after the stream's position and moves the
   // position past it; returns how many records it holds (0: nothing new).
@@ -101,7 +127,8 @@ class PushStream final : public grpc::ServerWriteReactor<Response>, public Waite
 
   // The reactor for a Watch handler: admitted (see Admit), it starts with
   // a replay of what is stored; refused, it ends at once.
-  static grpc::ServerWriteReactor<Response>* Start(Admission admission, Fetch fetch, Check check) {
+  static grpc::ServerWriteReactor<grpc::ByteBuffer>* Start(Admission admission, Fetch fetch,
+                                                           Check check) {
     auto stream = std::shared_ptr<PushStream>(
         new PushStream(admission.room, std::move(fetch), std::move(check)));
     stream->self_ = stream;
@@ -117,18 +144,19 @@ class PushStream final : public grpc::ServerWriteReactor<Response>, public Waite
       s = check_();
       if (s.ok()) return Next::kPark;
     } else {
-      page_.Clear();
-      absl::StatusOr<int> n = fetch_(&page_);
+      Response page;
+      absl::StatusOr<int> n = fetch_(&page);
       if (n.ok() && *n == 0) return Next::kPark;
       if (n.ok()) {
         room_.CountPushed(*n);
-        this->StartWrite(&page_);
+        bytes_ = SerializeMessage(page);
+        StartWrite(&bytes_);
         return Next::kBusy;
       }
       s = n.status();
     }
     room_.CountEnded(EndReason(s));
-    this->Finish(ToGrpcStatus(s));
+    Finish(ToGrpcStatus(s));
     return Next::kDone;
   }
 
@@ -149,7 +177,8 @@ class PushStream final : public grpc::ServerWriteReactor<Response>, public Waite
   WaitRoom& room_;
   const Fetch fetch_;
   const Check check_;
-  Response page_;
+  // The page being written (one at a time).
+  grpc::ByteBuffer bytes_;
   // Keeps the reactor alive until gRPC is done with it (OnDone).
   std::shared_ptr<PushStream> self_;
 };
@@ -167,7 +196,8 @@ class WaitingCall final : public grpc::ServerUnaryReactor, public Waiter {
   // The reactor for a handler that may wait: admitted (see Admit), its
   // first attempt is queued at once; refused, it ends at once.
   static grpc::ServerUnaryReactor* Start(Admission admission, absl::StatusCode wait_code,
-                                         absl::Time deadline, Attempt attempt, Response* response) {
+                                         absl::Time deadline, Attempt attempt,
+                                         grpc::ByteBuffer* response) {
     auto call = std::shared_ptr<WaitingCall>(
         new WaitingCall(admission.room, wait_code, deadline, std::move(attempt), response));
     call->self_ = call;
@@ -185,7 +215,7 @@ class WaitingCall final : public grpc::ServerUnaryReactor, public Waiter {
     } else {
       absl::StatusOr<Response> r = attempt_();
       if (r.ok()) {
-        *response_ = *std::move(r);
+        *response_ = SerializeMessage(*r);
         room_.CountEnded("ok");
         Finish(grpc::Status::OK);
         return Next::kDone;
@@ -209,7 +239,7 @@ class WaitingCall final : public grpc::ServerUnaryReactor, public Waiter {
 
  private:
   WaitingCall(WaitRoom& room, absl::StatusCode wait_code, absl::Time deadline, Attempt attempt,
-              Response* response)
+              grpc::ByteBuffer* response)
       : room_(room),
         wait_code_(wait_code),
         deadline_(deadline),
@@ -220,7 +250,7 @@ class WaitingCall final : public grpc::ServerUnaryReactor, public Waiter {
   const absl::StatusCode wait_code_;
   const absl::Time deadline_;
   const Attempt attempt_;
-  Response* const response_;
+  grpc::ByteBuffer* const response_;
   std::shared_ptr<WaitingCall> self_;
 };
 

@@ -42,19 +42,16 @@ grpc::Status ChannelsService::History(grpc::ServerContext* c, const v1::HistoryR
   return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(channels_.History(*r), out); });
 }
 
-grpc::ServerWriteReactor<v1::WatchResponse>* ChannelsService::Watch(
-    grpc::CallbackServerContext* context, const v1::WatchRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ChannelsService::Watch(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw) {
+  v1::WatchRequest request;
+  absl::Status valid = server::ParseRequest(*raw, &request);
+  if (valid.ok()) valid = channels_.CheckChannel(request.channel());
   v1::HistoryRequest next;
-  next.set_channel(request->channel());
-  next.set_after_seq(request->after_seq());
+  next.set_channel(request.channel());
+  next.set_after_seq(request.after_seq());
   return server::PushStream<v1::WatchResponse>::Start(
-      {authorizer_,
-       context,
-       Role::kAgent,
-       channels_.CheckChannel(request->channel()),
-       *room_,
-       {request->channel()},
-       request->channel()},
+      {authorizer_, context, Role::kAgent, valid, *room_, {request.channel()}, request.channel()},
       server::PagedFetch<v1::WatchResponse>(
           next, [this](const v1::HistoryRequest& r) { return channels_.History(r); }),
       [this] { return storage::ServingStatus(*history_); });

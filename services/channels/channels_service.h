@@ -12,7 +12,8 @@ namespace agentcom::channels {
 // gRPC adapter over Channels; agent role. Watch runs on gRPC's callback
 // API (an open stream costs no thread), the unary calls on the synchronous
 // one. Thread-safe.
-class ChannelsService final : public v1::Channels::WithCallbackMethod_Watch<v1::Channels::Service> {
+class ChannelsService final
+    : public v1::Channels::WithRawCallbackMethod_Watch<v1::Channels::Service> {
  public:
   // `room` is where Watch streams wait; it must outlive the server.
   ChannelsService(const auth::Authorizer& authorizer, storage::Table* subscriptions,
@@ -33,8 +34,8 @@ class ChannelsService final : public v1::Channels::WithCallbackMethod_Watch<v1::
                        v1::PublishResponse* out) override;
   grpc::Status History(grpc::ServerContext* c, const v1::HistoryRequest* r,
                        v1::HistoryResponse* out) override;
-  grpc::ServerWriteReactor<v1::WatchResponse>* Watch(grpc::CallbackServerContext* context,
-                                                     const v1::WatchRequest* request) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Watch(grpc::CallbackServerContext* context,
+                                                    const grpc::ByteBuffer* raw) override;
 
  private:
   const auth::Authorizer& authorizer_;

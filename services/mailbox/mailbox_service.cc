@@ -31,19 +31,16 @@ grpc::Status MailboxService::Ack(grpc::ServerContext* context, const v1::AckRequ
                 [&] { return Respond(mailbox_.Ack(*request), response); });
 }
 
-grpc::ServerWriteReactor<v1::WatchResponse>* MailboxService::Watch(
-    grpc::CallbackServerContext* context, const v1::WatchRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* MailboxService::Watch(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw) {
+  v1::WatchRequest request;
+  absl::Status valid = server::ParseRequest(*raw, &request);
+  if (valid.ok()) valid = mailbox_.CheckAgent(request.agent_id());
   v1::PollRequest next;
-  next.set_agent_id(request->agent_id());
-  next.set_after_seq(request->after_seq());
+  next.set_agent_id(request.agent_id());
+  next.set_after_seq(request.after_seq());
   return server::PushStream<v1::WatchResponse>::Start(
-      {authorizer_,
-       context,
-       Role::kAgent,
-       mailbox_.CheckAgent(request->agent_id()),
-       *room_,
-       {request->agent_id()},
-       request->agent_id()},
+      {authorizer_, context, Role::kAgent, valid, *room_, {request.agent_id()}, request.agent_id()},
       server::PagedFetch<v1::WatchResponse>(
           next, [this](const v1::PollRequest& r) { return mailbox_.Poll(r); }),
       [this] { return storage::ServingStatus(*table_); });

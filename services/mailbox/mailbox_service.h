@@ -12,7 +12,7 @@ namespace agentcom::mailbox {
 // gRPC adapter over Mailbox; agent role. Watch runs on gRPC's callback
 // API (an open stream costs no thread), the unary calls on the synchronous
 // one. Thread-safe.
-class MailboxService final : public v1::Mailbox::WithCallbackMethod_Watch<v1::Mailbox::Service> {
+class MailboxService final : public v1::Mailbox::WithRawCallbackMethod_Watch<v1::Mailbox::Service> {
  public:
   // `room` is where Watch streams wait; it must outlive the server.
   MailboxService(const auth::Authorizer& authorizer, storage::Table* table,
@@ -28,8 +28,8 @@ class MailboxService final : public v1::Mailbox::WithCallbackMethod_Watch<v1::Ma
                     v1::PollResponse* response) override;
   grpc::Status Ack(grpc::ServerContext* context, const v1::AckRequest* request,
                    v1::AckResponse* response) override;
-  grpc::ServerWriteReactor<v1::WatchResponse>* Watch(grpc::CallbackServerContext* context,
-                                                     const v1::WatchRequest* request) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Watch(grpc::CallbackServerContext* context,
+                                                    const grpc::ByteBuffer* raw) override;
 
  private:
   const auth::Authorizer& authorizer_;

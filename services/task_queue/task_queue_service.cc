@@ -15,17 +15,21 @@ grpc::Status TaskQueueService::Submit(grpc::ServerContext* c, const v1::SubmitRe
 }
 
 grpc::ServerUnaryReactor* TaskQueueService::Assign(grpc::CallbackServerContext* c,
-                                                   const v1::AssignRequest* r, v1::Task* out) {
+                                                   const grpc::ByteBuffer* raw,
+                                                   grpc::ByteBuffer* out) {
+  v1::AssignRequest r;
+  absl::Status valid = server::ParseRequest(*raw, &r);
+  if (valid.ok()) valid = queue_->CheckAssign(r);
   return server::WaitingCall<v1::Task>::Start(
       {authorizer_,
        c,
        Role::kAgent,
-       queue_->CheckAssign(*r),
+       valid,
        *room_,
-       {r->types().begin(), r->types().end()},
-       r->agent_id()},
-      absl::StatusCode::kNotFound, absl::Now() + absl::Milliseconds(r->wait_ms()),
-      [this, request = *r] { return queue_->Assign(request); }, out);
+       {r.types().begin(), r.types().end()},
+       r.agent_id()},
+      absl::StatusCode::kNotFound, absl::Now() + absl::Milliseconds(r.wait_ms()),
+      [this, r] { return queue_->Assign(r); }, out);
 }
 
 grpc::Status TaskQueueService::Complete(grpc::ServerContext* c, const v1::CompleteRequest* r,

@@ -16,7 +16,7 @@ namespace agentcom::task_queue {
 // costs no thread, and every attempt runs on the wait room's threads; the
 // other calls run on the synchronous API. Thread-safe.
 class TaskQueueService final
-    : public v1::TaskQueue::WithCallbackMethod_Assign<v1::TaskQueue::Service> {
+    : public v1::TaskQueue::WithRawCallbackMethod_Assign<v1::TaskQueue::Service> {
  public:
   // `room` is where waiting Assigns park; `queue` must tell it of queued
   // tasks (TaskQueue's on_queued calling room->Notify(type)).
@@ -29,8 +29,8 @@ class TaskQueueService final
 
   grpc::Status Submit(grpc::ServerContext* c, const v1::SubmitRequest* r,
                       v1::SubmitResponse* out) override;
-  grpc::ServerUnaryReactor* Assign(grpc::CallbackServerContext* c, const v1::AssignRequest* r,
-                                   v1::Task* out) override;
+  grpc::ServerUnaryReactor* Assign(grpc::CallbackServerContext* c, const grpc::ByteBuffer* raw,
+                                   grpc::ByteBuffer* out) override;
   grpc::Status Complete(grpc::ServerContext* c, const v1::CompleteRequest* r,
                         v1::Task* out) override;
   grpc::Status Fail(grpc::ServerContext* c, const v1::FailRequest* r, v1::Task* out) override;

@@ -44,8 +44,8 @@ int Fail(std::ostream& err, const absl::Status& s) {
 
 }  // namespace
 
-int RunGrpcurl(const std::vector<std::string>& args, std::istream& in,
-               std::ostream& out, std::ostream& err) {
+int RunGrpcurl(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+               std::ostream& err) {
   bool plaintext = false;
   bool emit_defaults = false;
   std::string data;
@@ -135,7 +135,9 @@ int RunGrpcurl(const std::vector<std::string>& args, std::istream& in,
     return 0;
   }
   absl::Status s = client.CallJson(verb, data, emit_defaults,
-                                   [&](const std::string& json) { out << json; });
+                                   // Flushed per response, so a Watch shows
+                                   // each batch as it is pushed.
+                                   [&](const std::string& json) { out << json << std::flush; });
   if (!s.ok()) return Fail(err, s);
   return 0;
 }

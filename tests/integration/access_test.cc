@@ -102,8 +102,15 @@ TEST_F(AccessTest, EveryRpcRefusesMissingWrongAndUnderprivilegedTokensAndMalform
         // Not protobuf: a field tag with a length running past the end.
         grpc::Status garbage =
             Call(e.channel, path, system_->admin_token(), std::string("\x0a\xff\xff\xff\x0f", 5));
-        // gRPC refuses a request it cannot parse before any handler runs.
-        EXPECT_EQ(garbage.error_code(), grpc::StatusCode::INTERNAL)
+        // gRPC refuses a request it cannot parse before any handler runs
+        // (INTERNAL). The push calls run on the callback API and parse
+        // their own requests (gRPC 1.51 would answer UNIMPLEMENTED there):
+        // INVALID_ARGUMENT.
+        const bool push_call = absl::EndsWith(path, "Mailbox/Watch") ||
+                               absl::EndsWith(path, "Channels/Watch") ||
+                               absl::EndsWith(path, "TaskQueue/Assign");
+        EXPECT_EQ(garbage.error_code(),
+                  push_call ? grpc::StatusCode::INVALID_ARGUMENT : grpc::StatusCode::INTERNAL)
             << path << ": " << garbage.error_message();
       }
     }

@@ -172,6 +172,16 @@ TEST_F(StoreProcessTest, ReflectionListsTheServicesAsGrpcurlDoes) {
       in, out2, err2);
   EXPECT_EQ(rc, 64 + 7);  // PERMISSION_DENIED, as grpcurl reports it
   EXPECT_THAT(err2.str(), HasSubstr("Code: PermissionDenied"));
+
+  // A Watch streams until -max-time, as the README shows it.
+  std::ostringstream out3, err3;
+  rc = tools::RunGrpcurl(
+      {"-plaintext", "-max-time", "1", "-H", "authorization: Bearer " + agent_token_, "-d",
+       R"({"agent_id":"alice"})", address, "agentcom.mailbox.v1.Mailbox/Watch"},
+      in, out3, err3);
+  EXPECT_EQ(rc, 64 + 4) << err3.str();  // DEADLINE_EXCEEDED, after the stored message
+  EXPECT_THAT(out3.str(), HasSubstr("\"seq\": \"1\""));
+  EXPECT_THAT(out3.str(), HasSubstr("\"body\": \"aGk=\""));
 }
 
 TEST_F(StoreProcessTest, StoreAdminOperations) {
