@@ -4,7 +4,7 @@
 // in-process, dd, cp -r). Prints a table and writes JSON. See BENCHMARKS.md.
 //
 //   agentcom_bench [--clients=16] [--ops=2000] [--reps=3] [--table_records=200000]
-//                  [--out=bench.json] [--smoke]
+//                  [--out=bench.json] [--smoke] [--data_path_only]
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <boost/beast/websocket.hpp>
@@ -30,6 +30,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "agentcom/config/v1/config.grpc.pb.h"
+#include "absl/strings/numbers.h"
 #include "agentcom/mailbox/v1/mailbox.grpc.pb.h"
 #include "agentcom/maintenance/v1/maintenance.grpc.pb.h"
 #include "agentcom/store_admin/v1/store_admin.grpc.pb.h"
@@ -43,6 +44,7 @@ ABSL_FLAG(int, reps, 3, "Repetitions; medians are reported.");
 ABSL_FLAG(int, table_records, 200000, "Records of the table used for stall/backup/restore/verify.");
 ABSL_FLAG(std::string, out, "bench.json", "JSON results file.");
 ABSL_FLAG(bool, smoke, false, "Tiny sizes, one repetition: proves the bench runs.");
+ABSL_FLAG(bool, data_path_only, false, "Run section 1 (the data path) only, then stop.");
 ABSL_FLAG(int, ws_clients, 500, "WebSocket clients for the dashboard fan-out measurement.");
 
 namespace agentcom::bench {
@@ -110,6 +112,57 @@ std::vector<double> Background(int clients, std::atomic<bool>* stop,
   std::vector<double> all;
   for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
   return all;
+}
+
+// Push delivery: one Mailbox.Watch per client's agent while that client
+// enqueues `ops` messages to it, each carrying its send time. Returns the
+// latency from the start of the Enqueue call to the message's arrival on
+// the stream (so it includes the Enqueue's own latency).
+Stats PushDelivery(mailbox::v1::Mailbox::Stub* mailbox, const std::string& token, int clients,
+                   int ops, const std::string& prefix) {
+  std::vector<std::vector<double>> lat(clients);
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::thread> watchers;
+  std::atomic<int> open{0};
+  for (int c = 0; c < clients; ++c) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    Authorize(contexts.back().get(), token);
+    watchers.emplace_back([&, c, ctx = contexts.back().get()] {
+      mailbox::v1::WatchRequest w;
+      w.set_agent_id(absl::StrCat(prefix, "push", c));
+      auto reader = mailbox->Watch(ctx, w);
+      ++open;
+      mailbox::v1::WatchResponse page;
+      while (static_cast<int>(lat[c].size()) < ops && reader->Read(&page)) {
+        const int64_t now = absl::GetCurrentTimeNanos();
+        for (const auto& m : page.messages()) {
+          int64_t sent = 0;
+          (void)absl::SimpleAtoi(m.body().substr(0, m.body().find(' ')), &sent);
+          lat[c].push_back((now - sent) / 1e6);
+        }
+      }
+      ctx->TryCancel();
+      (void)reader->Finish();
+    });
+  }
+  while (open < clients) absl::SleepFor(absl::Milliseconds(1));
+  absl::SleepFor(absl::Milliseconds(200));  // the streams are registered
+  const absl::Time start = absl::Now();
+  RunClients(clients, ops, [&](int c, int) {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, token);
+    mailbox::v1::EnqueueRequest q;
+    q.set_agent_id(absl::StrCat(prefix, "push", c));
+    q.mutable_message()->set_body(
+        absl::StrCat(absl::GetCurrentTimeNanos(), " ", std::string(180, 'm')));
+    mailbox::v1::EnqueueResponse out;
+    return mailbox->Enqueue(&ctx, q, &out).ok();
+  });
+  for (auto& t : watchers) t.join();
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::vector<double> all;
+  for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
+  return Summarise(std::move(all), seconds);
 }
 
 double Median(std::vector<double> v) {
@@ -266,7 +319,7 @@ int Main() {
   auto idle_memory = Memory(*sys);
 
   // 1. Data path, with the in-process LevelDB baseline.
-  std::vector<Stats> enq, poll, submit, assign, raw_put, raw_batch;
+  std::vector<Stats> enq, poll, submit, assign, raw_put, raw_batch, push;
   for (int r = 0; r < reps; ++r) {
     const std::string prefix = absl::StrCat("r", r, "-");
     enq.push_back(RunClients(clients, ops, [&](int c, int) {
@@ -312,22 +365,30 @@ int Main() {
       done.set_agent_id(absl::StrCat("worker", c));
       return tasks->Complete(&cctx, done, &t).ok();
     }));
+    push.push_back(PushDelivery(mailbox.get(), agent, clients, ops, prefix));
     raw_put.push_back(RawLevelDb(dir.Sub("raw"), clients, ops, false));
     raw_batch.push_back(RawLevelDb(dir.Sub("raw"), clients, ops, true));
   }
   const Stats e = MedianStats(enq), p = MedianStats(poll), s = MedianStats(submit),
-              a = MedianStats(assign), rp = MedianStats(raw_put), rb = MedianStats(raw_batch);
+              a = MedianStats(assign), rp = MedianStats(raw_put), rb = MedianStats(raw_batch),
+              w = MedianStats(push);
   std::cout << "1. data path (median of " << reps << ")\n";
   Row("Mailbox.Enqueue", e, absl::StrFormat("%.2fx raw batch", e.ops_per_sec / rb.ops_per_sec));
   Row("Mailbox.Poll (10 messages)", p);
   Row("TaskQueue.Submit", s, absl::StrFormat("%.2fx raw batch", s.ops_per_sec / rb.ops_per_sec));
   Row("TaskQueue.Assign+Complete", a);
+  Row("Mailbox.Watch delivery (enqueue start", w,
+      absl::StrFormat("to arrival; p50 %.2fx Enqueue's)", w.p50_ms / e.p50_ms));
   Row("raw leveldb Put (sync, in-process)", rp);
   Row("raw leveldb WriteBatch(2) (sync)", rb);
   json.Add("enqueue", e); json.Add("poll", p); json.Add("submit", s); json.Add("assign_complete", a);
-  json.Add("raw_put", rp); json.Add("raw_batch", rb);
+  json.Add("raw_put", rp); json.Add("raw_batch", rb); json.Add("watch_delivery", w);
   json.Add("enqueue_vs_raw_batch", e.ops_per_sec / rb.ops_per_sec);
   auto loaded_memory = Memory(*sys);
+  if (absl::GetFlag(FLAGS_data_path_only)) {
+    std::ofstream(absl::GetFlag(FLAGS_out)) << json.Done() << "\n";
+    return 0;
+  }
 
   // The table for 2-5: config records of ~200 bytes, half overwritten, a
   // quarter deleted (loaded through the Config API).
