@@ -459,46 +459,80 @@ absl::Status LevelDbTable::Write(const TableBatch& batch) ABSL_NO_THREAD_SAFETY_
   absl::ReaderMutexLock l(&db_mu_);
   if (auto s = CheckServing(); !s.ok()) return s;
 
-  std::vector<int> stripes;
-  for (const auto& op : batch.ops()) {
-    stripes.push_back(static_cast<int>(absl::Hash<std::string>()(op.key) % kStripes));
+  PendingWrite self{&batch, 0};
+  for (const auto& op : batch.ops())
+    self.bytes += op.key.size() + (op.value ? op.value->size() : 0);
+  std::vector<PendingWrite*> group;
+  {
+    absl::MutexLock q(&commit_mu_);
+    commit_queue_.push_back(&self);
+    struct Turn {
+      LevelDbTable* table;
+      PendingWrite* self;
+    } turn{this, &self};
+    commit_mu_.Await(absl::Condition(
+        +[](Turn* t) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return t->self->done ||
+                 (!t->table->committing_ && t->table->commit_queue_.front() == t->self);
+        },
+        &turn));
+    if (self.done) return self.status;
+    committing_ = true;
+    size_t bytes = 0;
+    while (!commit_queue_.empty() &&
+           (group.empty() || bytes + commit_queue_.front()->bytes <= kMaxGroupBytes)) {
+      bytes += commit_queue_.front()->bytes;
+      group.push_back(commit_queue_.front());
+      commit_queue_.pop_front();
+    }
   }
-  std::sort(stripes.begin(), stripes.end());
-  stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
-  for (int i : stripes) stripes_[i].Lock();
+  const leveldb::Status s = CommitGroup(group);
+  const absl::Status result = Classify(s, "write");
+  absl::MutexLock q(&commit_mu_);
+  for (PendingWrite* w : group) {
+    w->status = result;
+    w->done = true;
+  }
+  committing_ = false;
+  return result;
+}
 
-  // Size of each key's value as this batch leaves it (nullopt: absent).
+leveldb::Status LevelDbTable::CommitGroup(const std::vector<PendingWrite*>& group) {
+  // Size of each key's value as the group leaves it (nullopt: absent).
   absl::flat_hash_map<absl::string_view, std::optional<size_t>> current;
   int64_t d_records = 0;
   int64_t d_bytes = 0;
   leveldb::WriteBatch wb;
   leveldb::Status s;
-  for (const auto& op : batch.ops()) {
-    std::optional<size_t> old;
-    auto it = current.find(op.key);
-    if (it != current.end()) {
-      old = it->second;
-    } else {
-      std::string value;
-      s = db_->Get(CheckedRead(), internal::DataKey(op.key), &value);
-      if (s.ok()) {
-        old = value.size();
-      } else if (!IsAbsentKey(s)) {
-        break;
+  for (const PendingWrite* w : group) {
+    for (const auto& op : w->batch->ops()) {
+      std::optional<size_t> old;
+      auto it = current.find(op.key);
+      if (it != current.end()) {
+        old = it->second;
+      } else {
+        std::string value;
+        s = db_->Get(CheckedRead(), internal::DataKey(op.key), &value);
+        if (s.ok()) {
+          old = value.size();
+        } else if (!IsAbsentKey(s)) {
+          break;
+        }
+        s = leveldb::Status::OK();
       }
-      s = leveldb::Status::OK();
+      std::optional<size_t> now;
+      if (op.value) now = op.value->size();
+      d_records += (now ? 1 : 0) - (old ? 1 : 0);
+      d_bytes += (now ? static_cast<int64_t>(op.key.size() + *now) : 0) -
+                 (old ? static_cast<int64_t>(op.key.size() + *old) : 0);
+      current[op.key] = now;
+      if (op.value) {
+        wb.Put(internal::DataKey(op.key), ToSlice(*op.value));
+      } else {
+        wb.Delete(internal::DataKey(op.key));
+      }
     }
-    std::optional<size_t> now;
-    if (op.value) now = op.value->size();
-    d_records += (now ? 1 : 0) - (old ? 1 : 0);
-    d_bytes += (now ? static_cast<int64_t>(op.key.size() + *now) : 0) -
-               (old ? static_cast<int64_t>(op.key.size() + *old) : 0);
-    current[op.key] = now;
-    if (op.value) {
-      wb.Put(internal::DataKey(op.key), ToSlice(*op.value));
-    } else {
-      wb.Delete(internal::DataKey(op.key));
-    }
+    if (!s.ok()) break;
   }
   if (s.ok()) {
     leveldb::WriteOptions wo;
@@ -512,8 +546,7 @@ absl::Status LevelDbTable::Write(const TableBatch& batch) ABSL_NO_THREAD_SAFETY_
       needs_reopen_ = true;
     }
   }
-  for (int i : stripes) stripes_[i].Unlock();
-  return Classify(s, "write");
+  return s;
 }
 
 absl::Status LevelDbTable::Scan(

@@ -5,9 +5,6 @@
 //
 //   agentcom_bench [--clients=16] [--ops=2000] [--reps=3] [--table_records=200000]
 //                  [--out=bench.json] [--smoke] [--data_path_only]
-#include <boost/asio.hpp>
-#include <boost/beast.hpp>
-#include <boost/beast/websocket.hpp>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/client_context.h>
 #include <leveldb/db.h>
@@ -15,6 +12,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <boost/beast/websocket.hpp>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -26,11 +26,11 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "agentcom/config/v1/config.grpc.pb.h"
-#include "absl/strings/numbers.h"
 #include "agentcom/mailbox/v1/mailbox.grpc.pb.h"
 #include "agentcom/maintenance/v1/maintenance.grpc.pb.h"
 #include "agentcom/store_admin/v1/store_admin.grpc.pb.h"
@@ -61,7 +61,9 @@ Stats Summarise(std::vector<double> latencies_ms, double seconds) {
   Stats s;
   if (latencies_ms.empty()) return s;
   std::sort(latencies_ms.begin(), latencies_ms.end());
-  auto at = [&](double q) { return latencies_ms[std::min(latencies_ms.size() - 1, size_t(q * latencies_ms.size()))]; };
+  auto at = [&](double q) {
+    return latencies_ms[std::min(latencies_ms.size() - 1, size_t(q * latencies_ms.size()))];
+  };
   s.ops_per_sec = latencies_ms.size() / seconds;
   s.p50_ms = at(0.50);
   s.p99_ms = at(0.99);
@@ -226,13 +228,19 @@ std::map<std::string, std::pair<long, long>> Memory(testing::SupervisedSystem& s
 
 struct Json {
   std::string body = "{";
-  void Add(const std::string& key, double v) { Sep(); absl::StrAppend(&body, "\"", key, "\":", v); }
+  void Add(const std::string& key, double v) {
+    Sep();
+    absl::StrAppend(&body, "\"", key, "\":", v);
+  }
   void Add(const std::string& key, const Stats& s) {
     Sep();
-    absl::StrAppend(&body, "\"", key, "\":{\"ops_per_sec\":", s.ops_per_sec, ",\"p50_ms\":", s.p50_ms,
-                    ",\"p99_ms\":", s.p99_ms, ",\"max_ms\":", s.max_ms, "}");
+    absl::StrAppend(&body, "\"", key, "\":{\"ops_per_sec\":", s.ops_per_sec,
+                    ",\"p50_ms\":", s.p50_ms, ",\"p99_ms\":", s.p99_ms, ",\"max_ms\":", s.max_ms,
+                    "}");
   }
-  void Sep() { if (body.size() > 1) body += ","; }
+  void Sep() {
+    if (body.size() > 1) body += ",";
+  }
   std::string Done() { return body + "}"; }
 };
 
@@ -258,7 +266,8 @@ std::vector<double> FanOut(testing::SupervisedSystem& sys, int n, int reps) {
     auto ws = std::make_unique<websocket::stream<tcp::socket>>(ioc);
     ws->next_layer().connect(tcp::endpoint(asio::ip::make_address(host), port));
     ws->handshake(host, "/ws");
-    ws->write(asio::buffer(absl::StrCat("{\"token\":\"", sys.admin_token(), "\",\"after_id\":1000000000}")));
+    ws->write(asio::buffer(
+        absl::StrCat("{\"token\":\"", sys.admin_token(), "\",\"after_id\":1000000000}")));
     beast::flat_buffer ready;
     ws->read(ready);  // {"type":"ready"}
     conns.push_back(std::move(ws));
@@ -269,7 +278,8 @@ std::vector<double> FanOut(testing::SupervisedSystem& sys, int n, int reps) {
     std::vector<beast::flat_buffer> buffers(n);
     std::vector<absl::Time> arrived(n);
     for (int i = 0; i < n; ++i) {
-      conns[i]->async_read(buffers[i], [&, i](beast::error_code, size_t) { arrived[i] = absl::Now(); });
+      conns[i]->async_read(buffers[i],
+                           [&, i](beast::error_code, size_t) { arrived[i] = absl::Now(); });
     }
     std::thread trigger([&] {
       grpc::ClientContext ctx;
@@ -287,10 +297,13 @@ std::vector<double> FanOut(testing::SupervisedSystem& sys, int n, int reps) {
     std::vector<double> lat;
     for (int i = 0; i < n; ++i) {
       maintenance::v1::Event e;
-      if (!google::protobuf::util::JsonStringToMessage(beast::buffers_to_string(buffers[i].data()), &e).ok()) {
+      if (!google::protobuf::util::JsonStringToMessage(beast::buffers_to_string(buffers[i].data()),
+                                                       &e)
+               .ok()) {
         continue;
       }
-      const absl::Time created = absl::FromUnixSeconds(e.time().seconds()) + absl::Nanoseconds(e.time().nanos());
+      const absl::Time created =
+          absl::FromUnixSeconds(e.time().seconds()) + absl::Nanoseconds(e.time().nanos());
       lat.push_back(absl::ToDoubleMilliseconds(arrived[i] - created));
     }
     p99s.push_back(Summarise(lat, 1).p99_ms);
@@ -314,8 +327,9 @@ int Main() {
   auto config_admin = store_admin::v1::StoreAdmin::NewStub(sys->Channel("config"));
   auto maintenance = maintenance::v1::Maintenance::NewStub(sys->MaintenanceChannel());
   Json json;
-  std::cout << absl::StrFormat("agentcom_bench: %d clients, %d ops/client, %d reps, table %d records, durability sync\n\n",
-                               clients, ops, reps, records);
+  std::cout << absl::StrFormat(
+      "agentcom_bench: %d clients, %d ops/client, %d reps, table %d records, durability sync\n\n",
+      clients, ops, reps, records);
   auto idle_memory = Memory(*sys);
 
   // 1. Data path, with the in-process LevelDB baseline.
@@ -381,8 +395,13 @@ int Main() {
       absl::StrFormat("to arrival; p50 %.2fx Enqueue's)", w.p50_ms / e.p50_ms));
   Row("raw leveldb Put (sync, in-process)", rp);
   Row("raw leveldb WriteBatch(2) (sync)", rb);
-  json.Add("enqueue", e); json.Add("poll", p); json.Add("submit", s); json.Add("assign_complete", a);
-  json.Add("raw_put", rp); json.Add("raw_batch", rb); json.Add("watch_delivery", w);
+  json.Add("enqueue", e);
+  json.Add("poll", p);
+  json.Add("submit", s);
+  json.Add("assign_complete", a);
+  json.Add("raw_put", rp);
+  json.Add("raw_batch", rb);
+  json.Add("watch_delivery", w);
   json.Add("enqueue_vs_raw_batch", e.ops_per_sec / rb.ops_per_sec);
   auto loaded_memory = Memory(*sys);
   if (absl::GetFlag(FLAGS_data_path_only)) {
@@ -413,8 +432,8 @@ int Main() {
     config::v1::DeleteResponse out;
     return config->Delete(&ctx, q, &out).ok();
   });
-  std::cout << absl::StrFormat("\nloaded %d records (+50%% overwritten, 25%% deleted) in %.1f s\n", records,
-                               absl::ToDoubleSeconds(absl::Now() - load_start));
+  std::cout << absl::StrFormat("\nloaded %d records (+50%% overwritten, 25%% deleted) in %.1f s\n",
+                               records, absl::ToDoubleSeconds(absl::Now() - load_start));
 
   // 2. Compaction stall: the same mixed load with and without a compaction.
   auto mixed = [&](int c, int i) {
@@ -433,7 +452,10 @@ int Main() {
   auto run_for = [&](absl::Duration d) {
     std::atomic<bool> stop{false};
     absl::Time started;
-    std::thread timer([&] { absl::SleepFor(d); stop = true; });
+    std::thread timer([&] {
+      absl::SleepFor(d);
+      stop = true;
+    });
     auto lat = Background(clients, &stop, mixed, &started);
     timer.join();
     return Summarise(lat, absl::ToDoubleSeconds(d));
@@ -461,14 +483,18 @@ int Main() {
   std::cout << "\n2. compaction stall\n";
   Row("mixed get/put without compaction", quiet);
   Row("mixed get/put during compaction", during,
-      absl::StrFormat("p99 %.2fx, max %.2fx", during.p99_ms / quiet.p99_ms, during.max_ms / quiet.max_ms));
-  std::cout << absl::StrFormat("   compaction %.2f s, disk %llu -> %llu bytes (fragmentation %.2f -> %.2f)\n",
-                               compact_seconds, (unsigned long long)compact.before().disk_bytes(),
-                               (unsigned long long)compact.after().disk_bytes(),
-                               compact.before().fragmentation_ratio(), compact.after().fragmentation_ratio());
-  json.Add("stall_quiet", quiet); json.Add("stall_during", during);
+      absl::StrFormat("p99 %.2fx, max %.2fx", during.p99_ms / quiet.p99_ms,
+                      during.max_ms / quiet.max_ms));
+  std::cout << absl::StrFormat(
+      "   compaction %.2f s, disk %llu -> %llu bytes (fragmentation %.2f -> %.2f)\n",
+      compact_seconds, (unsigned long long)compact.before().disk_bytes(),
+      (unsigned long long)compact.after().disk_bytes(), compact.before().fragmentation_ratio(),
+      compact.after().fragmentation_ratio());
+  json.Add("stall_quiet", quiet);
+  json.Add("stall_during", during);
   json.Add("compaction_seconds", compact_seconds);
-  json.Add("compaction_bytes_reclaimed", double(compact.before().disk_bytes()) - compact.after().disk_bytes());
+  json.Add("compaction_bytes_reclaimed",
+           double(compact.before().disk_bytes()) - compact.after().disk_bytes());
 
   // 3. Backup under load vs dd of the same size.
   maintenance::v1::BackupRun backup;
@@ -478,7 +504,10 @@ int Main() {
     std::atomic<bool> stop{false};
     absl::Time started;
     std::vector<double> lat;
-    std::thread load([&] { lat = Background(clients, &stop, [&](int c, int i) { put((c * 31 + i) % records, 'd'); }, &started); });
+    std::thread load([&] {
+      lat = Background(
+          clients, &stop, [&](int c, int i) { put((c * 31 + i) % records, 'd'); }, &started);
+    });
     grpc::ClientContext ctx;
     Authorize(&ctx, admin);
     maintenance::v1::BackupTableRequest q;
@@ -494,8 +523,12 @@ int Main() {
     std::atomic<bool> stop{false};
     absl::Time started;
     const double seconds = std::max(1.0, backup_seconds);
-    std::thread timer([&] { absl::SleepFor(absl::Seconds(seconds)); stop = true; });
-    auto lat = Background(clients, &stop, [&](int c, int i) { put((c * 31 + i) % records, 'e'); }, &started);
+    std::thread timer([&] {
+      absl::SleepFor(absl::Seconds(seconds));
+      stop = true;
+    });
+    auto lat = Background(
+        clients, &stop, [&](int c, int i) { put((c * 31 + i) % records, 'e'); }, &started);
     timer.join();
     return Summarise(lat, seconds);
   }();
@@ -511,22 +544,28 @@ int Main() {
   const double table_bytes = static_cast<double>(compact.after().disk_bytes());
   const long table_mb = std::max(1L, long(table_bytes / (1 << 20)));
   const absl::Time dd2_start = absl::Now();
-  testing::RunCommand(absl::StrCat("dd if=/dev/zero of=", dir.Sub("dd2.out"), " bs=1M count=", table_mb,
-                                   " conv=fsync 2>/dev/null"));
+  testing::RunCommand(absl::StrCat("dd if=/dev/zero of=", dir.Sub("dd2.out"),
+                                   " bs=1M count=", table_mb, " conv=fsync 2>/dev/null"));
   const double dd_table_mbps = table_mb / absl::ToDoubleSeconds(absl::Now() - dd2_start);
   const double table_mbps = table_bytes / (1 << 20) / backup_seconds;
   std::cout << "\n3. backup under load\n";
-  std::cout << absl::StrFormat("   backup %.1f MB in %.2f s = %.1f MB/s; dd conv=fsync %.1f MB/s; ratio %.2f\n",
-                               backup_bytes / (1 << 20), backup_seconds, backup_mbps, dd_mbps, backup_mbps / dd_mbps);
-  std::cout << absl::StrFormat("   table of %.1f MB protected at %.1f MB/s; dd conv=fsync of that size %.1f MB/s; ratio %.2f\n",
-                               table_bytes / (1 << 20), table_mbps, dd_table_mbps, table_mbps / dd_table_mbps);
-  json.Add("backup_table_mb_per_sec", table_mbps); json.Add("dd_table_mb_per_sec", dd_table_mbps);
+  std::cout << absl::StrFormat(
+      "   backup %.1f MB in %.2f s = %.1f MB/s; dd conv=fsync %.1f MB/s; ratio %.2f\n",
+      backup_bytes / (1 << 20), backup_seconds, backup_mbps, dd_mbps, backup_mbps / dd_mbps);
+  std::cout << absl::StrFormat(
+      "   table of %.1f MB protected at %.1f MB/s; dd conv=fsync of that size %.1f MB/s; ratio "
+      "%.2f\n",
+      table_bytes / (1 << 20), table_mbps, dd_table_mbps, table_mbps / dd_table_mbps);
+  json.Add("backup_table_mb_per_sec", table_mbps);
+  json.Add("dd_table_mb_per_sec", dd_table_mbps);
   Row("writers without backup", writes_quiet);
   Row("writers during backup", backup_load,
       absl::StrFormat("p99 %.2fx, max %.2fx", backup_load.p99_ms / writes_quiet.p99_ms,
                       backup_load.max_ms / writes_quiet.max_ms));
-  json.Add("backup_mb_per_sec", backup_mbps); json.Add("dd_mb_per_sec", dd_mbps);
-  json.Add("backup_writers_quiet", writes_quiet); json.Add("backup_writers_during", backup_load);
+  json.Add("backup_mb_per_sec", backup_mbps);
+  json.Add("dd_mb_per_sec", dd_mbps);
+  json.Add("backup_writers_quiet", writes_quiet);
+  json.Add("backup_writers_during", backup_load);
 
   // 5. Verify scan vs a plain in-process iteration of a copy.
   store_admin::v1::VerifyResponse verify;
@@ -537,7 +576,8 @@ int Main() {
     q.set_table("agentcom_config");
     config_admin->Verify(&ctx, q, &verify);
   }
-  testing::RunCommand(absl::StrCat("cp -r ", sys->topology().data_dir(), "/agentcom_config ", dir.Sub("copy")));
+  testing::RunCommand(
+      absl::StrCat("cp -r ", sys->topology().data_dir(), "/agentcom_config ", dir.Sub("copy")));
   double iterate_seconds;
   uint64_t iterated = 0;
   {
@@ -553,9 +593,12 @@ int Main() {
   const double verify_rate = verify.record_count() / verify.duration_seconds();
   const double iterate_rate = iterated / iterate_seconds;
   std::cout << "\n5. verify scan\n";
-  std::cout << absl::StrFormat("   Verify %llu records at %.0f records/s; plain iteration %.0f records/s; ratio %.2f\n",
-                               (unsigned long long)verify.record_count(), verify_rate, iterate_rate, verify_rate / iterate_rate);
-  json.Add("verify_records_per_sec", verify_rate); json.Add("iterate_records_per_sec", iterate_rate);
+  std::cout << absl::StrFormat(
+      "   Verify %llu records at %.0f records/s; plain iteration %.0f records/s; ratio %.2f\n",
+      (unsigned long long)verify.record_count(), verify_rate, iterate_rate,
+      verify_rate / iterate_rate);
+  json.Add("verify_records_per_sec", verify_rate);
+  json.Add("iterate_records_per_sec", iterate_rate);
 
   // 4. Restore: flip bytes in the live table, read, wait for verified data.
   {
@@ -572,7 +615,8 @@ int Main() {
     maintenance->BackupTable(&bctx, b, &backup);
   }
   const absl::Time cp_start = absl::Now();
-  testing::RunCommand(absl::StrCat("cp -r ", sys->topology().data_dir(), "/agentcom_config ", dir.Sub("copy2")));
+  testing::RunCommand(
+      absl::StrCat("cp -r ", sys->topology().data_dir(), "/agentcom_config ", dir.Sub("copy2")));
   const double cp_seconds = absl::ToDoubleSeconds(absl::Now() - cp_start);
   testing::FlipBytesInLargestTableFile(sys->topology().data_dir() + "/agentcom_config");
   absl::Time detected = absl::InfinitePast();
@@ -619,12 +663,14 @@ int Main() {
     absl::SleepFor(absl::Milliseconds(50));
   }
   std::cout << "\n4. restore\n";
-  std::cout << absl::StrFormat("   detection to verified serving %.2f s (cp -r of the table %.3f s, ratio %.1f)\n",
-                               restore_seconds, cp_seconds, restore_seconds / cp_seconds);
+  std::cout << absl::StrFormat(
+      "   detection to verified serving %.2f s (cp -r of the table %.3f s, ratio %.1f)\n",
+      restore_seconds, cp_seconds, restore_seconds / cp_seconds);
   for (const auto& [k, v] : details) {
     if (k.rfind("step_", 0) == 0) std::cout << "     " << k << " = " << v << "\n";
   }
-  json.Add("restore_seconds", restore_seconds); json.Add("cp_seconds", cp_seconds);
+  json.Add("restore_seconds", restore_seconds);
+  json.Add("cp_seconds", cp_seconds);
 
   // 6. Memory.
   std::cout << "\n6. memory (RSS at idle -> peak after the data-path load), KiB\n";
@@ -637,7 +683,8 @@ int Main() {
   // 7. Dashboard fan-out.
   const int ws = smoke ? 20 : absl::GetFlag(FLAGS_ws_clients);
   const double fan = Median(FanOut(*sys, ws, reps));
-  std::cout << absl::StrFormat("\n7. dashboard fan-out: one event reaches %d WebSocket clients, p99 %.1f ms\n", ws, fan);
+  std::cout << absl::StrFormat(
+      "\n7. dashboard fan-out: one event reaches %d WebSocket clients, p99 %.1f ms\n", ws, fan);
   json.Add("ws_clients", ws);
   json.Add("ws_fanout_p99_ms", fan);
   std::ofstream(absl::GetFlag(FLAGS_out)) << json.Done() << "\n";
