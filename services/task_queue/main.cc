@@ -4,6 +4,6 @@
 #include "services/task_queue/task_queue_service.h"
 
 int main(int argc, char** argv) {
-  return agentcom::store_admin::RunStoreMain(
-      argc, argv, agentcom::task_queue::TaskQueueStoreDefinition());
+  return agentcom::store_admin::RunStoreMain(argc, argv,
+                                             agentcom::task_queue::TaskQueueStoreDefinition());
 }

@@ -139,8 +139,19 @@ absl::StatusOr<v1::SubmitResponse> TaskQueue::Submit(const v1::SubmitRequest& r)
   }
   absl::MutexLock l(&mu_);
   v1::SubmitResponse response;
-  if (!r.idempotency_key().empty()) {
-    auto existing = queue_->Get(IdempotencyKey(r.idempotency_key()));
+  const std::string& key = r.idempotency_key();
+  if (!key.empty()) {
+    // A Submit with the same key that is still writing decides first.
+    struct Free {
+      TaskQueue* queue;
+      const std::string* key;
+    } free{this, &key};
+    mu_.Await(absl::Condition(
+        +[](Free* f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return !f->queue->submitting_keys_.contains(*f->key);
+        },
+        &free));
+    auto existing = queue_->Get(IdempotencyKey(key));
     if (!existing.ok()) return existing.status();
     if (existing->has_value()) {
       response.set_id(**existing);
@@ -165,8 +176,19 @@ absl::StatusOr<v1::SubmitResponse> TaskQueue::Submit(const v1::SubmitRequest& r)
   b.Put(TaskKey(task.id()), task.SerializeAsString());
   AddIndexes(&b, task);
   LowerFloorsLocked(task);
-  if (!r.idempotency_key().empty()) b.Put(IdempotencyKey(r.idempotency_key()), task.id());
-  if (auto s = queue_->Write(b); !s.ok()) return s;
+  if (!key.empty()) {
+    b.Put(IdempotencyKey(key), task.id());
+    submitting_keys_.insert(key);
+  }
+  ++submitting_[task.type()];
+  // The write runs without the lock, so concurrent Submits share one fsync
+  // (and Assigns go on meanwhile); a new task's id is its own key.
+  mu_.Unlock();
+  const absl::Status written = queue_->Write(b);
+  mu_.Lock();
+  if (!key.empty()) submitting_keys_.erase(key);
+  if (--submitting_[task.type()] == 0) submitting_.erase(task.type());
+  if (!written.ok()) return written;
   TellQueued(task.type());
   response.set_id(task.id());
   response.set_created(true);
@@ -218,7 +240,8 @@ absl::StatusOr<v1::Task> TaskQueue::Assign(const v1::AssignRequest& r) {
                                     return false;
                                   });
     if (!s.ok()) return s;
-    queued_floor_[type] = head;
+    // A Submit still writing may commit an index key below `head`.
+    if (!submitting_.contains(type)) queued_floor_[type] = head;
   }
   if (best_key.empty()) {
     return absl::NotFoundError(

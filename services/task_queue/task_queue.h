@@ -7,6 +7,8 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "agentcom/task_queue/v1/task_queue.pb.h"
@@ -40,7 +42,8 @@ inline constexpr uint32_t kMaxWaitMs = 60000;
 // a crash, so no task is ever lost or in both tables once recovered.
 //
 // Thread-safe: one mutex serialises state transitions, so two agents can
-// never lease the same task.
+// never lease the same task. Submit holds it only to prepare and account
+// for its write, not through the write's fsync.
 class TaskQueue {
  public:
   // `on_queued`, when set, is called with a task's type each time a task
@@ -102,6 +105,12 @@ class TaskQueue {
   // every call (quadratic in a busy queue). Absent / "l": start of the index.
   std::map<std::string, std::string> queued_floor_ ABSL_GUARDED_BY(mu_);
   std::string lease_floor_ ABSL_GUARDED_BY(mu_) = "l";
+  // Submits write without holding mu_. Their idempotency keys, until their
+  // write ends (a second Submit with the key waits for the first), and per
+  // type how many are writing (Assign then does not raise that type's floor,
+  // which Submit lowered before writing).
+  absl::flat_hash_set<std::string> submitting_keys_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, int> submitting_ ABSL_GUARDED_BY(mu_);
 };
 
 // Calls TaskQueue::ExpireLeases every `interval` on a thread of its own.

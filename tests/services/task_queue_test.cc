@@ -3,6 +3,7 @@
 // crash between the two tables, bad input.
 #include "services/task_queue/task_queue.h"
 
+#include <atomic>
 #include <set>
 #include <thread>
 
@@ -195,6 +196,71 @@ TEST_F(TaskQueueTest, IdempotentSubmit) {
   EXPECT_EQ(r->id(), id);
   EXPECT_FALSE(r->created());
   EXPECT_EQ(ListIds(v1::TASK_STATUS_QUEUED).size(), 1u);
+}
+
+// Submits write without the queue's lock: eight at once with one key still
+// queue one task, and every caller gets its id.
+TEST_F(TaskQueueTest, ConcurrentSubmitsWithOneIdempotencyKeyQueueOneTask) {
+  std::vector<std::string> ids(8);
+  std::atomic<int> created{0};
+  std::vector<std::thread> callers;
+  for (int c = 0; c < 8; ++c) {
+    callers.emplace_back([&, c] {
+      v1::SubmitRequest r;
+      r.set_type("t");
+      r.set_idempotency_key("order-17");
+      auto out = q_->Submit(r);
+      ASSERT_TRUE(out.ok()) << out.status();
+      ids[c] = out->id();
+      if (out->created()) ++created;
+    });
+  }
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(created, 1);
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 1u);
+  EXPECT_EQ(ListIds(v1::TASK_STATUS_QUEUED), std::vector<std::string>{ids[0]});
+}
+
+// Assigns racing Submits that write without the lock: no task is left
+// below a type's seek floor, so every submitted task is assigned once.
+TEST_F(TaskQueueTest, TasksSubmittedWhileAgentsAssignAreAllAssignedOnce) {
+  testing::FailingTable slow(queue_table_.get());
+  slow.write_delay_ms = 2;
+  q_ = std::make_unique<TaskQueue>(&slow, dead_table_.get(), limits_, &clock_);
+  std::atomic<bool> submitting{true};
+  std::vector<std::thread> submitters;
+  for (int s = 0; s < 4; ++s) {
+    submitters.emplace_back([&, s] {
+      for (int i = 0; i < 100; ++i) Submit("t", (s * 100 + i) % 11 - 5);
+    });
+  }
+  std::vector<std::vector<std::string>> got(4);
+  std::vector<std::thread> agents;
+  for (int a = 0; a < 4; ++a) {
+    agents.emplace_back([&, a] {
+      while (true) {
+        const bool more = submitting;
+        auto t = Assign(absl::StrCat("agent", a), {"t"});
+        if (t.ok()) {
+          got[a].push_back(t->id());
+        } else if (!more) {
+          break;  // nothing queued after the last Submit returned
+        }
+      }
+    });
+  }
+  for (auto& t : submitters) t.join();
+  submitting = false;
+  for (auto& t : agents) t.join();
+  std::set<std::string> all;
+  size_t total = 0;
+  for (const auto& g : got) {
+    total += g.size();
+    all.insert(g.begin(), g.end());
+  }
+  EXPECT_EQ(total, 400u);
+  EXPECT_EQ(all.size(), 400u);
+  q_.reset();
 }
 
 TEST_F(TaskQueueTest, TwoAgentsAssigningAtOnceNeverGetTheSameTask) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "common/config/topology.h"
 #include "common/storage/table.h"
 
@@ -73,10 +74,13 @@ std::unique_ptr<storage::Table> OpenTestTable(
 
 // Wraps a table; while `fail_writes` is set every Write fails with
 // UNAVAILABLE, as if the process died before the write reached the disk.
+// `write_delay_ms` makes every write take that much longer (a slow fsync),
+// to widen the windows that writes leave to concurrent callers.
 class FailingTable : public storage::Table {
  public:
   explicit FailingTable(storage::Table* base) : base_(base) {}
   std::atomic<bool> fail_writes{false};
+  std::atomic<int> write_delay_ms{0};
 
   const std::string& name() const override { return base_->name(); }
   storage::TableState state() const override { return base_->state(); }
@@ -95,6 +99,7 @@ class FailingTable : public storage::Table {
   }
   absl::Status Write(const storage::TableBatch& batch) override {
     if (fail_writes) return absl::UnavailableError("injected: process died");
+    if (write_delay_ms > 0) absl::SleepFor(absl::Milliseconds(write_delay_ms.load()));
     return base_->Write(batch);
   }
   absl::Status Scan(
