@@ -84,6 +84,18 @@ class TaskQueueTest : public ::testing::Test {
     return ids;
   }
 
+  // `got` holds each agent's assigned ids: `n` in all, none twice.
+  static void ExpectEachAssignedOnce(const std::vector<std::vector<std::string>>& got, size_t n) {
+    std::set<std::string> all;
+    size_t total = 0;
+    for (const auto& g : got) {
+      total += g.size();
+      all.insert(g.begin(), g.end());
+    }
+    EXPECT_EQ(total, n);
+    EXPECT_EQ(all.size(), n);
+  }
+
   testing::TempDir dir_;
   topology::v1::Limits limits_;
   ManualClock clock_;
@@ -252,14 +264,7 @@ TEST_F(TaskQueueTest, TasksSubmittedWhileAgentsAssignAreAllAssignedOnce) {
   for (auto& t : submitters) t.join();
   submitting = false;
   for (auto& t : agents) t.join();
-  std::set<std::string> all;
-  size_t total = 0;
-  for (const auto& g : got) {
-    total += g.size();
-    all.insert(g.begin(), g.end());
-  }
-  EXPECT_EQ(total, 400u);
-  EXPECT_EQ(all.size(), 400u);
+  ExpectEachAssignedOnce(got, 400);
   q_.reset();
 }
 
@@ -277,14 +282,7 @@ TEST_F(TaskQueueTest, TwoAgentsAssigningAtOnceNeverGetTheSameTask) {
     });
   }
   for (auto& t : agents) t.join();
-  std::set<std::string> all;
-  size_t total = 0;
-  for (const auto& g : got) {
-    total += g.size();
-    all.insert(g.begin(), g.end());
-  }
-  EXPECT_EQ(total, 200u);
-  EXPECT_EQ(all.size(), 200u);
+  ExpectEachAssignedOnce(got, 200);
   EXPECT_EQ(ListIds(v1::TASK_STATUS_LEASED, 7).size(), 200u);
 }
 
