@@ -102,7 +102,8 @@ absl::Status MaintenanceCore::Start() {
   // Tables a store already knows to be corrupted (it may have reported
   // while maintenance was down), and tables installed by a restore whose
   // journal is gone (it could not be written): never served, so restoring
-  // them again loses nothing.
+  // them again serves nothing wrong. (A restore that installed a table and
+  // could not start it keeps its journal, and is resumed above.)
   for (const std::string& table : Tables()) {
     auto stats = options_.stores->GetTableStats(table);
     if (!stats.ok()) continue;

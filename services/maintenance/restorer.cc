@@ -80,7 +80,11 @@ class Restorer::Run {
   // Starts the store and waits until it answers SERVING; fails early when
   // the supervisor gives the process up or it stops again.
   absl::Status StartServing();
-  v1::RestoreResult Finish(v1::RestoreOutcome outcome, const std::string& reason);
+  // Ends the restore: records the outcome, reports it, and forgets the
+  // journal unless `keep_journal` (a restore that installed a table and
+  // could not start it: its retry must resume it, see Restorer::Restore).
+  v1::RestoreResult Finish(v1::RestoreOutcome outcome, const std::string& reason,
+                           bool keep_journal = false);
 
   Restorer* const r_;
   const Options& o_;
@@ -217,11 +221,15 @@ absl::Status Restorer::Run::StartAndVerify(const std::string& backup_id,
   return absl::OkStatus();
 }
 
-v1::RestoreResult Restorer::Run::Finish(v1::RestoreOutcome outcome, const std::string& reason) {
+v1::RestoreResult Restorer::Run::Finish(v1::RestoreOutcome outcome, const std::string& reason,
+                                        bool keep_journal) {
   result_.set_outcome(outcome);
   result_.set_reason(reason);
   result_.set_duration_seconds(absl::ToDoubleSeconds(o_.clock->Now() - start_));
-  if (auto s = o_.journal->Remove(table_); !s.ok()) {
+  if (keep_journal) {
+    log::Warn("the restore stays journaled; its retry resumes it",
+              {{"table", table_}, {"quarantine", result_.quarantine_path()}});
+  } else if (auto s = o_.journal->Remove(table_); !s.ok()) {
     log::Error("cannot remove the restore journal",
                {{"table", table_}, {"error", std::string(s.message())}});
   }
@@ -335,8 +343,12 @@ v1::RestoreResult Restorer::Run::Execute(const std::string& backup_id,
     }
     if (!verified.ok()) {
       // Not the backup's fault (the store would not start, or could not be
-      // asked): the table stays RESTORING and the restore is retried.
-      return Finish(v1::RESTORE_OUTCOME_FAILED, std::string(verified.message()));
+      // asked): the table stays RESTORING and the restore is retried. The
+      // installed table holds writes replayed from the logs of the table
+      // first quarantined; the journal keeps that path for the retry, which
+      // would otherwise quarantine the installed table and replay from it
+      // (whose replayed writes are no longer in logs), losing them.
+      return Finish(v1::RESTORE_OUTCOME_FAILED, std::string(verified.message()), true);
     }
     result_.set_backup_id(id);
     result_.set_record_count(expected.record_count);
@@ -362,7 +374,7 @@ v1::RestoreResult Restorer::Run::Execute(const std::string& backup_id,
   }
   if (auto s = StartAndVerify("", empty, v1::RESTORE_STEP_STARTING_EMPTY); !s.ok()) {
     return Finish(v1::RESTORE_OUTCOME_FAILED,
-                  absl::StrCat(why, "; restarting empty failed too: ", s.message()));
+                  absl::StrCat(why, "; restarting empty failed too: ", s.message()), true);
   }
   if (from_logs_) {  // the logs held the whole history: nothing lost
     result_.set_record_count(empty.record_count);
@@ -372,7 +384,23 @@ v1::RestoreResult Restorer::Run::Execute(const std::string& backup_id,
 }
 
 v1::RestoreResult Restorer::Restore(const RestoreRequest& request) {
-  return Run(this, request).Execute(request.backup_id, request.resume);
+  RestoreRequest r = request;
+  // A journal left by an attempt that installed the table but could not
+  // start it: this attempt resumes it (same first quarantine, so the same
+  // logs are replayed), whoever asked for it.
+  if (!r.resume.has_value()) {
+    for (v1::RestoreJournal& journal : options_.journal->LoadAll()) {
+      if (journal.table() != r.table) continue;
+      log::Warn("resuming the restore an earlier attempt left unfinished",
+                {{"table", r.table}, {"step", StepName(journal.step())}});
+      if (!r.records_at_corruption.has_value() && journal.has_records_at_corruption()) {
+        r.records_at_corruption = journal.records_at_corruption();
+      }
+      r.resume = std::move(journal);
+      break;
+    }
+  }
+  return Run(this, r).Execute(r.backup_id, r.resume);
 }
 
 bool Restorer::Serving(const std::string& table) {

@@ -85,6 +85,9 @@ TaskQueue::TaskQueue(storage::Table* queue, storage::Table* dead, topology::v1::
 
 absl::Status TaskQueue::Recover() {
   absl::MutexLock l(&mu_);
+  // Moves between the tables that are being written finish by themselves.
+  mu_.Await(absl::Condition(
+      +[](TaskQueue* q) ABSL_NO_THREAD_SAFETY_ANALYSIS { return q->busy_.empty(); }, this));
   if (auto n = to_dead_.Recover(); !n.ok()) return n.status();
   if (auto n = from_dead_.Recover(); !n.ok()) return n.status();
   return absl::OkStatus();
@@ -101,9 +104,36 @@ absl::Status TaskQueue::Replace(const v1::Task* before, const v1::Task& now) {
   b.Put(TaskKey(now.id()), now.SerializeAsString());
   AddIndexes(&b, now);
   LowerFloorsLocked(now);
-  if (auto s = queue_->Write(b); !s.ok()) return s;
-  if (now.status() == v1::TASK_STATUS_QUEUED) TellQueued(now.type());
+  const bool queued = now.status() == v1::TASK_STATUS_QUEUED;
+  const bool leased = now.status() == v1::TASK_STATUS_LEASED;
+  if (queued) ++queuing_[now.type()];
+  if (leased) ++leasing_;
+  const absl::Status s = WriteClaimed(now.id(), [&] { return queue_->Write(b); });
+  if (queued && --queuing_[now.type()] == 0) queuing_.erase(now.type());
+  if (leased) --leasing_;
+  if (!s.ok()) return s;
+  if (queued) TellQueued(now.type());
   return absl::OkStatus();
+}
+
+absl::Status TaskQueue::WriteClaimed(const std::string& id,
+                                     const std::function<absl::Status()>& write) {
+  busy_.insert(id);
+  mu_.Unlock();
+  const absl::Status s = write();
+  mu_.Lock();
+  busy_.erase(id);
+  return s;
+}
+
+void TaskQueue::AwaitIdle(const std::string& id) {
+  struct Idle {
+    TaskQueue* queue;
+    const std::string* id;
+  } idle{this, &id};
+  mu_.Await(absl::Condition(
+      +[](Idle* i) ABSL_NO_THREAD_SAFETY_ANALYSIS { return !i->queue->busy_.contains(*i->id); },
+      &idle));
 }
 
 void TaskQueue::TellQueued(const std::string& type) {
@@ -147,9 +177,8 @@ absl::StatusOr<v1::SubmitResponse> TaskQueue::Submit(const v1::SubmitRequest& r)
       const std::string* key;
     } free{this, &key};
     mu_.Await(absl::Condition(
-        +[](Free* f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          return !f->queue->submitting_keys_.contains(*f->key);
-        },
+        +[](Free* f)
+             ABSL_NO_THREAD_SAFETY_ANALYSIS { return !f->queue->writing_keys_.contains(*f->key); },
         &free));
     auto existing = queue_->Get(IdempotencyKey(key));
     if (!existing.ok()) return existing.status();
@@ -178,16 +207,12 @@ absl::StatusOr<v1::SubmitResponse> TaskQueue::Submit(const v1::SubmitRequest& r)
   LowerFloorsLocked(task);
   if (!key.empty()) {
     b.Put(IdempotencyKey(key), task.id());
-    submitting_keys_.insert(key);
+    writing_keys_.insert(key);
   }
-  ++submitting_[task.type()];
-  // The write runs without the lock, so concurrent Submits share one fsync
-  // (and Assigns go on meanwhile); a new task's id is its own key.
-  mu_.Unlock();
-  const absl::Status written = queue_->Write(b);
-  mu_.Lock();
-  if (!key.empty()) submitting_keys_.erase(key);
-  if (--submitting_[task.type()] == 0) submitting_.erase(task.type());
+  ++queuing_[task.type()];
+  const absl::Status written = WriteClaimed(task.id(), [&] { return queue_->Write(b); });
+  if (!key.empty()) writing_keys_.erase(key);
+  if (--queuing_[task.type()] == 0) queuing_.erase(task.type());
   if (!written.ok()) return written;
   TellQueued(task.type());
   response.set_id(task.id());
@@ -229,10 +254,14 @@ absl::StatusOr<v1::Task> TaskQueue::Assign(const v1::AssignRequest& r) {
     const std::string end = absl::StrCat("q", type, kSepEnd);
     auto floor = queued_floor_.find(type);
     std::string head = end;
+    bool first = true;
     absl::Status s = queue_->Scan(floor == queued_floor_.end() ? prefix : floor->second, end,
                                   [&](absl::string_view key, absl::string_view) {
-                                    head = std::string(key);
+                                    if (first) head = std::string(key);
+                                    first = false;
                                     absl::string_view suffix = key.substr(prefix.size());
+                                    // Being leased or failed by another call.
+                                    if (busy_.contains(suffix.substr(16))) return true;
                                     if (best_key.empty() || suffix < best_suffix) {
                                       best_suffix = std::string(suffix);
                                       best_key = std::string(key);
@@ -241,7 +270,7 @@ absl::StatusOr<v1::Task> TaskQueue::Assign(const v1::AssignRequest& r) {
                                   });
     if (!s.ok()) return s;
     // A Submit still writing may commit an index key below `head`.
-    if (!submitting_.contains(type)) queued_floor_[type] = head;
+    if (!queuing_.contains(type)) queued_floor_[type] = head;
   }
   if (best_key.empty()) {
     return absl::NotFoundError(
@@ -271,6 +300,7 @@ absl::StatusOr<v1::Task> TaskQueue::LoadHeld(const std::string& id, const std::s
   if (auto s = server::CheckId("id", id, limits_.max_id_bytes()); !s.ok()) return s;
   if (auto s = server::CheckId("agent_id", agent_id, limits_.max_id_bytes()); !s.ok()) return s;
   if (auto expired = ExpireLeasesLocked(); !expired.ok()) return expired.status();
+  AwaitIdle(id);
   auto task = Load(queue_, id);
   if (!task.ok()) return task.status();
   if (!task->has_value()) {
@@ -333,7 +363,9 @@ absl::StatusOr<v1::Task> TaskQueue::FailLocked(v1::Task task, const std::string&
   storage::TableBatch arrive;
   arrive.Put(TaskKey(task.id()), task.SerializeAsString());
   arrive.Put(DeadIndexKey(task), "");
-  if (auto s = to_dead_.Apply(leave, arrive); !s.ok()) return s;
+  if (auto s = WriteClaimed(task.id(), [&] { return to_dead_.Apply(leave, arrive); }); !s.ok()) {
+    return s;
+  }
   log::Info("task moved to dead letter", {{"task", task.id()}, {"attempts", task.attempts()}});
   return task;
 }
@@ -351,7 +383,13 @@ absl::StatusOr<int> TaskQueue::ExpireLeasesLocked() {
     return true;
   });
   if (!s.ok()) return s;
+  bool skipped = false;
   for (const std::string& id : ids) {
+    // Another call is completing or failing it: that call decides.
+    if (busy_.contains(id)) {
+      skipped = true;
+      continue;
+    }
     auto task = Load(queue_, id);
     if (!task.ok()) return task.status();
     if (!task->has_value() || (*task)->status() != v1::TASK_STATUS_LEASED) continue;
@@ -360,8 +398,9 @@ absl::StatusOr<int> TaskQueue::ExpireLeasesLocked() {
       return failed.status();
     }
   }
-  // Every lease below `limit` has been failed (or was stale): none is live.
-  lease_floor_ = std::max(lease_floor_, limit);
+  // Every lease below `limit` has been failed (or was stale): none is live,
+  // unless one was skipped, or a lease being written may land below it.
+  if (!skipped && leasing_ == 0) lease_floor_ = std::max(lease_floor_, limit);
   return static_cast<int>(ids.size());
 }
 
@@ -409,6 +448,7 @@ absl::StatusOr<v1::ListResponse> TaskQueue::List(const v1::ListRequest& r) {
 absl::StatusOr<v1::Task> TaskQueue::RetryDeadLetter(const v1::RetryDeadLetterRequest& r) {
   if (auto s = server::CheckId("id", r.id(), limits_.max_id_bytes()); !s.ok()) return s;
   absl::MutexLock l(&mu_);
+  AwaitIdle(r.id());
   auto dead = Load(dead_, r.id());
   if (!dead.ok()) return dead.status();
   if (!dead->has_value()) {
@@ -426,7 +466,10 @@ absl::StatusOr<v1::Task> TaskQueue::RetryDeadLetter(const v1::RetryDeadLetterReq
   arrive.Put(TaskKey(task.id()), task.SerializeAsString());
   AddIndexes(&arrive, task);
   LowerFloorsLocked(task);
-  if (auto s = from_dead_.Apply(leave, arrive); !s.ok()) return s;
+  ++queuing_[task.type()];
+  const absl::Status s = WriteClaimed(task.id(), [&] { return from_dead_.Apply(leave, arrive); });
+  if (--queuing_[task.type()] == 0) queuing_.erase(task.type());
+  if (!s.ok()) return s;
   TellQueued(task.type());
   return task;
 }

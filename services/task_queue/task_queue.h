@@ -42,8 +42,10 @@ inline constexpr uint32_t kMaxWaitMs = 60000;
 // a crash, so no task is ever lost or in both tables once recovered.
 //
 // Thread-safe: one mutex serialises state transitions, so two agents can
-// never lease the same task. Submit holds it only to prepare and account
-// for its write, not through the write's fsync.
+// never lease the same task. No call holds it through a write's fsync: it
+// prepares a write under the mutex, claims the task, writes without the
+// mutex (so writers of different tasks share one fsync) and accounts for
+// the result under the mutex again.
 class TaskQueue {
  public:
   // `on_queued`, when set, is called with a task's type each time a task
@@ -79,9 +81,18 @@ class TaskQueue {
   // The task, leased to `agent_id`; FAILED_PRECONDITION otherwise.
   absl::StatusOr<v1::Task> LoadHeld(const std::string& id, const std::string& agent_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Writes `now` in place of `before` in task_queue, with its indexes.
+  // Writes `now` in place of `before` in task_queue, with its indexes
+  // (through WriteClaimed).
   absl::Status Replace(const v1::Task* before, const v1::Task& now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs `write`, a write of task `id`, with mu_ released, so that writers
+  // share one fsync; the task is claimed meanwhile (busy_). The caller has
+  // waited for the task to be idle (AwaitIdle) and prepared the write under
+  // mu_.
+  absl::Status WriteClaimed(const std::string& id, const std::function<absl::Status()>& write)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Waits (releasing mu_) until no write of task `id` is in flight.
+  void AwaitIdle(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records a failed attempt: re-queues, or moves to the dead-letter table.
   absl::StatusOr<v1::Task> FailLocked(v1::Task task, const std::string& agent_id,
                                       const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -105,12 +116,17 @@ class TaskQueue {
   // every call (quadratic in a busy queue). Absent / "l": start of the index.
   std::map<std::string, std::string> queued_floor_ ABSL_GUARDED_BY(mu_);
   std::string lease_floor_ ABSL_GUARDED_BY(mu_) = "l";
-  // Submits write without holding mu_. Their idempotency keys, until their
-  // write ends (a second Submit with the key waits for the first), and per
-  // type how many are writing (Assign then does not raise that type's floor,
-  // which Submit lowered before writing).
-  absl::flat_hash_set<std::string> submitting_keys_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, int> submitting_ ABSL_GUARDED_BY(mu_);
+  // Writes run without holding mu_ (WriteClaimed). Meanwhile: the ids of
+  // the tasks being written (no other call changes them; Assign passes
+  // over them), the idempotency keys of Submits writing (a second Submit
+  // with the key waits for the first), per type how many writes are
+  // queuing a task (Assign then does not raise that type's floor, which the
+  // writer lowered), and how many are writing a lease (ExpireLeases then
+  // does not raise the lease floor).
+  absl::flat_hash_set<std::string> busy_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::string> writing_keys_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, int> queuing_ ABSL_GUARDED_BY(mu_);
+  int leasing_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Calls TaskQueue::ExpireLeases every `interval` on a thread of its own.

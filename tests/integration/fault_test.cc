@@ -65,6 +65,17 @@ std::vector<std::string> Quarantined(const std::string& data_dir, const std::str
 
 class FaultTest : public SystemTest {
  protected:
+  // After an interrupted restore: no program left stopped, no journal entry
+  // or install directory left, the damaged table kept in quarantine.
+  void ExpectNothingLeftHalfDone() {
+    const std::string status = system_->Supervisorctl("status");
+    EXPECT_THAT(status, ::testing::Not(HasSubstr("STOPPED"))) << status;
+    EXPECT_THAT(status, ::testing::Not(HasSubstr("FATAL"))) << status;
+    EXPECT_TRUE(FilesIn(system_->topology().state_dir() + "/restore-journal").empty());
+    EXPECT_FALSE(fs::exists(DataDir() + "/.restore-agent_mailbox"));
+    EXPECT_FALSE(Quarantined(DataDir(), "agent_mailbox").empty());
+  }
+
   // Checks the outcome every restore case shares: the restore came from
   // `backup_id`, was automatic, and is counted in the metrics.
   void ExpectRestoredFrom(const std::string& backup_id) {
@@ -346,12 +357,7 @@ TEST_P(KillMaintenanceTest, TheRestoreCompletesAfterTheRestart) {
   ASSERT_TRUE(WaitServed(kMessages, absl::Seconds(30)));
   ASSERT_TRUE(system_->WaitServing(absl::Seconds(30)));
   EXPECT_EQ(complete->details().at("backup_id"), backup_id);
-  const std::string status = system_->Supervisorctl("status");
-  EXPECT_THAT(status, ::testing::Not(HasSubstr("STOPPED"))) << status;
-  EXPECT_THAT(status, ::testing::Not(HasSubstr("FATAL"))) << status;
-  EXPECT_TRUE(FilesIn(system_->topology().state_dir() + "/restore-journal").empty());
-  EXPECT_FALSE(fs::exists(DataDir() + "/.restore-agent_mailbox"));
-  EXPECT_FALSE(Quarantined(DataDir(), "agent_mailbox").empty());
+  ExpectNothingLeftHalfDone();
 }
 
 INSTANTIATE_TEST_SUITE_P(Faults, KillMaintenanceTest,
@@ -495,6 +501,29 @@ TEST_F(KilledMidOperationTest, MaintenanceKilledDuringACompactionLosesNothing) {
   ASSERT_TRUE(WaitServed(kMessages, absl::Seconds(10)));
   EXPECT_FALSE(system_->CompactAndBackUpMailbox().empty());
   EXPECT_EQ(CountEvents("corruption_detected"), 0);
+}
+
+// Maintenance dies in the middle of installing a restore and, before the
+// restore is finished, supervisord and every program go down and come back
+// (a host reboot): the restarted maintenance finishes the restore from its
+// journal; the writes made after the backup come back from the logs, and
+// nothing is left stopped or half-done.
+TEST_F(KilledMidOperationTest, ARestoreInterruptedByMaintenanceAndASupervisordRestartFinishes) {
+  StartWithKill("maintenance", "installing");
+  system_->EnqueueMessages(kMessages);
+  const std::string backup_id = system_->CompactAndBackUpMailbox();
+  system_->EnqueueMessages(500);  // after the backup: only in the logs
+  ASSERT_EQ(system_->CorruptMailboxAndRead().error_code(), grpc::StatusCode::UNAVAILABLE);
+  for (int i = 0; i < 600 && !fs::exists(marker_); ++i) absl::SleepFor(absl::Milliseconds(100));
+  ASSERT_EQ(ReadFile(marker_), "installing");
+  system_->RestartSupervisord();
+
+  auto complete = WaitForEvent("recovery_complete", absl::Seconds(120));
+  ASSERT_TRUE(complete.has_value());
+  EXPECT_EQ(complete->details().at("backup_id"), backup_id);
+  ASSERT_TRUE(system_->WaitServing(absl::Seconds(60)));
+  ASSERT_TRUE(WaitServed(kMessages + 500, absl::Seconds(30)));
+  ExpectNothingLeftHalfDone();
 }
 
 // ------------------------------------------------- the supervisor unreachable

@@ -89,15 +89,7 @@ std::unique_ptr<SupervisedSystem> SupervisedSystem::Start(const std::string& roo
     std::ofstream(system->conf_path_) << conf;
   }
 
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = open((root + "/supervisord.out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    execlp("supervisord", "supervisord", "-n", "-c", system->conf_path_.c_str(), nullptr);
-    _exit(127);
-  }
-  system->supervisord_ = pid;
+  system->LaunchSupervisord();
   if (!system->WaitServing(absl::Seconds(60))) {
     ADD_FAILURE() << "stores did not become SERVING:\n"
                   << system->Supervisorctl("status") << "\n"
@@ -108,13 +100,32 @@ std::unique_ptr<SupervisedSystem> SupervisedSystem::Start(const std::string& roo
   return system;
 }
 
-SupervisedSystem::~SupervisedSystem() {
-  if (supervisord_ > 0) {
-    kill(supervisord_, SIGTERM);
-    int status;
-    waitpid(supervisord_, &status, 0);
+void SupervisedSystem::LaunchSupervisord() {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open((root_ + "/supervisord.out").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execlp("supervisord", "supervisord", "-n", "-c", conf_path_.c_str(), nullptr);
+    _exit(127);
   }
+  supervisord_ = pid;
 }
+
+void SupervisedSystem::StopSupervisord() {
+  if (supervisord_ <= 0) return;
+  kill(supervisord_, SIGTERM);
+  int status;
+  waitpid(supervisord_, &status, 0);
+  supervisord_ = -1;
+}
+
+void SupervisedSystem::RestartSupervisord() {
+  StopSupervisord();
+  LaunchSupervisord();
+}
+
+SupervisedSystem::~SupervisedSystem() { StopSupervisord(); }
 
 std::string SupervisedSystem::agent_token() const {
   return ReadFile(topology_.tokens().agent_token_file());

@@ -53,6 +53,10 @@ class SupervisedSystem {
   pid_t ProgramPid(const std::string& program) const;
   // Waits until supervisord reports `program` RUNNING.
   bool WaitRunning(const std::string& program, absl::Duration timeout) const;
+  // Stops supervisord and every program (SIGTERM, as a host shutdown
+  // would), then starts it again from the same configuration. Returns once
+  // it is started, not once the programs serve.
+  void RestartSupervisord();
 
   // Scenario steps shared by the recovery, dashboard and Prometheus tests.
   // Enqueues `n` messages of 200 bytes for agent "alice".
@@ -66,6 +70,8 @@ class SupervisedSystem {
 
  private:
   SupervisedSystem() = default;
+  void LaunchSupervisord();
+  void StopSupervisord();
   config::Topology topology_;
   std::string root_;
   std::string config_path_;

@@ -268,6 +268,69 @@ TEST_F(TaskQueueTest, TasksSubmittedWhileAgentsAssignAreAllAssignedOnce) {
   q_.reset();
 }
 
+// Every transition writes without the queue's lock (writes slowed to widen
+// the windows): agents assigning, completing and failing at once while
+// leases expire under them and dead letters are retried. Each task ends
+// completed exactly once or dead, no lease is given twice, and nothing is
+// stuck queued or leased below a seek floor.
+TEST_F(TaskQueueTest, ConcurrentTransitionsWithExpiringLeasesKeepEveryTaskConsistent) {
+  testing::FailingTable slow(queue_table_.get());
+  slow.write_delay_ms = 1;
+  q_ = std::make_unique<TaskQueue>(&slow, dead_table_.get(), limits_, &clock_);
+  constexpr int kTasks = 150;
+  for (int i = 0; i < kTasks; ++i) Submit("t", i % 5, 2);
+  std::atomic<bool> stop{false};
+  std::atomic<int> completed{0};
+  std::vector<std::thread> agents;
+  for (int a = 0; a < 4; ++a) {
+    agents.emplace_back([&, a] {
+      const std::string agent = absl::StrCat("agent", a);
+      for (int n = 0; !stop; ++n) {
+        auto t = Assign(agent, {"t"});
+        if (!t.ok()) {
+          absl::SleepFor(absl::Milliseconds(1));
+          continue;
+        }
+        EXPECT_EQ(t->status(), v1::TASK_STATUS_LEASED);
+        // Some leases are left to expire; the rest completed or failed.
+        if (n % 7 == 3) continue;
+        // Leases last about three expirer rounds (60 ms): some answers
+        // arrive while the lease is being expired.
+        absl::SleepFor(absl::Milliseconds((n % 5) * 12));
+        auto done = (n % 3 == 0) ? Fail(t->id(), agent) : Complete(t->id(), agent);
+        if (done.ok() && done->status() == v1::TASK_STATUS_COMPLETED) ++completed;
+        // A lease that expired meanwhile is no longer held: not an error.
+        if (!done.ok()) EXPECT_EQ(done.status().code(), absl::StatusCode::kFailedPrecondition);
+      }
+    });
+  }
+  std::thread expirer([&] {
+    while (!stop) {
+      clock_.Advance(absl::Seconds(11));  // leases are 30 s: some expire
+      EXPECT_TRUE(q_->ExpireLeases().ok());
+      for (const std::string& id : ListIds(v1::TASK_STATUS_DEAD)) {
+        v1::RetryDeadLetterRequest r;
+        r.set_id(id);
+        (void)q_->RetryDeadLetter(r);  // may race an earlier retry: NOT_FOUND
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  });
+  // Runs until every task has been completed.
+  for (int i = 0; i < 3000 && ListIds(v1::TASK_STATUS_COMPLETED).size() < kTasks; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  stop = true;
+  for (auto& t : agents) t.join();
+  expirer.join();
+  EXPECT_EQ(ListIds(v1::TASK_STATUS_COMPLETED).size(), static_cast<size_t>(kTasks));
+  EXPECT_EQ(completed, kTasks);  // each completed once
+  EXPECT_TRUE(ListIds(v1::TASK_STATUS_QUEUED).empty());
+  EXPECT_TRUE(ListIds(v1::TASK_STATUS_LEASED).empty());
+  EXPECT_TRUE(ListIds(v1::TASK_STATUS_DEAD).empty());
+  q_.reset();
+}
+
 TEST_F(TaskQueueTest, TwoAgentsAssigningAtOnceNeverGetTheSameTask) {
   for (int i = 0; i < 200; ++i) Submit("t", i % 7);
   std::vector<std::vector<std::string>> got(4);

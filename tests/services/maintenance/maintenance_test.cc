@@ -855,6 +855,34 @@ TEST_F(MaintenanceTest, AFailedAutomaticRestoreIsRetriedWithBackoffOnTheClock) {
   EXPECT_TRUE(Mailbox()->Verify().ok());
 }
 
+// A restore that installed the table (the backup plus the writes replayed
+// from the damaged table's logs) and then could not start the store is
+// retried. The retry resumes it from its journal: it replays the same logs
+// from the table first quarantined, not from the installed copy (whose
+// replayed writes are no longer in logs), so the writes made after the
+// backup are still all there.
+TEST_F(MaintenanceTest, ARetriedRestoreKeepsTheWritesMadeAfterTheBackup) {
+  Fill(100);
+  Backup();
+  Fill(400, 1);  // after the backup: 300 new records, 100 overwritten
+  const storage::VerifyResult before = *Mailbox()->Verify();
+  CorruptLiveMailbox();
+  processes_->fail_start = true;
+  ASSERT_TRUE(*core_->ReportCorruption("agent_mailbox", "Corruption: x", 400));
+  ASSERT_TRUE(core_->WaitRestoreRetryPending(absl::Seconds(30)));
+  EXPECT_EQ(EventTypes().back(), "recovery_failed");
+  processes_->fail_start = false;
+  clock_.Advance(absl::Seconds(5));
+  ASSERT_TRUE(core_->WaitRestoresIdle(absl::Seconds(30)));
+  ASSERT_EQ(EventTypes().back(), "recovery_complete");
+  auto after = Mailbox()->Verify();
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->record_count, before.record_count);
+  EXPECT_EQ(after->content_hash, before.content_hash);
+  v1::Event complete = events_->After(0, 1000).back();
+  EXPECT_EQ(complete.details().at("lost_operations"), "0");
+}
+
 // Issue 13: a store that starts but never serves fails the restore once the
 // topology's store_start_timeout has passed on the injected clock, not before.
 TEST_F(MaintenanceTest, AStoreThatNeverServesFailsTheRestoreAtTheStartDeadline) {
