@@ -1,8 +1,5 @@
 #include "common/server/grpc_server.h"
 
-#include <cstdio>
-#include <cstdlib>
-
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
@@ -10,11 +7,13 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
-#include "grpc/health/v1/health.pb.h"
 #include "common/logging/log.h"
 #include "common/server/request_metrics.h"
+#include "grpc/health/v1/health.pb.h"
 
 namespace agentcom::server {
 
@@ -44,8 +43,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
     return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options.address,
-                     " (in use, or not a local address?)"));
+        absl::StrCat("cannot listen on ", options.address, " (in use, or not a local address?)"));
   }
   auto result = std::unique_ptr<GrpcServer>(new GrpcServer(std::move(server), port));
   result->SetServing(true);
@@ -62,8 +60,7 @@ void GrpcServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
   SetServing(false);
-  server_->Shutdown(std::chrono::system_clock::now() +
-                    absl::ToChronoMilliseconds(grace));
+  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   server_->Wait();
 }
 

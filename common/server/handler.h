@@ -15,8 +15,8 @@ namespace agentcom::server {
 // core call (returning absl::Status), convert its status once. Keeps the
 // service adapters to one line per RPC.
 template <typename Fn>
-grpc::Status Handle(const auth::Authorizer& authorizer,
-                    grpc::ServerContext* context, auth::Role role, Fn&& fn) {
+grpc::Status Handle(const auth::Authorizer& authorizer, grpc::ServerContext* context,
+                    auth::Role role, Fn&& fn) {
   if (absl::Status s = authorizer.Check(*context, role); !s.ok()) {
     return ToGrpcStatus(s);
   }

@@ -209,6 +209,7 @@ class WaitingCall final : public grpc::ServerUnaryReactor, public Waiter {
     absl::Status s;
     if (room_.Cancelled(this)) {
       s = absl::CancelledError("the client went away");
+      if (notified) room_.PassOn(this);  // what woke it may be for another waiter
     } else if (!notified && now < deadline_) {
       *next_check = std::min(*next_check, deadline_);
       return Next::kPark;

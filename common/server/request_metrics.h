@@ -15,8 +15,7 @@ namespace agentcom::server {
 //   agentcom_grpc_requests_total{method, code}
 //   agentcom_grpc_request_duration_seconds{method}
 // (REQUIREMENTS M1). Thread-safe.
-class RequestMetricsFactory final
-    : public grpc::experimental::ServerInterceptorFactoryInterface {
+class RequestMetricsFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   explicit RequestMetricsFactory(prometheus::Registry& registry);
   grpc::experimental::Interceptor* CreateServerInterceptor(

@@ -79,12 +79,30 @@ void WaitRoom::Notify(const std::string& key) {
   }
 }
 
-void WaitRoom::NotifyAll() {
+void WaitRoom::NotifyOne(const std::string& key) {
   absl::MutexLock l(&mu_);
-  for (auto& [w, owned] : waiters_) {
-    w->notified_ = true;
-    Enqueue(w);
+  NotifyOneLocked(key, nullptr);
+}
+
+void WaitRoom::NotifyOneLocked(const std::string& key, const Waiter* except) {
+  auto [begin, end] = by_key_.equal_range(key);  // in the order they joined
+  Waiter* busy = nullptr;
+  for (auto it = begin; it != end; ++it) {
+    Waiter* w = it->second;
+    if (w == except || w->cancelled_ || w->state_ == Waiter::State::kDone) continue;
+    if (w->state_ == Waiter::State::kParked) {
+      w->notified_ = true;
+      Enqueue(w);
+      return;
+    }
+    if (busy == nullptr) busy = w;
   }
+  if (busy != nullptr) busy->notified_ = true;  // stepped again when its step ends
+}
+
+void WaitRoom::PassOn(Waiter* w) {
+  absl::MutexLock l(&mu_);
+  for (const std::string& k : w->keys_) NotifyOneLocked(k, w);
 }
 
 void WaitRoom::Resume(Waiter* w) {

@@ -99,10 +99,18 @@ class WaitRoom {
   absl::Status Join(std::shared_ptr<Waiter> waiter, std::vector<std::string> keys,
                     std::string owner);
 
-  // A record was committed under `key`: steps every waiter of that key.
+  // A record was committed under `key`: steps every waiter of that key
+  // (every stream of it should see the record).
   void Notify(const std::string& key);
-  // Steps every waiter (e.g. after leases expired without a write).
-  void NotifyAll();
+  // One item for one waiter was committed under `key` (a task queued: one
+  // waiting Assign can take it). Steps the waiter of that key that has
+  // waited longest, rather than every one of them; if none is parked, one
+  // that is stepping or writing looks again afterwards.
+  void NotifyOne(const std::string& key);
+  // A waiter that was notified through NotifyOne ends without taking the
+  // item (its client went away): passes the notification on to another
+  // waiter of each of its keys.
+  void PassOn(Waiter* waiter);
 
   // A waiter that returned kBusy finished its write: step it again.
   void Resume(Waiter* waiter);
@@ -122,6 +130,8 @@ class WaitRoom {
 
  private:
   void Enqueue(Waiter* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void NotifyOneLocked(const std::string& key, const Waiter* except)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Forget(Waiter* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Work();
   void Tick();

@@ -70,7 +70,7 @@ store_admin::StoreDefinition TaskQueueStoreDefinition() {
         std::unique_ptr<server::WaitRoom> room = ctx.MakeWaitRoom("task_queue");
         auto core = std::make_unique<TaskQueue>(
             *queue, *dead, ctx.topology.limits(), Clock::Real(),
-            [r = room.get()](const std::string& type) { r->Notify(type); });
+            [r = room.get()](const std::string& type) { r->NotifyOne(type); });
         // With a corrupted or restoring table the replay waits until the
         // restored table serves.
         if (absl::Status s = core->Recover(); !s.ok() && !absl::IsUnavailable(s)) return s;

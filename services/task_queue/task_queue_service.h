@@ -19,7 +19,8 @@ class TaskQueueService final
     : public v1::TaskQueue::WithRawCallbackMethod_Assign<v1::TaskQueue::Service> {
  public:
   // `room` is where waiting Assigns park; `queue` must tell it of queued
-  // tasks (TaskQueue's on_queued calling room->Notify(type)).
+  // tasks (TaskQueue's on_queued calling room->NotifyOne(type): one queued
+  // task wakes one waiting Assign, not all of them).
   TaskQueueService(const auth::Authorizer& authorizer, std::unique_ptr<server::WaitRoom> room,
                    std::unique_ptr<TaskQueue> queue, absl::Duration reap_interval)
       : authorizer_(authorizer),

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -480,6 +481,52 @@ TEST_F(AssignWaitTest, AWaiterWhoseTimeRunsOutGetsTodaysAnswerAndBadWaitsAreRefu
   EXPECT_THAT(bad.error_message(), HasSubstr("wait_ms"));
   Submit("build");
   EXPECT_TRUE(Assign("agent-1", 0, &task).ok());
+}
+
+// A thousand agents wait at once (no thread each on the store), then a
+// thousand tasks are submitted: each task wakes one waiter, and every task
+// is leased exactly once.
+TEST_F(AssignWaitTest, AThousandWaitingAgentsGetAThousandTasksEachExactlyOnce) {
+  constexpr int kAgents = 1000;
+  std::vector<std::string> got(kAgents);
+  std::vector<grpc::Status> status(kAgents);
+  std::vector<std::thread> waiters;
+  for (int a = 0; a < kAgents; ++a) {
+    waiters.emplace_back([&, a] {
+      tqv1::Task t;
+      status[a] = Assign(absl::StrCat("agent-", a), 60000, &t);
+      got[a] = t.id();
+    });
+  }
+  const std::string all_waiting =
+      absl::StrCat("agentcom_push_waiting{service=\"task_queue\"} ", kAgents, "\n");
+  for (int i = 0; i < 300; ++i) {
+    if (testing::HttpGet(store_.process().metrics_port(), "/metrics").find(all_waiting) !=
+        std::string::npos) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_THAT(testing::HttpGet(store_.process().metrics_port(), "/metrics"),
+              HasSubstr(all_waiting));
+  std::vector<std::thread> submitters;
+  std::vector<std::vector<std::string>> submitted(8);
+  for (int s = 0; s < 8; ++s) {
+    submitters.emplace_back([&, s] {
+      for (int i = 0; i < kAgents / 8; ++i) submitted[s].push_back(Submit("build"));
+    });
+  }
+  for (auto& t : submitters) t.join();
+  for (auto& t : waiters) t.join();
+  std::set<std::string> leased;
+  for (int a = 0; a < kAgents; ++a) {
+    EXPECT_TRUE(status[a].ok()) << a << ": " << status[a].error_message();
+    leased.insert(got[a]);
+  }
+  std::set<std::string> all;
+  for (const auto& s : submitted) all.insert(s.begin(), s.end());
+  EXPECT_EQ(leased.size(), static_cast<size_t>(kAgents));
+  EXPECT_EQ(leased, all);
 }
 
 TEST_F(AssignWaitTest, ATaskWhoseLeaseExpiresGoesToAWaitingAgent) {

@@ -93,7 +93,7 @@ TEST(WaitRoomTest, AJoinedWaiterStepsOnceAndAgainOnlyWhenItsKeyIsNotified) {
   ASSERT_TRUE(w->AwaitSteps(2));
   absl::SleepFor(absl::Milliseconds(100));
   EXPECT_EQ(w->notified_steps(), 2);
-  room.NotifyAll();
+  room.NotifyOne("alice");
   ASSERT_TRUE(w->AwaitSteps(3));
   room.Leave(w.get());
   EXPECT_EQ(room.size(), 0);
@@ -126,6 +126,29 @@ TEST(WaitRoomTest, AWriteThatFinishesBeforeItsStepReturnsIsNotLost) {
   w->Release();
   EXPECT_TRUE(w->AwaitSteps(2));
   room.Leave(w.get());
+}
+
+// NotifyOne wakes the waiter that joined first, and only it; passed on,
+// the notification wakes the next.
+TEST(WaitRoomTest, NotifyOneWakesOneWaiterInTheOrderTheyJoined) {
+  ManualClock clock;
+  WaitRoom room(SmallRoom(&clock));
+  auto first = std::make_shared<RecordingWaiter>();
+  auto second = std::make_shared<RecordingWaiter>();
+  ASSERT_TRUE(room.Join(first, {"build"}, "a").ok());
+  ASSERT_TRUE(first->AwaitSteps(1));
+  ASSERT_TRUE(room.Join(second, {"build", "test"}, "b").ok());
+  ASSERT_TRUE(second->AwaitSteps(1));
+  room.NotifyOne("build");
+  ASSERT_TRUE(first->AwaitSteps(2));
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(second->notified_steps(), 1);
+  room.NotifyOne("test");
+  ASSERT_TRUE(second->AwaitSteps(2));
+  room.PassOn(second.get());  // as if `second` went away after being woken
+  ASSERT_TRUE(first->AwaitSteps(3));
+  room.Leave(first.get());
+  room.Leave(second.get());
 }
 
 TEST(WaitRoomTest, LimitsPerOwnerAndPerRoomAreResourceExhausted) {
