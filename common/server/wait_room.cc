@@ -87,17 +87,35 @@ void WaitRoom::NotifyOne(const std::string& key) {
 void WaitRoom::NotifyOneLocked(const std::string& key, const Waiter* except) {
   auto [begin, end] = by_key_.equal_range(key);  // in the order they joined
   Waiter* busy = nullptr;
+  bool any = false;
   for (auto it = begin; it != end; ++it) {
     Waiter* w = it->second;
     if (w == except || w->cancelled_ || w->state_ == Waiter::State::kDone) continue;
+    any = true;
     if (w->state_ == Waiter::State::kParked) {
       w->notified_ = true;
       Enqueue(w);
       return;
     }
-    if (busy == nullptr) busy = w;
+    if (busy == nullptr && !w->notified_) busy = w;
   }
-  if (busy != nullptr) busy->notified_ = true;  // stepped again when its step ends
+  if (busy != nullptr) {
+    busy->notified_ = true;  // stepped (as notified) again when its step ends
+  } else if (any) {
+    // Every waiter is stepping with a notification already: the next one
+    // to park takes this one (see Work), so none is lost.
+    ++owed_[key];
+  }
+}
+
+bool WaitRoom::TakeOwed(Waiter* w) {
+  for (const std::string& k : w->keys_) {
+    auto it = owed_.find(k);
+    if (it == owed_.end()) continue;
+    if (--it->second == 0) owed_.erase(it);
+    return true;
+  }
+  return false;
 }
 
 void WaitRoom::PassOn(Waiter* w) {
@@ -146,6 +164,7 @@ void WaitRoom::Forget(Waiter* w) {
         break;
       }
     }
+    if (by_key_.count(k) == 0) owed_.erase(k);  // nobody left to owe
   }
   if (--per_owner_[w->owner_] == 0) per_owner_.erase(w->owner_);
   if (open_) open_->Decrement();
@@ -194,6 +213,7 @@ void WaitRoom::Work() {
       case Waiter::Next::kPark:
         w->state_ = Waiter::State::kParked;
         w->next_check_ = next_check;
+        if (!w->notified_ && TakeOwed(w.get())) w->notified_ = true;
         if (w->notified_) Enqueue(w.get());
         break;
       case Waiter::Next::kBusy:
@@ -206,6 +226,11 @@ void WaitRoom::Work() {
         }
         break;
       case Waiter::Next::kDone:
+        // A notification it got while stepping and did not use (it took
+        // an item, or ended) may be for another waiter.
+        if (w->notified_) {
+          for (const std::string& k : w->keys_) NotifyOneLocked(k, w.get());
+        }
         Forget(w.get());
         break;
     }

@@ -132,6 +132,8 @@ class WaitRoom {
   void Enqueue(Waiter* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void NotifyOneLocked(const std::string& key, const Waiter* except)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes one owed NotifyOne of one of w's keys; false when none is owed.
+  bool TakeOwed(Waiter* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Forget(Waiter* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Work();
   void Tick();
@@ -143,6 +145,9 @@ class WaitRoom {
   std::multimap<std::string, Waiter*> by_key_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int> per_owner_ ABSL_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<Waiter>> queue_ ABSL_GUARDED_BY(mu_);
+  // NotifyOnes that found every waiter of their key stepping with a
+  // notification already; the next of them to park is stepped again.
+  absl::flat_hash_map<std::string, int> owed_ ABSL_GUARDED_BY(mu_);
 
   prometheus::Gauge* open_ = nullptr;
   prometheus::Counter* pushed_ = nullptr;

@@ -151,6 +151,25 @@ TEST(WaitRoomTest, NotifyOneWakesOneWaiterInTheOrderTheyJoined) {
   room.Leave(second.get());
 }
 
+// Two NotifyOnes while the only waiter is stepping: neither is lost (one
+// marks it, the other is owed and taken when it parks), so two items get
+// two attempts.
+TEST(WaitRoomTest, NotifyOnesWhileEveryWaiterIsSteppingAreNotLost) {
+  ManualClock clock;
+  WaitRoom room(SmallRoom(&clock));
+  auto w = std::make_shared<RecordingWaiter>();
+  w->Hold();
+  ASSERT_TRUE(room.Join(w, {"build"}, "a").ok());
+  w->AwaitRunning();
+  room.NotifyOne("build");
+  room.NotifyOne("build");
+  w->Release();
+  EXPECT_TRUE(w->AwaitSteps(3));
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(w->notified_steps(), 3);
+  room.Leave(w.get());
+}
+
 TEST(WaitRoomTest, LimitsPerOwnerAndPerRoomAreResourceExhausted) {
   ManualClock clock;
   WaitRoom room(SmallRoom(&clock));
