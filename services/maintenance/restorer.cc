@@ -226,6 +226,13 @@ v1::RestoreResult Restorer::Run::Finish(v1::RestoreOutcome outcome, const std::s
   result_.set_outcome(outcome);
   result_.set_reason(reason);
   result_.set_duration_seconds(absl::ToDoubleSeconds(o_.clock->Now() - start_));
+  // A failure after the table went to quarantine, and was not put back
+  // (RollBack clears the path when it puts it back): the data is only in
+  // that quarantine, so the journal, which names it, must stay for the
+  // next attempt (e.g. a resumed restore that could not stop the store).
+  if (outcome == v1::RESTORE_OUTCOME_FAILED && !result_.quarantine_path().empty()) {
+    keep_journal = true;
+  }
   if (keep_journal) {
     log::Warn("the restore stays journaled; its retry resumes it",
               {{"table", table_}, {"quarantine", result_.quarantine_path()}});
