@@ -124,6 +124,15 @@ std::string BackupPath(const std::string& backup_root, absl::string_view table,
   return absl::StrCat(backup_root, "/", table, "/", backup_id);
 }
 
+std::optional<absl::Time> BackupTime(const common::v1::BackupManifest& manifest) {
+  absl::Time created;
+  std::string err;
+  if (!absl::ParseTime(absl::RFC3339_full, manifest.created_at(), &created, &err)) {
+    return std::nullopt;
+  }
+  return created;
+}
+
 absl::StatusOr<std::vector<std::string>> ListBackups(const std::string& backup_root,
                                                      absl::string_view table) {
   std::vector<std::string> ids;

@@ -45,6 +45,11 @@ bool IsBackupId(absl::string_view name);
 // The time a backup id names; nullopt when `id` is not a backup id.
 std::optional<absl::Time> BackupIdTime(absl::string_view id);
 
+// When the backup's files were listed (its manifest's created_at, to the
+// nanosecond): it holds every batch committed before, none after.
+// nullopt when the manifest's time does not parse.
+std::optional<absl::Time> BackupTime(const common::v1::BackupManifest& manifest);
+
 std::string BackupPath(const std::string& backup_root, absl::string_view table,
                        absl::string_view backup_id);
 

@@ -22,6 +22,11 @@ inline constexpr absl::string_view kStatsKey = "mstats";
 // The floor below which Table::NextSequence never goes (EncodeU64), set
 // when a table opens after a restore that may have lost writes.
 inline constexpr absl::string_view kSequenceFloorKey = "mseqfloor";
+// Written in every batch the table commits: when it committed (EncodeU64 of
+// Unix microseconds, never decreasing within a table). The write-ahead logs
+// then say when each batch was acknowledged, which a point-in-time restore
+// needs (BatchCommitTime in wal_replay.h).
+inline constexpr absl::string_view kCommitTimeKey = "mtime";
 
 inline std::string DataKey(absl::string_view key) {
   std::string k;

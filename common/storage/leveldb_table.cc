@@ -75,20 +75,21 @@ leveldb::Status ForEachData(
 
 LevelDbTable::LevelDbTable(const TableOptions& options)
     : options_(options),
+      clock_(options.clock != nullptr ? options.clock : Clock::Real()),
       wal_env_(std::make_unique<WalArchivingEnv>(
           options.env != nullptr ? options.env : leveldb::Env::Default(), options.dir,
           options.background_nice)),
       env_(wal_env_.get()),
-      sequence_bound_path_(
-          absl::StrCat(files::Parent(options.dir), "/.", options.name, ".sequence-bound")),
       cache_(leveldb::NewLRUCache(size_t{options.storage.block_cache_mb()} << 20)),
       filter_(leveldb::NewBloomFilterPolicy(10)),
-      state_(TABLE_STATE_OK) {
+      state_(TABLE_STATE_OK),
+      sequence_bound_path_(
+          absl::StrCat(files::Parent(options.dir), "/.", options.name, ".sequence-bound")) {
   if (options_.storage.durability() == DURABILITY_BUFFERED) {
     flusher_ = std::thread([this] { FlushLoop(); });
   }
   if (!options_.wal_ship_root.empty() && options_.storage.wal_ship_interval_ms() > 0) {
-    shipper_ = std::make_unique<WalShipper>(wal_env_->target(), Clock::Real(), options_.dir,
+    shipper_ = std::make_unique<WalShipper>(wal_env_->target(), clock_, options_.dir,
                                             options_.wal_ship_root);
     shipper_->Start(absl::Milliseconds(options_.storage.wal_ship_interval_ms()));
   }
@@ -176,9 +177,17 @@ absl::Status LevelDbTable::LoadSequenceFloor() {
   } else if (!absl::IsNotFound(text.status())) {
     return text.status();
   }
-  uint64_t floor = 0;
   std::string bytes;
-  leveldb::Status s = db_->Get(CheckedRead(), ToSlice(internal::kSequenceFloorKey), &bytes);
+  // The last commit time continues: commit times never go back.
+  leveldb::Status s = db_->Get(CheckedRead(), ToSlice(internal::kCommitTimeKey), &bytes);
+  if (s.ok() && bytes.size() >= 8) {
+    last_commit_micros_ =
+        std::max(last_commit_micros_.load(), static_cast<int64_t>(DecodeU64(bytes)));
+  } else if (!s.ok() && !IsAbsentKey(s)) {
+    return Classify(s, "open");
+  }
+  uint64_t floor = 0;
+  s = db_->Get(CheckedRead(), ToSlice(internal::kSequenceFloorKey), &bytes);
   if (s.ok()) {
     floor = DecodeU64(bytes);
   } else if (!IsAbsentKey(s)) {
@@ -459,7 +468,7 @@ absl::Status LevelDbTable::Write(const TableBatch& batch) ABSL_NO_THREAD_SAFETY_
   absl::ReaderMutexLock l(&db_mu_);
   if (auto s = CheckServing(); !s.ok()) return s;
 
-  PendingWrite self{&batch, 0};
+  PendingWrite self{.batch = &batch, .bytes = 0, .done = false, .status = absl::OkStatus()};
   for (const auto& op : batch.ops())
     self.bytes += op.key.size() + (op.value ? op.value->size() : 0);
   std::vector<PendingWrite*> group;
@@ -503,6 +512,11 @@ leveldb::Status LevelDbTable::CommitGroup(const std::vector<PendingWrite*>& grou
   int64_t d_records = 0;
   int64_t d_bytes = 0;
   leveldb::WriteBatch wb;
+  if (options_.record_commit_times) {
+    const int64_t micros = std::max(absl::ToUnixMicros(clock_->Now()), last_commit_micros_.load());
+    last_commit_micros_ = micros;
+    wb.Put(ToSlice(internal::kCommitTimeKey), EncodeU64(static_cast<uint64_t>(micros)));
+  }
   leveldb::Status s;
   for (const PendingWrite* w : group) {
     for (const auto& op : w->batch->ops()) {
@@ -703,7 +717,9 @@ absl::StatusOr<BackupManifest> LevelDbTable::Snapshot(const std::string& backup_
               .first_log_number = OldestLogNumber(),
               .record_count = static_cast<uint64_t>(records_.load()),
               .logical_bytes = static_cast<uint64_t>(logical_bytes_.load()),
-              .time = absl::Now()};
+              // Not before any commit time the backup holds, so that a
+              // point-in-time restore can choose backups by time alone.
+              .time = std::max(clock_->Now(), absl::FromUnixMicros(last_commit_micros_.load()))};
   }
   // The copy takes idle CPU first: it runs on a thread of its own at a
   // lower priority (nice 10), so agents' writes keep their latency.

@@ -105,12 +105,13 @@ class LevelDbTable final : public Table {
   // Maps a LevelDB status to the table's error, marking corruption.
   absl::Status Classify(const leveldb::Status& s, absl::string_view op);
   void MarkCorrupted(const std::string& reason);
-  // Loads the sequence floor and bound; after a lossy restore raises the
+  // Loads the last commit time, the sequence floor and bound; after a lossy restore raises the
   // floor to the bound (kept in the table) and removes the marker.
   absl::Status LoadSequenceFloor() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
   void FlushLoop();
 
   const TableOptions options_;
+  Clock* const clock_;
   // Every file operation of the table goes through it; it archives the
   // write-ahead logs LevelDB retires (wal_archive.h).
   const std::unique_ptr<WalArchivingEnv> wal_env_;
@@ -133,6 +134,10 @@ class LevelDbTable final : public Table {
   std::deque<PendingWrite*> commit_queue_ ABSL_GUARDED_BY(commit_mu_);
   // A group is being written.
   bool committing_ ABSL_GUARDED_BY(commit_mu_) = false;
+  // Unix microseconds of the last commit time written (kCommitTimeKey):
+  // commit times never decrease, even when the clock steps back. Written
+  // by the one committer at a time.
+  std::atomic<int64_t> last_commit_micros_{0};
   std::atomic<int64_t> records_{0};
   // records_ is exact (the table opened and counted).
   std::atomic<bool> counted_{false};

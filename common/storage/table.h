@@ -14,6 +14,7 @@
 #include "agentcom/common/v1/backup.pb.h"
 #include "agentcom/common/v1/table.pb.h"
 #include "agentcom/topology/v1/topology.pb.h"
+#include "common/clock/clock.h"
 
 namespace leveldb {
 class Env;
@@ -198,6 +199,12 @@ struct TableOptions {
   std::string wal_ship_root;
   // Priority of LevelDB's compactions for this table (benchmarks compare).
   int background_nice = kBackgroundNice;
+  // Not owned; nullptr means Clock::Real(). Stamps each committed batch
+  // and each backup with the time.
+  Clock* clock = nullptr;
+  // Write each batch's commit time into it (kCommitTimeKey), for
+  // point-in-time restores. Off only in benchmarks that measure its cost.
+  bool record_commit_times = true;
 };
 
 // Opens (creating if needed) a table. Corruption found while opening does not

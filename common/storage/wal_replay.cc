@@ -8,18 +8,29 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/storage/format.h"
+#include "common/storage/keys.h"
 #include "common/storage/wal.h"
 
 namespace agentcom::storage {
 
+std::optional<absl::Time> BatchCommitTime(const WalBatch& batch) {
+  for (const WalBatch::Op& op : batch.ops) {
+    if (op.key == internal::kCommitTimeKey && op.value && op.value->size() >= 8) {
+      return absl::FromUnixMicros(static_cast<int64_t>(DecodeU64(*op.value)));
+    }
+  }
+  return std::nullopt;
+}
+
 absl::StatusOr<ReplayReport> ReplayWalLogs(leveldb::Env* env, const std::string& dir,
-                                           const std::vector<WalLog>& logs) {
-  leveldb::Options options;
-  options.env = env;
-  options.paranoid_checks = true;
-  options.compression = leveldb::kNoCompression;
+                                           const std::vector<WalLog>& logs,
+                                           const ReplayOptions& options) {
+  leveldb::Options db_options;
+  db_options.env = env;
+  db_options.paranoid_checks = true;
+  db_options.compression = leveldb::kNoCompression;
   leveldb::DB* raw = nullptr;
-  if (leveldb::Status s = leveldb::DB::Open(options, dir, &raw); !s.ok()) {
+  if (leveldb::Status s = leveldb::DB::Open(db_options, dir, &raw); !s.ok()) {
     return absl::UnavailableError(
         absl::StrCat("cannot open ", dir, " to replay logs: ", s.ToString()));
   }
@@ -27,9 +38,13 @@ absl::StatusOr<ReplayReport> ReplayWalLogs(leveldb::Env* env, const std::string&
   ReplayReport report;
   uint64_t next = 0;  // the sequence number the next batch should start at
   uint64_t previous_log = 0;
+  bool past_target = false;
   for (const WalLog& log : logs) {
+    // Damage in a log that starts after the point restored costs nothing.
+    const bool wholly_left_out = past_target;
     absl::StatusOr<WalFile> file = ReadWalFile(env, log.path);
     if (!file.ok()) {
+      if (wholly_left_out) continue;
       report.problems.push_back(
           absl::StrCat("log ", log.number, " unreadable: ", file.status().message()));
       continue;
@@ -38,6 +53,20 @@ absl::StatusOr<ReplayReport> ReplayWalLogs(leveldb::Env* env, const std::string&
     for (const WalBatch& batch : file->batches) {
       const uint64_t end = batch.sequence + batch.ops.size();
       if (next != 0 && end <= next) continue;  // already applied (a duplicate copy)
+      const std::optional<absl::Time> committed = BatchCommitTime(batch);
+      if (options.until.has_value() && committed.has_value() && *committed > *options.until) {
+        past_target = true;
+      }
+      if (past_target) {
+        // Agents' batches; the table's own bookkeeping (no time) is not
+        // a write anyone made.
+        if (committed.has_value()) {
+          ++report.left_out_batches;
+          report.left_out_operations += batch.ops.size();
+        }
+        next = end;
+        continue;
+      }
       if (next != 0 && batch.sequence > next) {
         report.lost_operations += batch.sequence - next;
         report.problems.push_back(absl::StrCat("operations ", next, "..", batch.sequence - 1,
@@ -55,13 +84,14 @@ absl::StatusOr<ReplayReport> ReplayWalLogs(leveldb::Env* env, const std::string&
       if (leveldb::Status s = db->Write(leveldb::WriteOptions(), &wb); !s.ok()) {
         return absl::UnavailableError(absl::StrCat("cannot replay into ", dir, ": ", s.ToString()));
       }
+      if (committed.has_value()) report.last_time = *committed;
       if (report.first_sequence == 0) report.first_sequence = batch.sequence;
       report.last_sequence = end - 1;
       ++report.batches;
       report.operations += batch.ops.size();
       next = end;
     }
-    if (!file->damage.empty()) {
+    if (!file->damage.empty() && !wholly_left_out) {
       report.problems.push_back(
           absl::StrCat("log ", log.number, " is damaged at offset ", file->damage_offset, " (",
                        file->damage, "; ", file->damaged_regions,

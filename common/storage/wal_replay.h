@@ -2,10 +2,13 @@
 #define AGENTCOM_COMMON_STORAGE_WAL_REPLAY_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/storage/wal.h"
 #include "common/storage/wal_archive.h"
 
 namespace leveldb {
@@ -27,7 +30,28 @@ struct ReplayReport {
   uint64_t lost_operations = 0;
   // Each damaged log, gap and torn tail, in words an operator can act on.
   std::vector<std::string> problems;
+  // Commit time of the last batch applied (BatchCommitTime; InfinitePast
+  // when none applied had one).
+  absl::Time last_time = absl::InfinitePast();
+  // With ReplayOptions::until: the batches written by the table's users
+  // read after the point restored, left out on purpose (not lost: they are
+  // still in the logs).
+  uint64_t left_out_batches = 0;
+  uint64_t left_out_operations = 0;
 };
+
+struct ReplayOptions {
+  // Point-in-time: stop before the first batch committed after this time
+  // (applying nothing after it, so the table ends exactly as it was after
+  // the last batch committed at or before it). A batch without a commit
+  // time (the table's bookkeeping) goes with the batch before it.
+  std::optional<absl::Time> until;
+};
+
+// When the batch was committed: the time the table wrote into it
+// (internal::kCommitTimeKey), or nullopt for a batch without one (written
+// by the table's bookkeeping, or before commit times were recorded).
+std::optional<absl::Time> BatchCommitTime(const WalBatch& batch);
 
 // Replays the write-ahead logs `logs` (in order) onto the closed LevelDB
 // directory `dir`, which holds a restored backup: every batch is applied as
@@ -40,7 +64,8 @@ struct ReplayReport {
 // Errors: the directory cannot be opened or written (the report is then
 // meaningless); damage in the logs is not an error.
 absl::StatusOr<ReplayReport> ReplayWalLogs(leveldb::Env* env, const std::string& dir,
-                                           const std::vector<WalLog>& logs);
+                                           const std::vector<WalLog>& logs,
+                                           const ReplayOptions& options = {});
 
 }  // namespace agentcom::storage
 

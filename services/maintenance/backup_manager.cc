@@ -38,10 +38,8 @@ void Describe(const common::v1::BackupManifest& m, v1::BackupInfo* info) {
   info->set_new_bytes(BackupSize(m) - shared);
   info->set_generation(m.generation());
   info->set_first_log_number(m.first_log_number());
-  absl::Time created;
-  std::string err;
-  if (absl::ParseTime(absl::RFC3339_full, m.created_at(), &created, &err)) {
-    *info->mutable_created() = server::ToProtoTime(created);
+  if (const std::optional<absl::Time> created = storage::BackupTime(m)) {
+    *info->mutable_created() = server::ToProtoTime(*created);
   }
 }
 

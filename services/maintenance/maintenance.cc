@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/logging/log.h"
 
 namespace agentcom::maintenance {
@@ -202,15 +203,41 @@ absl::StatusOr<bool> MaintenanceCore::ReportCorruption(const std::string& table,
 
 absl::StatusOr<v1::RestoreResult> MaintenanceCore::RestoreTable(const std::string& table,
                                                                 const std::string& backup_id,
-                                                                v1::Trigger trigger) {
+                                                                v1::Trigger trigger,
+                                                                const RestoreTarget& target) {
   if (auto s = CheckTable(table); !s.ok()) return s;
   if (!backup_id.empty()) {
+    if (target.time.has_value()) {
+      return absl::InvalidArgumentError(
+          "give a backup id or a target time, not both: a point-in-time restore chooses its "
+          "backup");
+    }
     if (auto s = CheckBackupExists(env_, options_.topology.backup_dir(), table, backup_id);
         !s.ok()) {
       return s;
     }
   }
-  return queue_.RunNow({.table = table, .backup_id = backup_id, .trigger = trigger});
+  if (target.time.has_value() && *target.time > options_.clock->Now()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("target time ", absl::FormatTime(*target.time), " is in the future"));
+  }
+  RestoreRequest request{
+      .table = table, .backup_id = backup_id, .trigger = trigger, .target_time = target.time};
+  if (target.dry_run) {
+    absl::MutexLock l(&TableLock(table));
+    return restorer_.Preview(request);
+  }
+  if (target.time.has_value()) {
+    // Refused before anything is touched when no backup is old enough.
+    std::vector<std::string> rejected;
+    if (restorer_.Candidates(request, &rejected).empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "table ", table, ": no backup was taken at or before ", absl::FormatTime(*target.time),
+          ", so the table cannot be restored to that time",
+          rejected.empty() ? "" : absl::StrCat(" (", absl::StrJoin(rejected, "; "), ")")));
+    }
+  }
+  return queue_.RunNow(request);
 }
 
 v1::RestoreResult MaintenanceCore::RestoreLocked(const RestoreRequest& request) {

@@ -93,10 +93,13 @@ class MaintenanceCore {
   absl::StatusOr<bool> ReportCorruption(const std::string& table, const std::string& reason,
                                         std::optional<uint64_t> records = std::nullopt);
   // Restores now (see RestoreQueue::RunNow for joining); see RestoreTable in
-  // the proto. INVALID_ARGUMENT for a malformed backup id, NOT_FOUND for a
-  // backup that does not exist.
+  // the proto. INVALID_ARGUMENT for a malformed backup id or a backup id
+  // together with a target time, NOT_FOUND for a backup that does not
+  // exist, FAILED_PRECONDITION for a target time in the future or older
+  // than every backup (nothing is touched then).
   absl::StatusOr<v1::RestoreResult> RestoreTable(const std::string& table,
-                                                 const std::string& backup_id, v1::Trigger trigger);
+                                                 const std::string& backup_id, v1::Trigger trigger,
+                                                 const RestoreTarget& target = {});
   // True once no restore is queued or running, false after `timeout` of
   // real time (tests and orderly shutdown).
   bool WaitRestoresIdle(absl::Duration timeout);

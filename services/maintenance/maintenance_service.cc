@@ -77,7 +77,10 @@ grpc::Status MaintenanceService::RestoreTable(grpc::ServerContext* c,
                                               const v1::RestoreTableRequest* r,
                                               v1::RestoreResult* out) {
   return Handle(authorizer_, c, Role::kAdmin, [&] {
-    return Respond(core_->RestoreTable(r->table(), r->backup_id(), v1::TRIGGER_MANUAL), out);
+    RestoreTarget target{.dry_run = r->dry_run()};
+    if (r->has_target_time()) target.time = server::FromProtoTime(r->target_time());
+    return Respond(core_->RestoreTable(r->table(), r->backup_id(), v1::TRIGGER_MANUAL, target),
+                   out);
   });
 }
 

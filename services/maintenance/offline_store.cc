@@ -6,8 +6,8 @@
 
 namespace agentcom::maintenance {
 
-OfflineStore::OfflineStore(config::Topology topology, leveldb::Env* env)
-    : topology_(std::move(topology)), env_(env) {}
+OfflineStore::OfflineStore(config::Topology topology, leveldb::Env* env, Clock* clock)
+    : topology_(std::move(topology)), env_(env), clock_(clock) {}
 
 OfflineStore::~OfflineStore() {
   absl::MutexLock l(&mu_);
@@ -30,6 +30,7 @@ absl::Status OfflineStore::Start(const std::string& store) {
     if (tables_.count(t.name())) continue;
     storage::TableOptions o;
     o.name = t.name();
+    o.clock = clock_;
     o.dir = absl::StrCat(topology_.data_dir(), "/", t.name());
     o.storage = config::EffectiveStorage(topology_, t);
     // Checked against the shipped logs at open, as in the store; nothing is

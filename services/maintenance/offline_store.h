@@ -29,7 +29,9 @@ namespace agentcom::maintenance {
 class OfflineStore : public ProcessSupervisor, public StoreClient {
  public:
   // `env` (not owned) is given to the tables; nullptr: leveldb's default.
-  explicit OfflineStore(config::Topology topology, leveldb::Env* env = nullptr);
+  // `clock` (nullptr: the real one) stamps the tables' commits.
+  explicit OfflineStore(config::Topology topology, leveldb::Env* env = nullptr,
+                        Clock* clock = nullptr);
   ~OfflineStore() override;
 
   // ProcessSupervisor. Start opens the store's tables (OK when they are
@@ -58,6 +60,7 @@ class OfflineStore : public ProcessSupervisor, public StoreClient {
  private:
   const config::Topology topology_;
   leveldb::Env* const env_;
+  Clock* const clock_;
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<storage::Table>> tables_ ABSL_GUARDED_BY(mu_);
 };

@@ -35,7 +35,7 @@ v1::RestoreResult RestoreQueue::RunNow(const RestoreRequest& request) {
   {
     absl::MutexLock l(&mu_);
     auto it = in_flight_.find(table);
-    if (it != in_flight_.end() && request.backup_id.empty()) {
+    if (it != in_flight_.end() && request.backup_id.empty() && !request.target_time.has_value()) {
       joined = it->second;
     } else if (it == in_flight_.end()) {
       in_flight_[table] = std::make_shared<InFlight>();

@@ -61,7 +61,8 @@ class RestoreQueue {
   // this call queued it.
   bool Enqueue(RestoreRequest request);
   // Runs a restore on the caller's thread and returns its result; or, when
-  // it names no backup and a restore of the table is queued or running,
+  // it names no backup nor target time and a restore of the table is queued
+  // or running,
   // waits for that one and returns its result. Blocks.
   v1::RestoreResult RunNow(const RestoreRequest& request);
   // A restore of the table is queued or running.

@@ -20,6 +20,33 @@ namespace agentcom::maintenance {
 
 using v1::RestoreStep;
 
+namespace {
+
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime(absl::RFC3339_full, t, absl::UTCTimeZone());
+}
+
+std::string FormatProtoTime(const google::protobuf::Timestamp& t) {
+  return Rfc3339(server::FromProtoTime(t));
+}
+
+// What an install (or its dry run) brought back, into the result.
+void RecordInstalled(const TableInstaller::Installed& installed, v1::RestoreResult* result) {
+  result->set_replayed_operations(installed.replayed_operations);
+  result->set_lost_operations(installed.lost_operations);
+  for (const std::string& p : installed.problems) result->add_replay_problems(p);
+  if (installed.restored_to_sequence > 0) {
+    result->set_restored_to_sequence(installed.restored_to_sequence);
+    if (installed.restored_to_time != absl::InfinitePast()) {
+      *result->mutable_restored_to_time() = server::ToProtoTime(installed.restored_to_time);
+    }
+  }
+  result->set_left_out_batches(installed.left_out_batches);
+  result->set_left_out_operations(installed.left_out_operations);
+}
+
+}  // namespace
+
 // One call of Restore: the result being built, the journal, and the steps.
 class Restorer::Run {
  public:
@@ -30,6 +57,7 @@ class Restorer::Run {
         store_((*config::FindStoreOfTable(*o_.topology, table_))->name()),
         trigger_(request.trigger),
         records_at_corruption_(request.records_at_corruption),
+        target_(request.target_time),
         start_(o_.clock->Now()) {
     result_.set_table(table_);
     result_.set_trigger(TriggerName(trigger_));
@@ -40,10 +68,13 @@ class Restorer::Run {
       result_.set_records_at_corruption(*records_at_corruption_);
       journal_.set_records_at_corruption(*records_at_corruption_);
     }
+    if (target_.has_value()) {
+      *result_.mutable_target_time() = server::ToProtoTime(*target_);
+      *journal_.mutable_target_time() = server::ToProtoTime(*target_);
+    }
   }
 
-  v1::RestoreResult Execute(const std::string& backup_id,
-                            const std::optional<v1::RestoreJournal>& resume);
+  v1::RestoreResult Execute(const RestoreRequest& request);
 
  private:
   std::string TableDir() const { return absl::StrCat(o_.topology->data_dir(), "/", table_); }
@@ -77,6 +108,10 @@ class Restorer::Run {
   // FAILED_PRECONDITION: the installed copy does not verify.
   absl::Status StartAndVerify(const std::string& backup_id, const storage::VerifyResult& expected,
                               RestoreStep first_step);
+  // A point-in-time restore that could restore no backup: the table goes
+  // back as it was before this restore (the first quarantine), and any
+  // installed copy that failed goes to quarantine in its place.
+  v1::RestoreResult PutBackOriginal(const std::string& why);
   // Starts the store and waits until it answers SERVING; fails early when
   // the supervisor gives the process up or it stops again.
   absl::Status StartServing();
@@ -92,6 +127,7 @@ class Restorer::Run {
   const std::string store_;
   const v1::Trigger trigger_;
   const std::optional<uint64_t> records_at_corruption_;
+  const std::optional<absl::Time> target_;
   // The last Install rebuilt the table from its logs alone (no backup).
   bool from_logs_ = false;
   const absl::Time start_;
@@ -149,18 +185,37 @@ absl::Status Restorer::Run::StopAndQuarantine(const std::string& backup_id) {
 
 absl::Status Restorer::Run::Install(const std::string& backup_path,
                                     storage::VerifyResult* expected) {
-  absl::StatusOr<TableInstaller::Installed> installed =
-      installer_.Install(table_, backup_path, result_.quarantine_path(), records_at_corruption_);
+  absl::StatusOr<TableInstaller::Installed> installed = installer_.Install(
+      table_, backup_path, result_.quarantine_path(), records_at_corruption_, target_);
   if (!installed.ok()) return installed.status();
   *expected = installed->expected;
   from_logs_ = installed->from_logs;
-  result_.set_replayed_operations(installed->replayed_operations);
-  result_.set_lost_operations(installed->lost_operations);
-  for (const std::string& p : installed->problems) result_.add_replay_problems(p);
+  RecordInstalled(*installed, &result_);
   if (installed->replay_seconds > 0) {
     (*result_.mutable_step_seconds())["replay"] += installed->replay_seconds;
   }
   return absl::OkStatus();
+}
+
+v1::RestoreResult Restorer::Run::PutBackOriginal(const std::string& why) {
+  const std::string original = result_.quarantine_path();
+  if (!original.empty()) {
+    Journal(v1::RESTORE_STEP_ROLLING_BACK, "");
+    (void)installer_.RemoveStaging(table_);
+    absl::Status s = o_.supervisor->Stop(store_);
+    if (s.ok()) s = Quarantine();  // a copy installed, then rejected
+    if (s.ok()) s = files::RenameDurably(o_.env, original, TableDir());
+    if (!s.ok()) {
+      (void)o_.supervisor->Start(store_);
+      return Finish(v1::RESTORE_OUTCOME_FAILED,
+                    absl::StrCat(why, "; putting the table back failed too (it is in ", original,
+                                 "): ", s.message()));
+    }
+    log::Warn("table put back from quarantine", {{"table", table_}, {"path", original}});
+    result_.clear_quarantine_path();
+  }
+  (void)o_.supervisor->Start(store_);
+  return Finish(v1::RESTORE_OUTCOME_FAILED, absl::StrCat(why, "; the table is as it was"));
 }
 
 void Restorer::Run::RollBack(const std::string& backup_id) {
@@ -251,6 +306,15 @@ v1::RestoreResult Restorer::Run::Finish(v1::RestoreOutcome outcome, const std::s
       {"rejected_backups", absl::StrCat(result_.rejected_backups_size())},
       {"replayed_operations", absl::StrCat(result_.replayed_operations())},
       {"lost_operations", absl::StrCat(result_.lost_operations())}};
+  if (result_.has_target_time()) {
+    details["target_time"] = FormatProtoTime(result_.target_time());
+    details["left_out_batches"] = absl::StrCat(result_.left_out_batches());
+    details["left_out_operations"] = absl::StrCat(result_.left_out_operations());
+  }
+  if (result_.has_restored_to_time()) {
+    details["restored_to_time"] = FormatProtoTime(result_.restored_to_time());
+    details["restored_to_sequence"] = absl::StrCat(result_.restored_to_sequence());
+  }
   if (result_.replay_problems_size() > 0) {
     details["replay_problems"] = absl::StrJoin(result_.replay_problems(), "; ");
   }
@@ -275,8 +339,8 @@ v1::RestoreResult Restorer::Run::Finish(v1::RestoreOutcome outcome, const std::s
   return result_;
 }
 
-v1::RestoreResult Restorer::Run::Execute(const std::string& backup_id,
-                                         const std::optional<v1::RestoreJournal>& resume) {
+v1::RestoreResult Restorer::Run::Execute(const RestoreRequest& request) {
+  const std::optional<v1::RestoreJournal>& resume = request.resume;
   // A restore resumed after maintenance was killed. Once the store has made
   // the installed table serve (only FinishRestore does that, after verifying
   // it), agents may have written to it: the restore is complete and must not
@@ -307,24 +371,11 @@ v1::RestoreResult Restorer::Run::Execute(const std::string& backup_id,
                  {{"trigger", TriggerName(trigger_)}});
   Journal(v1::RESTORE_STEP_STARTED, "");
 
-  std::vector<std::string> candidates;
-  if (!backup_id.empty()) {
-    candidates.push_back(backup_id);
-  } else if (auto ids = storage::ListBackups(o_.topology->backup_dir(), table_); ids.ok()) {
-    candidates.assign(ids->rbegin(), ids->rend());
-  }
-  for (const std::string& id : candidates) {
+  std::vector<std::string> rejected;
+  const auto candidates = r_->Candidates(request, &rejected);
+  for (const std::string& why : rejected) result_.add_rejected_backups(why);
+  for (const auto& [id, manifest] : candidates) {
     const std::string path = storage::BackupPath(o_.topology->backup_dir(), table_, id);
-    // R1: a backup that verifies. Its files are all there here; the install
-    // checks every file's SHA-256 as it copies (taking a damaged pool file
-    // from the damaged table when that has an identical copy), and the store
-    // reads every record back before serving; a failure at either tries the
-    // next backup.
-    auto manifest = storage::VerifyBackup(path, o_.env, storage::BackupCheck::kListing);
-    if (!manifest.ok()) {
-      result_.add_rejected_backups(absl::StrCat(id, ": ", manifest.status().message()));
-      continue;
-    }
     if (auto s = StopAndQuarantine(id); !s.ok()) {
       return Finish(v1::RESTORE_OUTCOME_FAILED, std::string(s.message()));
     }
@@ -359,8 +410,16 @@ v1::RestoreResult Restorer::Run::Execute(const std::string& backup_id,
     }
     result_.set_backup_id(id);
     result_.set_record_count(expected.record_count);
-    result_.set_size_bytes(BackupSize(*manifest));
+    result_.set_size_bytes(BackupSize(manifest));
     return Finish(v1::RESTORE_OUTCOME_RESTORED, "");
+  }
+  if (target_.has_value()) {
+    // An undo that cannot be done must not empty the table.
+    return PutBackOriginal(
+        absl::StrCat("no backup taken at or before ", Rfc3339(*target_), " could be restored",
+                     result_.rejected_backups_size() > 0
+                         ? absl::StrCat(" (", absl::StrJoin(result_.rejected_backups(), "; "), ")")
+                         : ""));
   }
 
   // R4: no backup left. Degraded mode: the table restarts empty, verified
@@ -369,7 +428,7 @@ v1::RestoreResult Restorer::Run::Execute(const std::string& backup_id,
   if (auto s = StopAndQuarantine(""); !s.ok()) {
     return Finish(v1::RESTORE_OUTCOME_FAILED, std::string(s.message()));
   }
-  const std::string why = candidates.empty()
+  const std::string why = result_.rejected_backups_size() == 0
                               ? "no backup of the table exists"
                               : absl::StrCat("no backup could be restored (",
                                              absl::StrJoin(result_.rejected_backups(), "; "), ")");
@@ -407,7 +466,82 @@ v1::RestoreResult Restorer::Restore(const RestoreRequest& request) {
       break;
     }
   }
-  return Run(this, r).Execute(r.backup_id, r.resume);
+  if (r.resume.has_value() && r.resume->has_target_time() && !r.target_time.has_value()) {
+    r.target_time = server::FromProtoTime(r.resume->target_time());
+  }
+  return Run(this, r).Execute(r);
+}
+
+std::vector<std::pair<std::string, common::v1::BackupManifest>> Restorer::Candidates(
+    const RestoreRequest& request, std::vector<std::string>* rejected) const {
+  std::vector<std::string> ids;
+  if (!request.backup_id.empty()) {
+    ids.push_back(request.backup_id);
+  } else if (auto listed = storage::ListBackups(options_.topology->backup_dir(), request.table);
+             listed.ok()) {
+    ids.assign(listed->rbegin(), listed->rend());
+  }
+  std::vector<std::pair<std::string, common::v1::BackupManifest>> candidates;
+  for (const std::string& id : ids) {
+    // R1: a backup that verifies. Its files are all there here; the install
+    // checks every file's SHA-256 as it copies (taking a damaged pool file
+    // from the damaged table when that has an identical copy), and the store
+    // reads every record back before serving; a failure at either tries the
+    // next backup.
+    auto manifest = storage::VerifyBackup(
+        storage::BackupPath(options_.topology->backup_dir(), request.table, id), options_.env,
+        storage::BackupCheck::kListing);
+    if (!manifest.ok()) {
+      rejected->push_back(absl::StrCat(id, ": ", manifest.status().message()));
+      continue;
+    }
+    if (request.target_time.has_value()) {
+      const std::optional<absl::Time> taken = storage::BackupTime(*manifest);
+      if (!taken.has_value() || *taken > *request.target_time) continue;
+    }
+    candidates.emplace_back(id, *std::move(manifest));
+  }
+  return candidates;
+}
+
+absl::StatusOr<v1::RestoreResult> Restorer::Preview(const RestoreRequest& request) {
+  v1::RestoreResult result;
+  result.set_table(request.table);
+  result.set_dry_run(true);
+  result.set_trigger(TriggerName(request.trigger));
+  if (request.target_time.has_value()) {
+    *result.mutable_target_time() = server::ToProtoTime(*request.target_time);
+  }
+  std::vector<std::string> rejected;
+  TableInstaller installer(
+      {.topology = options_.topology, .clock = options_.clock, .env = options_.env});
+  const std::string live = absl::StrCat(options_.topology->data_dir(), "/", request.table);
+  const absl::Time start = options_.clock->Now();
+  for (const auto& [id, manifest] : Candidates(request, &rejected)) {
+    absl::StatusOr<TableInstaller::Installed> built = installer.Preview(
+        request.table, storage::BackupPath(options_.topology->backup_dir(), request.table, id),
+        live, request.target_time);
+    if (absl::IsDataLoss(built.status())) {
+      rejected.push_back(absl::StrCat(id, ": ", built.status().message()));
+      continue;
+    }
+    if (!built.ok()) return built.status();
+    result.set_outcome(v1::RESTORE_OUTCOME_RESTORED);
+    result.set_backup_id(id);
+    result.set_record_count(built->expected.record_count);
+    result.set_size_bytes(BackupSize(manifest));
+    RecordInstalled(*built, &result);
+    for (const std::string& why : rejected) result.add_rejected_backups(why);
+    result.set_duration_seconds(absl::ToDoubleSeconds(options_.clock->Now() - start));
+    return result;
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("table ", request.table, ": no backup",
+                   request.target_time.has_value()
+                       ? absl::StrCat(" taken at or before ", Rfc3339(*request.target_time))
+                       : "",
+                   " could be restored",
+                   rejected.empty() ? "" : absl::StrCat(" (", absl::StrJoin(rejected, "; "), ")")));
 }
 
 bool Restorer::Serving(const std::string& table) {

@@ -3,6 +3,8 @@
 
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "agentcom/maintenance/v1/maintenance.pb.h"
 #include "agentcom/maintenance/v1/state.pb.h"
@@ -66,14 +68,32 @@ class Restorer {
   // nothing is touched; otherwise it is redone. Blocks until the table
   // serves, or the restore failed. Emits recovery_started and
   // recovery_complete or recovery_failed, and the metrics.
+  //
+  // With `request.target_time` (point-in-time) only backups taken at or
+  // before it are candidates, the replay stops after the last batch
+  // committed at or before it, and when no candidate can be restored the
+  // table is put back as it was (FAILED), never emptied.
   v1::RestoreResult Restore(const RestoreRequest& request);
+
+  // A dry run of Restore: what it would bring back (backup, records, the
+  // point restored, what it leaves out), built in a scratch directory from
+  // the serving table's logs without touching the table or its store.
+  // FAILED_PRECONDITION when no backup could be restored.
+  absl::StatusOr<v1::RestoreResult> Preview(const RestoreRequest& request);
 
   // Whether the table's store answers and the table serves agents (OK or
   // DEGRADED).
   bool Serving(const std::string& table);
 
+  // The backups to try, newest first (`backup_id` alone when given; with a
+  // target time, those taken at or before it). Backups that do not pass
+  // a listing check are added to `rejected` with why.
+  std::vector<std::pair<std::string, common::v1::BackupManifest>> Candidates(
+      const RestoreRequest& request, std::vector<std::string>* rejected) const;
+
  private:
   class Run;
+
   const Options options_;
 };
 

@@ -3,6 +3,9 @@
 #include <leveldb/db.h>
 #include <leveldb/env.h>
 
+#include <algorithm>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/files/files.h"
@@ -19,6 +22,10 @@ std::string TableInstaller::StagingDir(const std::string& table) const {
   return absl::StrCat(options_.topology->data_dir(), "/.restore-", table);
 }
 
+std::string TableInstaller::PreviewDir(const std::string& table) const {
+  return absl::StrCat(options_.topology->data_dir(), "/.preview-", table);
+}
+
 std::string TableInstaller::TableDir(const std::string& table) const {
   return absl::StrCat(options_.topology->data_dir(), "/", table);
 }
@@ -29,56 +36,29 @@ absl::Status TableInstaller::RemoveStaging(const std::string& table) {
 
 absl::StatusOr<TableInstaller::Installed> TableInstaller::Install(
     const std::string& table, const std::string& backup_path, const std::string& damaged_dir,
-    std::optional<uint64_t> records_at_corruption) {
+    std::optional<uint64_t> records_at_corruption, std::optional<absl::Time> until) {
   const std::string staging = StagingDir(table);
-  Installed installed;
   if (auto s = RemoveStaging(table); !s.ok()) return s;
-  if (backup_path.empty()) {
-    if (auto s = files::CreateDirs(options_.env, staging); !s.ok()) return s;
-    absl::StatusOr<bool> whole = ReplayWholeHistory(table, damaged_dir, &installed);
-    if (!whole.ok() && !absl::IsDataLoss(whole.status())) return whole.status();
-    if (!whole.ok()) {  // what the logs rebuilt does not verify: restart empty
-      installed = Installed{.problems = {absl::StrCat("rebuilding the table from its logs failed: ",
-                                                      whole.status().message())}};
-      if (auto s = RemoveStaging(table); !s.ok()) return s;
-      if (auto s = files::CreateDirs(options_.env, staging); !s.ok()) return s;
-    }
+  absl::StatusOr<Installed> built = Build(table, staging, backup_path, damaged_dir, until);
+  if (!built.ok()) return built.status();
+  Installed& installed = *built;
+  if (records_at_corruption.has_value() && !until.has_value() && !backup_path.empty() &&
+      *records_at_corruption != installed.expected.record_count) {
+    installed.problems.push_back(
+        absl::StrCat("the store held ", *records_at_corruption,
+                     " records when it found the corruption; the restored table holds ",
+                     installed.expected.record_count));
   }
-  if (backup_path.empty() && !installed.from_logs) {
-    if (auto s = files::WriteFileAtomically(
-            options_.env, absl::StrCat(staging, "/", storage::kDegradedMarkerFile),
-            absl::StrCat("restored empty at ", absl::FormatTime(options_.clock->Now()), "\n"));
-        !s.ok()) {
-      return s;
+  if (installed.may_have_lost || installed.lost_operations > 0 || installed.left_out_batches > 0) {
+    std::vector<std::string> why = installed.problems;
+    if (installed.left_out_batches > 0) {
+      why.push_back(absl::StrCat("point-in-time restore to ",
+                                 absl::FormatTime(absl::RFC3339_full, *until, absl::UTCTimeZone()),
+                                 ": ", installed.left_out_batches, " later batches left out"));
     }
-    installed.expected = {0, ""};
-    installed.may_have_lost = true;
-  } else if (!backup_path.empty()) {
-    absl::StatusOr<common::v1::BackupManifest> manifest =
-        // Files checked; the records are read back by FinishRestore's
-        // traversal of the table the store opens (or VerifyStaging's).
-        storage::RestoreBackup(backup_path, staging, options_.env, storage::RestoreCheck::kFiles,
-                               damaged_dir);
-    if (!manifest.ok()) return manifest.status();
-    installed.expected = {manifest->record_count(), manifest->content_hash()};
-    if (auto s = Replay(table, *manifest, damaged_dir, &installed); !s.ok()) return s;
-    if (installed.replayed_operations > 0) {
-      absl::StatusOr<storage::VerifyResult> replayed = VerifyStaging(table);
-      if (!replayed.ok()) return replayed.status();
-      installed.expected = *replayed;
-    }
-    if (records_at_corruption.has_value() &&
-        *records_at_corruption != installed.expected.record_count) {
-      installed.problems.push_back(
-          absl::StrCat("the store held ", *records_at_corruption,
-                       " records when it found the corruption; the restored table holds ",
-                       installed.expected.record_count));
-    }
-  }
-  if (installed.may_have_lost || installed.lost_operations > 0) {
     if (auto s = files::WriteFileAtomically(
             options_.env, absl::StrCat(staging, "/", storage::kLossyRestoreMarkerFile),
-            absl::StrCat(absl::StrJoin(installed.problems, "\n"), "\n"));
+            absl::StrCat(absl::StrJoin(why, "\n"), "\n"));
         !s.ok()) {
       return s;
     }
@@ -95,9 +75,81 @@ absl::StatusOr<TableInstaller::Installed> TableInstaller::Install(
   return installed;
 }
 
-absl::Status TableInstaller::Replay(const std::string& table,
+absl::StatusOr<TableInstaller::Installed> TableInstaller::Preview(const std::string& table,
+                                                                  const std::string& backup_path,
+                                                                  const std::string& live_dir,
+                                                                  std::optional<absl::Time> until) {
+  const std::string scratch = PreviewDir(table);
+  if (auto s = files::RemoveTree(options_.env, scratch); !s.ok()) return s;
+  absl::StatusOr<Installed> built = Build(table, scratch, backup_path, live_dir, until);
+  if (auto s = files::RemoveTree(options_.env, scratch); !s.ok()) {
+    log::Warn("cannot remove a dry run's scratch directory",
+              {{"path", scratch}, {"error", std::string(s.message())}});
+  }
+  return built;
+}
+
+absl::StatusOr<TableInstaller::Installed> TableInstaller::Build(const std::string& table,
+                                                                const std::string& staging,
+                                                                const std::string& backup_path,
+                                                                const std::string& source_dir,
+                                                                std::optional<absl::Time> until) {
+  Installed installed;
+  if (backup_path.empty()) {
+    if (auto s = files::CreateDirs(options_.env, staging); !s.ok()) return s;
+    absl::StatusOr<bool> whole = ReplayWholeHistory(table, staging, source_dir, until, &installed);
+    if (!whole.ok() && !absl::IsDataLoss(whole.status())) return whole.status();
+    if (!whole.ok()) {  // what the logs rebuilt does not verify: restart empty
+      installed = Installed();
+      installed.problems.push_back(
+          absl::StrCat("rebuilding the table from its logs failed: ", whole.status().message()));
+      if (auto s = files::RemoveTree(options_.env, staging); !s.ok()) return s;
+      if (auto s = files::CreateDirs(options_.env, staging); !s.ok()) return s;
+    }
+    if (!installed.from_logs) {
+      if (auto s = files::WriteFileAtomically(
+              options_.env, absl::StrCat(staging, "/", storage::kDegradedMarkerFile),
+              absl::StrCat("restored empty at ", absl::FormatTime(options_.clock->Now()), "\n"));
+          !s.ok()) {
+        return s;
+      }
+      installed.expected = {0, ""};
+      installed.may_have_lost = true;
+    }
+    return installed;
+  }
+  absl::StatusOr<common::v1::BackupManifest> manifest =
+      // Files checked; the records are read back by FinishRestore's
+      // traversal of the table the store opens (or VerifyStaging's).
+      storage::RestoreBackup(backup_path, staging, options_.env, storage::RestoreCheck::kFiles,
+                             source_dir);
+  if (!manifest.ok()) return manifest.status();
+  installed.expected = {manifest->record_count(), manifest->content_hash()};
+  if (auto s = Replay(table, staging, *manifest, source_dir, until, &installed); !s.ok()) return s;
+  if (installed.replayed_operations > 0) {
+    absl::StatusOr<storage::VerifyResult> replayed = VerifyStaging(table, staging);
+    if (!replayed.ok()) return replayed.status();
+    installed.expected = *replayed;
+  }
+  return installed;
+}
+
+void TableInstaller::Account(const storage::ReplayReport& report, Installed* installed) {
+  installed->replayed_operations = report.operations;
+  installed->lost_operations = report.lost_operations;
+  installed->left_out_batches = report.left_out_batches;
+  installed->left_out_operations = report.left_out_operations;
+  installed->restored_to_time = report.last_time;
+  installed->restored_to_sequence = report.last_sequence;
+  // Damage at the end of the last log hides how much it held.
+  if (report.lost_operations > 0 || !report.problems.empty()) installed->may_have_lost = true;
+  for (const std::string& p : report.problems) installed->problems.push_back(p);
+}
+
+absl::Status TableInstaller::Replay(const std::string& table, const std::string& staging,
                                     const common::v1::BackupManifest& manifest,
-                                    const std::string& damaged_dir, Installed* installed) {
+                                    const std::string& source_dir, std::optional<absl::Time> until,
+                                    Installed* installed) {
   if (manifest.generation().empty()) {
     installed->problems.push_back(absl::StrCat(
         "backup ", manifest.backup_id(),
@@ -105,16 +157,24 @@ absl::Status TableInstaller::Replay(const std::string& table,
     installed->may_have_lost = true;
     return absl::OkStatus();
   }
-  // The logs of the backup's history: the damaged table's own (when it is
-  // of that history) and the copies shipped to the backup directory, which
-  // are all there is when the table's directory was lost.
+  // The logs of the backup's history: the table's own (when it is of that
+  // history) and the copies shipped to the backup directory, which are all
+  // there is when the table's directory was lost.
   std::vector<storage::WalLog> local;
-  if (!damaged_dir.empty() && options_.env->FileExists(damaged_dir)) {
+  if (!source_dir.empty() && options_.env->FileExists(source_dir)) {
     absl::StatusOr<std::string> generation =
-        files::ReadFile(options_.env, absl::StrCat(damaged_dir, "/", storage::kGenerationFile));
+        files::ReadFile(options_.env, absl::StrCat(source_dir, "/", storage::kGenerationFile));
     if (generation.ok() && *generation == manifest.generation()) {
-      local = storage::ListWalLogs(options_.env, damaged_dir, manifest.first_log_number());
-    } else {
+      local = storage::ListWalLogs(options_.env, source_dir, manifest.first_log_number());
+    } else if (const std::string earlier = QuarantinedHistory(table, manifest.generation());
+               !earlier.empty()) {
+      // The backup's history was replaced by a restore: the table it
+      // replaced, in quarantine, still has its logs (an undo of a
+      // point-in-time restore comes back to them).
+      local = storage::ListWalLogs(options_.env, earlier, manifest.first_log_number());
+      log::Info("replaying the logs of the backup's history from quarantine",
+                {{"table", table}, {"backup_id", manifest.backup_id()}, {"path", earlier}});
+    } else if (!until.has_value()) {
       installed->problems.push_back(absl::StrCat(
           "the table's directory holds another history than backup ", manifest.backup_id(),
           " (restored since, or re-created after its directory was lost): only the logs "
@@ -126,7 +186,7 @@ absl::Status TableInstaller::Replay(const std::string& table,
       options_.env,
       storage::ShippedWalDir(options_.topology->backup_dir(), table, manifest.generation()),
       manifest.first_log_number());
-  if (local.empty() && shipped.empty() && damaged_dir.empty()) {
+  if (local.empty() && shipped.empty() && source_dir.empty()) {
     // No table (its directory lost, or never created) and nothing shipped:
     // whatever was written after the backup is gone.
     installed->may_have_lost = true;
@@ -145,34 +205,49 @@ absl::Status TableInstaller::Replay(const std::string& table,
     installed->may_have_lost = true;
   }
   absl::StatusOr<storage::ReplayReport> report =
-      storage::ReplayWalLogs(options_.env, StagingDir(table), logs);
+      storage::ReplayWalLogs(options_.env, staging, logs, {.until = until});
   installed->replay_seconds = absl::ToDoubleSeconds(options_.clock->Now() - start);
   if (!report.ok()) return report.status();
-  installed->replayed_operations = report->operations;
-  installed->lost_operations = report->lost_operations;
-  // Damage at the end of the last log hides how much it held.
-  if (report->lost_operations > 0 || !report->problems.empty()) installed->may_have_lost = true;
-  for (const std::string& p : report->problems) installed->problems.push_back(p);
+  Account(*report, installed);
   log::Info("write-ahead logs replayed onto the backup",
             {{"table", table},
              {"backup_id", manifest.backup_id()},
              {"logs", report->logs},
              {"shipped_logs", static_cast<uint64_t>(shipped.size())},
              {"operations", report->operations},
-             {"lost_operations", report->lost_operations}});
+             {"lost_operations", report->lost_operations},
+             {"left_out_batches", report->left_out_batches}});
   return absl::OkStatus();
 }
 
+std::string TableInstaller::QuarantinedHistory(const std::string& table,
+                                               const std::string& generation) const {
+  const std::string qdir = absl::StrCat(options_.topology->data_dir(), "/quarantine");
+  std::vector<std::string> children;
+  if (!options_.env->GetChildren(qdir, &children).ok()) return "";
+  std::sort(children.rbegin(), children.rend());  // newest first: names end in a time
+  for (const std::string& child : children) {
+    if (!absl::StartsWith(child, absl::StrCat(table, "-"))) continue;
+    const std::string dir = absl::StrCat(qdir, "/", child);
+    absl::StatusOr<std::string> g =
+        files::ReadFile(options_.env, absl::StrCat(dir, "/", storage::kGenerationFile));
+    if (g.ok() && *g == generation) return dir;
+  }
+  return "";
+}
+
 absl::StatusOr<bool> TableInstaller::ReplayWholeHistory(const std::string& table,
-                                                        const std::string& damaged_dir,
+                                                        const std::string& staging,
+                                                        const std::string& source_dir,
+                                                        std::optional<absl::Time> until,
                                                         Installed* installed) {
-  if (damaged_dir.empty() || !options_.env->FileExists(damaged_dir)) return false;
+  if (source_dir.empty() || !options_.env->FileExists(source_dir)) return false;
   absl::StatusOr<std::string> generation =
-      files::ReadFile(options_.env, absl::StrCat(damaged_dir, "/", storage::kGenerationFile));
+      files::ReadFile(options_.env, absl::StrCat(source_dir, "/", storage::kGenerationFile));
   if (!generation.ok()) return false;
   std::vector<std::string> notes;
   const std::vector<storage::WalLog> logs = storage::ChooseWalLogs(
-      options_.env, storage::ListWalLogs(options_.env, damaged_dir, 0),
+      options_.env, storage::ListWalLogs(options_.env, source_dir, 0),
       storage::ListWalLogs(
           options_.env, storage::ShippedWalDir(options_.topology->backup_dir(), table, *generation),
           0),
@@ -187,7 +262,6 @@ absl::StatusOr<bool> TableInstaller::ReplayWholeHistory(const std::string& table
         "backup held them), so they cannot rebuild it without a backup");
     return false;
   }
-  const std::string staging = StagingDir(table);
   {
     leveldb::Options o;
     o.env = options_.env;
@@ -201,15 +275,12 @@ absl::StatusOr<bool> TableInstaller::ReplayWholeHistory(const std::string& table
   }
   const absl::Time start = options_.clock->Now();
   absl::StatusOr<storage::ReplayReport> report =
-      storage::ReplayWalLogs(options_.env, staging, logs);
+      storage::ReplayWalLogs(options_.env, staging, logs, {.until = until});
   installed->replay_seconds = absl::ToDoubleSeconds(options_.clock->Now() - start);
   if (!report.ok()) return report.status();
-  installed->replayed_operations = report->operations;
-  installed->lost_operations = report->lost_operations;
   for (std::string& n : notes) installed->problems.push_back(std::move(n));
-  for (const std::string& p : report->problems) installed->problems.push_back(p);
-  if (report->lost_operations > 0 || !report->problems.empty()) installed->may_have_lost = true;
-  absl::StatusOr<storage::VerifyResult> verified = VerifyStaging(table);
+  Account(*report, installed);
+  absl::StatusOr<storage::VerifyResult> verified = VerifyStaging(table, staging);
   if (!verified.ok()) return verified.status();
   installed->expected = *verified;
   installed->from_logs = true;
@@ -223,10 +294,11 @@ absl::StatusOr<bool> TableInstaller::ReplayWholeHistory(const std::string& table
   return true;
 }
 
-absl::StatusOr<storage::VerifyResult> TableInstaller::VerifyStaging(const std::string& table) {
+absl::StatusOr<storage::VerifyResult> TableInstaller::VerifyStaging(const std::string& table,
+                                                                    const std::string& staging) {
   storage::TableOptions options;
   options.name = table;
-  options.dir = StagingDir(table);
+  options.dir = staging;
   for (const auto& t : (*config::FindStoreOfTable(*options_.topology, table))->tables()) {
     if (t.name() == table) options.storage = config::EffectiveStorage(*options_.topology, t);
   }

@@ -7,9 +7,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/clock/clock.h"
 #include "common/config/topology.h"
 #include "common/storage/table.h"
+#include "common/storage/wal_replay.h"
 
 namespace leveldb {
 class Env;
@@ -46,6 +48,13 @@ class TableInstaller {
     // Installed without a backup from the damaged table's logs, which held
     // its whole history (it was younger than its first usable backup).
     bool from_logs = false;
+    // The last batch replayed: its commit time (InfinitePast when none
+    // replayed had one) and sequence number (0: none replayed).
+    absl::Time restored_to_time = absl::InfinitePast();
+    uint64_t restored_to_sequence = 0;
+    // Point-in-time: batches committed after the target, left out.
+    uint64_t left_out_batches = 0;
+    uint64_t left_out_operations = 0;
   };
 
   explicit TableInstaller(Options options) : options_(options) {}
@@ -58,26 +67,52 @@ class TableInstaller {
   // DATA_LOSS when the backup does not read back or the result does not
   // verify; UNAVAILABLE / RESOURCE_EXHAUSTED for I/O errors (the staging
   // directory may remain; RemoveStaging removes it).
+  // With `until` (a point-in-time restore) the replay stops after the last
+  // batch committed at or before it; the batches after it are left out, and
+  // the table is told to issue sequence numbers above every one issued
+  // before (they may have been handed out for the writes left out).
   absl::StatusOr<Installed> Install(const std::string& table, const std::string& backup_path,
                                     const std::string& damaged_dir,
-                                    std::optional<uint64_t> records_at_corruption);
+                                    std::optional<uint64_t> records_at_corruption,
+                                    std::optional<absl::Time> until = std::nullopt);
+  // A dry run of Install: builds the same table from the backup and the logs
+  // of `live_dir` (the serving table's directory, only read) in a scratch
+  // directory (<data_dir>/.preview-<table>), verifies it and removes it
+  // again. Nothing of the table is touched.
+  absl::StatusOr<Installed> Preview(const std::string& table, const std::string& backup_path,
+                                    const std::string& live_dir, std::optional<absl::Time> until);
   // Removes a staging directory an interrupted or failed install left.
   absl::Status RemoveStaging(const std::string& table);
 
  private:
   std::string StagingDir(const std::string& table) const;
+  std::string PreviewDir(const std::string& table) const;
   std::string TableDir(const std::string& table) const;
-  // Replays onto the staging directory the writes `damaged_dir` holds after
-  // the backup described by `manifest`.
-  absl::Status Replay(const std::string& table, const common::v1::BackupManifest& manifest,
-                      const std::string& damaged_dir, Installed* installed);
+  // Builds the table in `staging` (which must not exist): the backup (or,
+  // without one, the whole history from the logs, or an empty table) plus
+  // the writes of `source_dir`'s logs after it, up to `until`.
+  absl::StatusOr<Installed> Build(const std::string& table, const std::string& staging,
+                                  const std::string& backup_path, const std::string& source_dir,
+                                  std::optional<absl::Time> until);
+  // Replays onto `staging` the writes `source_dir` holds after the backup
+  // described by `manifest`.
+  absl::Status Replay(const std::string& table, const std::string& staging,
+                      const common::v1::BackupManifest& manifest, const std::string& source_dir,
+                      std::optional<absl::Time> until, Installed* installed);
   // With no backup: replays onto an empty staging table every log of the
   // damaged table (its own and the shipped copies) when they go back to its
   // first write; false (nothing done) when they do not.
-  absl::StatusOr<bool> ReplayWholeHistory(const std::string& table, const std::string& damaged_dir,
-                                          Installed* installed);
-  // Count and content hash of the table in the staging directory.
-  absl::StatusOr<storage::VerifyResult> VerifyStaging(const std::string& table);
+  absl::StatusOr<bool> ReplayWholeHistory(const std::string& table, const std::string& staging,
+                                          const std::string& source_dir,
+                                          std::optional<absl::Time> until, Installed* installed);
+  // The newest quarantined directory of `table` of history `generation`
+  // (what a restore replaced), or "".
+  std::string QuarantinedHistory(const std::string& table, const std::string& generation) const;
+  // Records a replay's report in `installed`.
+  static void Account(const storage::ReplayReport& report, Installed* installed);
+  // Count and content hash of the table in `staging`.
+  absl::StatusOr<storage::VerifyResult> VerifyStaging(const std::string& table,
+                                                      const std::string& staging);
 
   const Options options_;
 };

@@ -300,7 +300,9 @@ TEST_F(TaskQueueTest, ConcurrentTransitionsWithExpiringLeasesKeepEveryTaskConsis
         auto done = (n % 3 == 0) ? Fail(t->id(), agent) : Complete(t->id(), agent);
         if (done.ok() && done->status() == v1::TASK_STATUS_COMPLETED) ++completed;
         // A lease that expired meanwhile is no longer held: not an error.
-        if (!done.ok()) EXPECT_EQ(done.status().code(), absl::StatusCode::kFailedPrecondition);
+        if (!done.ok()) {
+          EXPECT_EQ(done.status().code(), absl::StatusCode::kFailedPrecondition);
+        }
       }
     });
   }

@@ -21,7 +21,8 @@ using maintenance::ProcessState;
 // started, with faults and hooks for tests and a record of calls.
 class FakeProcesses final : public maintenance::OfflineStore {
  public:
-  explicit FakeProcesses(const config::Topology& t) : OfflineStore(t) {
+  explicit FakeProcesses(const config::Topology& t, Clock* clock = nullptr)
+      : OfflineStore(t, nullptr, clock) {
     for (const auto& s : t.stores()) EXPECT_TRUE(Start(s.name()).ok());
   }
 

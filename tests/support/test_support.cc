@@ -187,9 +187,10 @@ std::string HttpGet(int port, const std::string& path) {
 }
 
 std::unique_ptr<storage::Table> OpenTestTable(const std::string& dir, const std::string& name,
-                                              common::v1::Durability durability) {
+                                              common::v1::Durability durability, Clock* clock) {
   storage::TableOptions o;
   o.name = name;
+  o.clock = clock;
   o.dir = dir + "/" + name;
   o.storage.set_durability(durability);
   o.storage.set_flush_interval_ms(100);

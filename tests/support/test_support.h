@@ -70,7 +70,7 @@ std::string HttpGet(int port, const std::string& path);
 // Opens a table named `name` in <dir>/<name> with small default settings.
 std::unique_ptr<storage::Table> OpenTestTable(
     const std::string& dir, const std::string& name,
-    common::v1::Durability durability = common::v1::DURABILITY_BUFFERED);
+    common::v1::Durability durability = common::v1::DURABILITY_BUFFERED, Clock* clock = nullptr);
 
 // Wraps a table; while `fail_writes` is set every Write fails with
 // UNAVAILABLE, as if the process died before the write reached the disk.

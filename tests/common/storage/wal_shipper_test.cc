@@ -68,7 +68,9 @@ class WalShipperTest : public ::testing::Test {
       }
       ASSERT_TRUE(table_->Write(b).ok());
     }
-    if (flush) ASSERT_TRUE(table_->Compact().ok());
+    if (flush) {
+      ASSERT_TRUE(table_->Compact().ok());
+    }
   }
   // Every log of the table has a shipped copy with exactly its bytes.
   void ExpectShippedExactly() {

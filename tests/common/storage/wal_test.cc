@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/clock/clock.h"
 #include "common/storage/backup.h"
 #include "common/storage/table.h"
 #include "common/storage/wal_archive.h"
@@ -197,6 +198,68 @@ TEST_F(ReplayTest, TheBackupPlusTheLogsIsExactlyTheTable) {
   const VerifyResult restored = RestoredContent();
   EXPECT_EQ(restored.record_count, live_.record_count);
   EXPECT_EQ(restored.content_hash, live_.content_hash);
+}
+
+// Every batch carries its commit time in the log: a replay can stop at any
+// moment and leave the table exactly as it was then.
+TEST(PointInTimeReplayTest, ReplayStopsAfterTheLastBatchCommittedAtTheTargetTime) {
+  testing::TempDir dir;
+  ManualClock clock;
+  auto table = testing::OpenTestTable(dir.path(), "t", common::v1::DURABILITY_SYNC, &clock);
+  WriteAndFlush(table.get(), 0, 200, 0);
+  auto manifest = table->Snapshot(dir.Sub("backups"));
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  clock.Advance(absl::Seconds(1));
+  WriteAndFlush(table.get(), 100, 300, 1);  // several logs retire meanwhile
+  ASSERT_TRUE(table->Delete("key000000").ok());
+  const absl::Time target = clock.Now();
+  const VerifyResult at_target = *table->Verify();
+  clock.Advance(absl::Seconds(1));
+  for (int i = 0; i < 150; ++i) ASSERT_TRUE(table->Delete(absl::StrFormat("key%06d", i)).ok());
+  WriteAndFlush(table.get(), 0, 40, 2);
+  table.reset();
+
+  ASSERT_TRUE(
+      RestoreBackup(BackupPath(dir.Sub("backups"), "t", manifest->backup_id()), dir.Sub("restored"))
+          .ok());
+  auto report = ReplayWalLogs(Env(), dir.Sub("restored"),
+                              ListWalLogs(Env(), dir.Sub("t"), manifest->first_log_number()),
+                              {.until = target});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->last_time, target);
+  EXPECT_EQ(report->lost_operations, 0u);
+  EXPECT_THAT(report->problems, ::testing::IsEmpty());
+  // 150 deletes, then 4 batches of 10 puts, each batch with its time (the
+  // statistics the table wrote as it closed are no one's write).
+  EXPECT_EQ(report->left_out_batches, 150u + 4);
+  EXPECT_EQ(report->left_out_operations, 150u * 2 + 4 * 11);
+  auto restored = testing::OpenTestTable(dir.path(), "restored", common::v1::DURABILITY_SYNC);
+  const VerifyResult content = *restored->Verify();
+  EXPECT_EQ(content.record_count, at_target.record_count);
+  EXPECT_EQ(content.content_hash, at_target.content_hash);
+}
+
+TEST(PointInTimeReplayTest, CommitTimesNeverGoBackEvenWhenTheClockDoes) {
+  testing::TempDir dir;
+  ManualClock clock;
+  auto table = testing::OpenTestTable(dir.path(), "t", common::v1::DURABILITY_SYNC, &clock);
+  ASSERT_TRUE(table->Put("a", "1").ok());
+  const absl::Time first = clock.Now();
+  clock.Advance(-absl::Minutes(5));  // an NTP step back
+  ASSERT_TRUE(table->Put("b", "2").ok());
+  table.reset();
+  table = testing::OpenTestTable(dir.path(), "t", common::v1::DURABILITY_SYNC, &clock);
+  ASSERT_TRUE(table->Put("c", "3").ok());  // and across a reopen
+  table.reset();
+  std::vector<absl::Time> times;
+  for (const WalLog& log : ListWalLogs(Env(), dir.Sub("t"), 0)) {
+    auto file = ReadWalFile(Env(), log.path);
+    ASSERT_TRUE(file.ok());
+    for (const WalBatch& b : file->batches) {
+      if (auto t = BatchCommitTime(b)) times.push_back(*t);
+    }
+  }
+  EXPECT_THAT(times, ::testing::ElementsAre(first, first, first));
 }
 
 TEST_F(ReplayTest, ADamagedLogIsReplayedUpToItsDamageAndTheLossIsCounted) {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/files/files.h"
+#include "common/server/api_checks.h"
 #include "common/storage/backup.h"
 #include "common/storage/file_backup.h"
 #include "common/storage/wal.h"
@@ -55,6 +56,14 @@ class MaintenanceTest : public ::testing::Test {
     ASSERT_TRUE(core_->Start().ok());
   }
   storage::Table* Mailbox() { return *processes_->Find("agent_mailbox"); }
+  // The tables' commit times (and backup times) from clock_, as
+  // maintenance's, for point-in-time restores.
+  void StampCommitsWithTheManualClock() {
+    core_.reset();
+    processes_.reset();
+    processes_ = std::make_unique<FakeProcesses>(topology_, &clock_);
+    NewCore();
+  }
   // Waits (for another thread, not for time) until some thread begins to
   // wait on the manual clock after `blocks` waits had begun, or `done`.
   // Returns false when `done` came first.
@@ -337,6 +346,98 @@ TEST_F(MaintenanceTest, AnAutomaticRestoreLosesNoAcknowledgedWrite) {
   auto* lost = FindMetric("agentcom_restore_lost_operations_total", "agent_mailbox");
   ASSERT_NE(lost, nullptr);
   EXPECT_EQ(lost->counter.value, 0);
+}
+
+// Issue 16: an agent's mistake undone. 1,000 records written after the
+// backup, then half of them deleted or overwritten; a dry run tells what a
+// restore to the moment before would bring back without touching the
+// table; the restore brings back exactly those 1,000 records; and the
+// restore can itself be undone the same way.
+TEST_F(MaintenanceTest, APointInTimeRestoreUndoesAMistakeAndCanItselfBeUndone) {
+  StampCommitsWithTheManualClock();
+  Fill(200);
+  Backup();
+  clock_.Advance(absl::Seconds(1));
+  const absl::Time last_good_write = clock_.Now();
+  Fill(1000, 1);
+  ASSERT_TRUE(Mailbox()->Compact().ok());  // the logs retire into the archive
+  clock_.Advance(absl::Seconds(1));
+  const absl::Time noted = clock_.Now();
+  const storage::VerifyResult at_noted = *Mailbox()->Verify();
+  ASSERT_EQ(at_noted.record_count, 1000u);
+  clock_.Advance(absl::Seconds(1));
+  const absl::Time mistake = clock_.Now();
+  storage::TableBatch deletes;
+  for (int i = 250; i < 500; ++i) deletes.Delete(absl::StrCat("k", 100000 + i));
+  ASSERT_TRUE(Mailbox()->Write(deletes).ok());
+  Fill(250, 9);  // overwrites, in 3 batches
+  const storage::VerifyResult after_mistake = *Mailbox()->Verify();
+  ASSERT_EQ(after_mistake.record_count, 750u);
+  const uint64_t issued = *Mailbox()->NextSequence(41);
+  clock_.Advance(absl::Seconds(1));
+
+  auto preview = core_->RestoreTable("agent_mailbox", "", v1::TRIGGER_MANUAL,
+                                     {.time = noted, .dry_run = true});
+  ASSERT_TRUE(preview.ok()) << preview.status();
+  EXPECT_TRUE(preview->dry_run());
+  EXPECT_EQ(preview->record_count(), 1000u);
+  EXPECT_EQ(server::FromProtoTime(preview->restored_to_time()), last_good_write);
+  EXPECT_EQ(preview->left_out_batches(), 4u);
+  EXPECT_EQ(Mailbox()->Verify()->content_hash, after_mistake.content_hash);
+  EXPECT_THAT(EventTypes(), ::testing::Not(::testing::Contains("recovery_started")));
+  EXPECT_FALSE(fs::exists(topology_.data_dir() + "/.preview-agent_mailbox"));
+
+  auto result = core_->RestoreTable("agent_mailbox", "", v1::TRIGGER_MANUAL, {.time = noted});
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->outcome(), v1::RESTORE_OUTCOME_RESTORED) << result->reason();
+  EXPECT_EQ(result->record_count(), 1000u);
+  EXPECT_EQ(result->lost_operations(), 0u);
+  EXPECT_EQ(result->left_out_batches(), 4u);
+  EXPECT_EQ(server::FromProtoTime(result->restored_to_time()), last_good_write);
+  EXPECT_GT(result->restored_to_sequence(), 0u);
+  const storage::VerifyResult restored = *Mailbox()->Verify();
+  EXPECT_EQ(restored.record_count, at_noted.record_count);
+  EXPECT_EQ(restored.content_hash, at_noted.content_hash);
+  // Sequence numbers handed out for the writes left out are not reused.
+  EXPECT_GT(*Mailbox()->NextSequence(41), issued);
+  v1::Event complete = events_->After(0, 1000).back();
+  ASSERT_EQ(complete.type(), "recovery_complete");
+  EXPECT_EQ(complete.details().at("left_out_batches"), "4");
+  EXPECT_EQ(complete.details().at("target_time"),
+            absl::FormatTime(absl::RFC3339_full, noted, absl::UTCTimeZone()));
+  ASSERT_TRUE(fs::exists(result->quarantine_path()));
+
+  // Undone: back to just after the mistake, from the quarantined history.
+  clock_.Advance(absl::Seconds(1));
+  auto undo = core_->RestoreTable("agent_mailbox", "", v1::TRIGGER_MANUAL, {.time = mistake});
+  ASSERT_TRUE(undo.ok()) << undo.status();
+  ASSERT_EQ(undo->outcome(), v1::RESTORE_OUTCOME_RESTORED) << undo->reason();
+  EXPECT_EQ(Mailbox()->Verify()->content_hash, after_mistake.content_hash);
+  EXPECT_EQ(undo->record_count(), 750u);
+}
+
+TEST_F(MaintenanceTest, APointInTimeRestoreThatCannotBeDoneTouchesNothing) {
+  StampCommitsWithTheManualClock();
+  Fill(100);
+  const absl::Time before_every_backup = clock_.Now();
+  const std::string id = Backup();
+  const storage::VerifyResult live = *Mailbox()->Verify();
+  auto too_old =
+      core_->RestoreTable("agent_mailbox", "", v1::TRIGGER_MANUAL, {.time = before_every_backup});
+  EXPECT_EQ(too_old.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(too_old.status().message(), HasSubstr("no backup was taken at or before"));
+  auto future = core_->RestoreTable("agent_mailbox", "", v1::TRIGGER_MANUAL,
+                                    {.time = clock_.Now() + absl::Hours(1)});
+  EXPECT_EQ(future.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(future.status().message(), HasSubstr("in the future"));
+  auto both = core_->RestoreTable("agent_mailbox", id, v1::TRIGGER_MANUAL, {.time = clock_.Now()});
+  EXPECT_EQ(both.status().code(), absl::StatusCode::kInvalidArgument);
+  auto dry = core_->RestoreTable("agent_mailbox", "", v1::TRIGGER_MANUAL,
+                                 {.time = before_every_backup, .dry_run = true});
+  EXPECT_EQ(dry.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Mailbox()->Verify()->content_hash, live.content_hash);
+  EXPECT_THAT(processes_->calls(), ::testing::Not(::testing::Contains("stop mailbox")));
+  EXPECT_TRUE(EventTypes().empty() || EventTypes().back() == "backup_complete");
 }
 
 // A damaged archived log: the restore replays everything else and says
