@@ -140,6 +140,8 @@ class PushStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, publ
     absl::Status s;
     if (room_.Cancelled(this)) {
       s = absl::CancelledError("the client went away");
+    } else if (room_.Closed()) {
+      s = WaitRoom::ShuttingDown();
     } else if (!notified) {
       s = check_();
       if (s.ok()) return Next::kPark;
@@ -210,6 +212,8 @@ class WaitingCall final : public grpc::ServerUnaryReactor, public Waiter {
     if (room_.Cancelled(this)) {
       s = absl::CancelledError("the client went away");
       if (notified) room_.PassOn(this);  // what woke it may be for another waiter
+    } else if (room_.Closed()) {
+      s = WaitRoom::ShuttingDown();
     } else if (!notified && now < deadline_) {
       *next_check = std::min(*next_check, deadline_);
       return Next::kPark;

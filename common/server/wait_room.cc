@@ -38,6 +38,7 @@ WaitRoom::~WaitRoom() {
 absl::Status WaitRoom::Join(std::shared_ptr<Waiter> waiter, std::vector<std::string> keys,
                             std::string owner) {
   absl::MutexLock l(&mu_);
+  if (closed_) return ShuttingDown();
   if (static_cast<int>(waiters_.size()) >= options_.max_waiters) {
     return absl::ResourceExhaustedError(
         absl::StrCat("this ", options_.service, " store already has ", options_.max_waiters,
@@ -133,6 +134,26 @@ void WaitRoom::Resume(Waiter* w) {
   w->state_ = Waiter::State::kParked;
   w->notified_ = true;
   Enqueue(w);
+}
+
+void WaitRoom::Close() {
+  absl::MutexLock l(&mu_);
+  closed_ = true;
+  for (auto& [w, keep] : waiters_) {
+    w->notified_ = true;
+    Enqueue(w);  // a waiter stepping or writing is stepped again afterwards
+  }
+}
+
+bool WaitRoom::Closed() const {
+  absl::MutexLock l(&mu_);
+  return closed_;
+}
+
+absl::Status WaitRoom::ShuttingDown() {
+  return absl::UnavailableError(
+      "the store is shutting down (a restart or a restore); resume after the last position "
+      "received once it is back");
 }
 
 void WaitRoom::Cancel(Waiter* w) {

@@ -114,6 +114,15 @@ class WaitRoom {
 
   // A waiter that returned kBusy finished its write: step it again.
   void Resume(Waiter* waiter);
+  // The process is shutting down (a restart, or a restore stopping the
+  // store): every waiter is stepped so that it ends at once with
+  // UNAVAILABLE (Closed() tells it), and the client resumes from its last
+  // position once the store is back, instead of gRPC's shutdown waiting out
+  // its grace period. Later Joins are UNAVAILABLE too.
+  void Close();
+  bool Closed() const;
+  // The status a waiter ends with once the room is closed.
+  static absl::Status ShuttingDown();
   // The waiter's RPC was cancelled: step it (as notified) so that it
   // finishes; Cancelled() tells it why.
   void Cancel(Waiter* waiter);
@@ -141,6 +150,7 @@ class WaitRoom {
   const Options options_;
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<Waiter*, std::shared_ptr<Waiter>> waiters_ ABSL_GUARDED_BY(mu_);
   std::multimap<std::string, Waiter*> by_key_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int> per_owner_ ABSL_GUARDED_BY(mu_);

@@ -113,7 +113,8 @@ absl::StatusOr<std::unique_ptr<StoreProcess>> StoreProcess::Start(const config::
                        [admin_service](std::function<absl::Status()> hook) {
                          admin_service->AfterRestore(std::move(hook));
                        },
-                       p->metrics_->registry()};
+                       p->metrics_->registry(),
+                       &p->rooms_};
   auto domain = definition.make_services(context);
   if (!domain.ok()) return domain.status();
   for (auto& s : *domain) p->services_.push_back(std::move(s));
@@ -131,17 +132,23 @@ absl::StatusOr<std::unique_ptr<StoreProcess>> StoreProcess::Start(const config::
 }
 
 std::unique_ptr<server::WaitRoom> StoreContext::MakeWaitRoom(const std::string& service) const {
-  return std::make_unique<server::WaitRoom>(server::WaitRoom::Options{
+  auto room = std::make_unique<server::WaitRoom>(server::WaitRoom::Options{
       .service = service,
       .max_waiters = static_cast<int>(topology.limits().max_watchers()),
       .max_per_owner = static_cast<int>(topology.limits().max_watchers_per_owner()),
       .metrics = metrics});
+  if (rooms != nullptr) rooms->push_back(room.get());
+  return room;
 }
 
 StoreProcess::~StoreProcess() { Shutdown(); }
 
 void StoreProcess::Shutdown() {
-  if (server_) server_->Shutdown(absl::Seconds(5));
+  for (server::WaitRoom* room : rooms_) room->Close();
+  // Unary calls take milliseconds; after a sync unary call gRPC 1.51 has
+  // been seen to hold its shutdown until the deadline although nothing is
+  // in flight, and a restore waits for this process to exit.
+  if (server_) server_->Shutdown(kShutdownGrace);
 }
 
 void StoreProcess::Close() {

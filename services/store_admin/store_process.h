@@ -38,6 +38,8 @@ struct StoreContext {
   std::function<void(std::function<absl::Status()>)> after_restore;
   // The process's /metrics registry.
   std::shared_ptr<prometheus::Registry> metrics;
+  // Every room MakeWaitRoom made, closed when the process shuts down.
+  std::vector<server::WaitRoom*>* rooms = nullptr;
 
   // A room for the push streams and waiting calls of `service` (a metric
   // label), with the topology's watcher limits.
@@ -60,6 +62,7 @@ struct StoreDefinition {
 // store's main() and, in-process, by tests.
 class StoreProcess {
  public:
+  static constexpr absl::Duration kShutdownGrace = absl::Milliseconds(500);
   struct Options {
     // Overrides for tests; production uses the topology.
     leveldb::Env* env = nullptr;
@@ -76,6 +79,9 @@ class StoreProcess {
   int metrics_port() const { return metrics_->port(); }
   const storage::TableSet& tables() const { return tables_; }
   const MaintenanceReporter& reporter() const { return *reporter_; }
+  // Ends every waiting call and push stream (UNAVAILABLE: clients resume
+  // once the store is back), then stops the server, giving calls in flight
+  // kShutdownGrace to finish.
   void Shutdown();
   // Shutdown, then closes the tables (checkpointing their counts; corrupted
   // ones are abandoned to the OS) and stops the corruption reporter; the
@@ -94,6 +100,8 @@ class StoreProcess {
   storage::TableSet tables_;
   std::shared_ptr<storage::TableMetrics> table_metrics_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
+  // Owned by the services.
+  std::vector<server::WaitRoom*> rooms_;
   std::unique_ptr<server::GrpcServer> server_;
 };
 

@@ -79,7 +79,13 @@ class RecordingWaiter : public Waiter {
 };
 
 WaitRoom::Options SmallRoom(Clock* clock) {
-  return {.service = "test", .max_waiters = 3, .max_per_owner = 2, .clock = clock};
+  return {.service = "test",
+          .max_waiters = 3,
+          .max_per_owner = 2,
+          .threads = 2,
+          .tick = absl::Milliseconds(200),
+          .clock = clock,
+          .metrics = nullptr};
 }
 
 TEST(WaitRoomTest, AJoinedWaiterStepsOnceAndAgainOnlyWhenItsKeyIsNotified) {
