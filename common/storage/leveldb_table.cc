@@ -112,6 +112,16 @@ absl::Status LevelDbTable::Open() {
 }
 
 absl::Status LevelDbTable::OpenLocked(bool after_repair) {
+  // A table whose directory is gone is lost, not new, when anything shows
+  // it held data: served empty, its agents would see their data vanish and
+  // no restore would bring it back.
+  if (!env_->FileExists(options_.dir)) {
+    if (std::string evidence = EvidenceOfData(); !evidence.empty()) {
+      MarkCorrupted(absl::StrCat("Corruption: the table's directory ", options_.dir,
+                                 " is missing, but ", evidence));
+      return absl::OkStatus();
+    }
+  }
   std::error_code ec;
   std::filesystem::create_directories(options_.dir, ec);
   if (ec) {
@@ -135,6 +145,15 @@ absl::Status LevelDbTable::OpenLocked(bool after_repair) {
   if (std::string orphan = FileWithoutCurrent(); !orphan.empty()) {
     MarkCorrupted(absl::StrCat("Corruption: CURRENT is missing but ", orphan, " is present"));
     return absl::OkStatus();
+  }
+  // A MANIFEST whose tail is damaged would open as an older table.
+  if (!after_repair) {
+    if (std::string damaged =
+            CheckManifest(wal_env_->target(), options_.dir, wal_env_->archive_dir());
+        !damaged.empty()) {
+      MarkCorrupted(damaged);
+      return absl::OkStatus();
+    }
   }
   // A log truncated or deleted since it was shipped would open as after a
   // crash, without the writes it lost; a restore brings them back.
@@ -263,6 +282,27 @@ void LevelDbTable::SetStateFromMarkers() {
     state_ = TABLE_STATE_OK;
     state_reason_.clear();
   }
+}
+
+std::string LevelDbTable::EvidenceOfData() const {
+  leveldb::Env* files = wal_env_->target();
+  if (files->FileExists(sequence_bound_path_)) {
+    return absl::StrCat("it has issued sequence numbers (", sequence_bound_path_, ")");
+  }
+  if (options_.wal_ship_root.empty()) return "";
+  std::vector<std::string> generations;
+  if (!files->GetChildren(options_.wal_ship_root, &generations).ok()) return "";
+  for (const std::string& g : generations) {
+    if (g == "." || g == "..") continue;
+    const std::string dir = absl::StrCat(options_.wal_ship_root, "/", g);
+    for (const WalLog& log : ListWalLogs(files, dir, 0)) {
+      uint64_t size = 0;
+      if (files->GetFileSize(log.path, &size).ok() && size > 0) {
+        return absl::StrCat("its write-ahead logs were shipped to ", dir);
+      }
+    }
+  }
+  return "";
 }
 
 std::string LevelDbTable::FileWithoutCurrent() const {

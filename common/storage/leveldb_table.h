@@ -87,6 +87,9 @@ class LevelDbTable final : public Table {
   // A missing or truncated table file: corruption, although LevelDB says
   // NotFound or IOError.
   static bool IsDamagedFile(const leveldb::Status& s);
+  // What shows that the table held data although its directory is missing
+  // (its sequence bound, shipped logs that are not empty), or "".
+  std::string EvidenceOfData() const;
   // The first LevelDB file found in a directory that has no CURRENT, or "".
   std::string FileWithoutCurrent() const;
   // OK when requests may proceed; UNAVAILABLE naming the state otherwise.

@@ -209,7 +209,10 @@ struct TableOptions {
 
 // Opens (creating if needed) a table. Corruption found while opening does not
 // fail the call: the table is returned in state CORRUPTED and the listener is
-// told. Other errors (permissions, disk) fail it.
+// told. A missing directory is created, unless the table's sequence bound or
+// non-empty shipped logs show that it held data: then it is lost, and the
+// table is CORRUPTED (so that it is restored, not served empty). Other
+// errors (permissions, disk) fail it.
 absl::StatusOr<std::unique_ptr<Table>> OpenTable(const TableOptions& options);
 
 }  // namespace agentcom::storage

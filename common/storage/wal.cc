@@ -2,7 +2,10 @@
 
 #include <leveldb/env.h>
 
+#include <algorithm>
 #include <boost/crc.hpp>
+#include <limits>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -14,7 +17,7 @@ namespace agentcom::storage {
 namespace {
 
 constexpr size_t kBlockSize = 32768;
-constexpr size_t kHeaderSize = 7;
+constexpr size_t kHeaderSize = kWalHeaderBytes;
 constexpr char kFullType = 1;
 constexpr char kFirstType = 2;
 constexpr char kMiddleType = 3;
@@ -48,6 +51,17 @@ bool GetVarint32(absl::string_view* in, uint32_t* v) {
     const auto byte = static_cast<unsigned char>(in->front());
     in->remove_prefix(1);
     *v |= uint32_t{byte & 0x7fu} << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+bool GetVarint64(absl::string_view* in, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
+    const auto byte = static_cast<unsigned char>(in->front());
+    in->remove_prefix(1);
+    *v |= uint64_t{byte & 0x7fu} << shift;
     if ((byte & 0x80) == 0) return true;
   }
   return false;
@@ -156,21 +170,48 @@ void AppendWalRecord(absl::string_view record, std::string* log) {
   } while (!record.empty());
 }
 
-absl::StatusOr<WalFile> ReadWalFile(leveldb::Env* env, const std::string& path) {
+namespace {
+
+// Whether an intact record (plausible type, fits its block and the file,
+// checksum matches) starts anywhere in contents[from, end): then a record
+// whose length runs past the end of the file is damage, not a write torn by
+// a crash (only the last record can be torn).
+bool IntactRecordFrom(absl::string_view contents, size_t from) {
+  for (size_t p = from; p + kHeaderSize <= contents.size(); ++p) {
+    const char* header = contents.data() + p;
+    const char type = header[6];
+    if (type < kFullType || type > kLastType) continue;
+    const size_t length = static_cast<unsigned char>(header[4]) |
+                          (static_cast<size_t>(static_cast<unsigned char>(header[5])) << 8);
+    if (p + kHeaderSize + length > contents.size() ||
+        kHeaderSize + length > kBlockSize - p % kBlockSize) {
+      continue;
+    }
+    if (MaskedCrc32c(absl::string_view(header + 6, 1 + length)) == Fixed32(header)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<LogFile> ReadLogFile(
+    leveldb::Env* env, const std::string& path,
+    const std::function<absl::Status(absl::string_view record)>& accept) {
   std::string contents;
   if (leveldb::Status s = leveldb::ReadFileToString(env, path, &contents); !s.ok()) {
     if (s.IsNotFound()) return absl::NotFoundError(s.ToString());
     return absl::UnavailableError(absl::StrCat("cannot read ", path, ": ", s.ToString()));
   }
-  WalFile out;
+  LogFile out;
   std::string pending;
   bool in_fragments = false;
   size_t pos = 0;
   // Where a run of zeros began (LevelDB pads nothing with zeros inside a
   // file; a zeroed region followed by more records is damage).
-  std::optional<size_t> zeros_at;
+  constexpr size_t kNoZeros = std::numeric_limits<size_t>::max();
+  size_t zeros_at = kNoZeros;
   // After damage: skip fragments until a record starts (LevelDB's reader
-  // does the same), so the batches in later blocks are still read.
+  // does the same), so the records in later blocks are still read.
   bool resyncing = false;
   auto damaged = [&](size_t at, std::string why) {
     if (out.damage.empty()) {
@@ -199,11 +240,16 @@ absl::StatusOr<WalFile> ReadWalFile(leveldb::Env* env, const std::string& path) 
                           (static_cast<size_t>(static_cast<unsigned char>(header[5])) << 8);
     const char type = header[6];
     if (type == 0 && length == 0 && crc == 0) {  // zeros: the end, unless records follow
-      if (!zeros_at.has_value()) zeros_at = pos;
+      if (zeros_at == kNoZeros) zeros_at = pos;
       pos += block_left;
       continue;
     }
     if (pos + kHeaderSize + length > contents.size()) {
+      if (IntactRecordFrom(contents, pos + 1)) {
+        damaged(pos, absl::StrCat("the record at offset ", pos,
+                                  " runs past the end of the file, but intact records follow"));
+        continue;
+      }
       out.torn_tail = true;
       break;
     }
@@ -216,9 +262,9 @@ absl::StatusOr<WalFile> ReadWalFile(leveldb::Env* env, const std::string& path) 
       damaged(pos, absl::StrCat("checksum mismatch in the record at offset ", pos));
       continue;
     }
-    if (zeros_at.has_value()) {
-      const size_t at = *zeros_at;
-      zeros_at.reset();
+    if (zeros_at != kNoZeros) {
+      const size_t at = zeros_at;
+      zeros_at = kNoZeros;
       const size_t here = pos;
       damaged(at, absl::StrCat("zeroed bytes from offset ", at));
       pos = here;  // this record is intact: read it
@@ -247,16 +293,113 @@ absl::StatusOr<WalFile> ReadWalFile(leveldb::Env* env, const std::string& path) 
       continue;
     }
     if (!record.has_value()) continue;
-    absl::StatusOr<WalBatch> batch = DecodeWalBatch(*record);
-    if (!batch.ok()) {
+    if (absl::Status s = accept(*record); !s.ok()) {
       pos = record_at;
-      damaged(record_at, std::string(batch.status().message()));
+      damaged(record_at, std::string(s.message()));
       continue;
     }
-    out.batches.push_back(*std::move(batch));
   }
   if (in_fragments && out.damage.empty()) out.torn_tail = true;
   return out;
+}
+
+absl::StatusOr<WalFile> ReadWalFile(leveldb::Env* env, const std::string& path) {
+  WalFile out;
+  absl::StatusOr<LogFile> log =
+      ReadLogFile(env, path, [&](absl::string_view record) -> absl::Status {
+        absl::StatusOr<WalBatch> batch = DecodeWalBatch(record);
+        if (!batch.ok()) return batch.status();
+        out.batches.push_back(*std::move(batch));
+        return absl::OkStatus();
+      });
+  if (!log.ok()) return log.status();
+  out.torn_tail = log->torn_tail;
+  out.damage = std::move(log->damage);
+  out.damage_offset = log->damage_offset;
+  out.damaged_regions = log->damaged_regions;
+  return out;
+}
+
+absl::StatusOr<uint64_t> ManifestEditLogNumber(absl::string_view edit) {
+  // leveldb db/version_edit.cc: a sequence of (varint32 tag, fields).
+  uint64_t log_number = 0;
+  std::string skipped;
+  while (!edit.empty()) {
+    uint32_t tag = 0;
+    uint32_t level = 0;
+    uint64_t number = 0;
+    bool ok = GetVarint32(&edit, &tag);
+    switch (tag) {
+      case 1:  // comparator
+        ok = ok && GetLengthPrefixed(&edit, &skipped);
+        break;
+      case 2:  // log number
+        ok = ok && GetVarint64(&edit, &log_number);
+        break;
+      case 3:  // next file number
+      case 4:  // last sequence
+      case 9:  // previous log number
+        ok = ok && GetVarint64(&edit, &number);
+        break;
+      case 5:  // compaction pointer
+        ok = ok && GetVarint32(&edit, &level) && GetLengthPrefixed(&edit, &skipped);
+        break;
+      case 6:  // deleted file
+        ok = ok && GetVarint32(&edit, &level) && GetVarint64(&edit, &number);
+        break;
+      case 7:  // new file: level, number, size, smallest and largest key
+        ok = ok && GetVarint32(&edit, &level) && GetVarint64(&edit, &number) &&
+             GetVarint64(&edit, &number) && GetLengthPrefixed(&edit, &skipped) &&
+             GetLengthPrefixed(&edit, &skipped);
+        break;
+      default:
+        ok = false;
+    }
+    if (!ok) return absl::DataLossError(absl::StrCat("malformed version edit (tag ", tag, ")"));
+  }
+  return log_number;
+}
+
+std::string CheckManifest(leveldb::Env* env, const std::string& dir,
+                          const std::string& archive_dir) {
+  std::string current;
+  if (!leveldb::ReadFileToString(env, absl::StrCat(dir, "/CURRENT"), &current).ok()) return "";
+  const std::string name(absl::StripTrailingAsciiWhitespace(current));
+  uint64_t log_number = 0;
+  absl::StatusOr<LogFile> manifest =
+      ReadLogFile(env, absl::StrCat(dir, "/", name), [&](absl::string_view edit) -> absl::Status {
+        absl::StatusOr<uint64_t> n = ManifestEditLogNumber(edit);
+        if (!n.ok()) return n.status();
+        log_number = std::max(log_number, *n);
+        return absl::OkStatus();
+      });
+  if (!manifest.ok()) return "";  // LevelDB's own open reports a missing MANIFEST
+  if (!manifest->damage.empty()) {
+    return absl::StrCat("Corruption: ", name, " is damaged at offset ", manifest->damage_offset,
+                        " (", manifest->damage, ")");
+  }
+  // LevelDB syncs each edit it appends, so only a crash in the middle of
+  // writing one leaves a torn tail; a damaged length field looks the same.
+  // Either way LevelDB would open the table without the edits from there on,
+  // and nothing tells the two apart, so it is taken for damage: the restore
+  // that follows loses nothing (backup plus logs).
+  if (manifest->torn_tail) {
+    return absl::StrCat("Corruption: ", name,
+                        " ends inside a record (damaged, or torn by a crash while LevelDB "
+                        "wrote it): LevelDB would drop the edits from there on");
+  }
+  std::vector<std::string> archived;
+  if (!env->GetChildren(archive_dir, &archived).ok()) return "";
+  for (const std::string& f : archived) {
+    const std::optional<uint64_t> n = LogFileNumber(f);
+    if (n.has_value() && *n >= log_number) {
+      return absl::StrCat("Corruption: ", name, " ends before the edit that retired log ", *n,
+                          " (archived in ", archive_dir,
+                          "), so its tail is damaged: LevelDB would ",
+                          "open an older state of the table and lose the writes since");
+    }
+  }
+  return "";
 }
 
 }  // namespace agentcom::storage

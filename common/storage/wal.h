@@ -2,7 +2,8 @@
 #define AGENTCOM_COMMON_STORAGE_WAL_H_
 
 // Reading LevelDB's write-ahead logs (NNNNNN.log) ourselves, to replay the
-// writes a backup does not hold onto a restored table. LevelDB installs no
+// writes a backup does not hold onto a restored table, and its MANIFEST, to
+// refuse one whose tail is damaged. LevelDB installs no
 // header for its log reader, so this is a small reader of the documented
 // format (leveldb doc/log_format.md, db/write_batch.cc):
 //   - the file is a sequence of 32 KiB blocks; a block holds records of a
@@ -15,6 +16,7 @@
 //     varint32-length-prefixed key (and value for a put).
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,28 +42,64 @@ struct WalBatch {
   std::vector<Op> ops;
 };
 
-// What one log file holds.
-struct WalFile {
-  // The batches that read back intact, in file order.
-  std::vector<WalBatch> batches;
+// Bytes of a record header in LevelDB's log format.
+inline constexpr size_t kWalHeaderBytes = 7;
+
+// How a file in LevelDB's log format (write-ahead logs and MANIFESTs share
+// it) read back.
+struct LogFile {
   // The file ends inside its last record: the write a crash interrupted.
-  // LevelDB never acknowledged it, so nothing is lost.
+  // LevelDB never acknowledged it, so nothing is lost. (A record whose
+  // length runs past the end with intact records after it is damage.)
   bool torn_tail = false;
-  // The first complete record that failed its checksum or did not parse
+  // The first complete record that failed its checksum or was not accepted
   // (or zeroed bytes with records after them). Reading resumes at the next
-  // 32 KiB block, as LevelDB's reader does, so batches after the damage are
-  // still read; the sequence numbers of the batches show what was skipped.
-  // Empty when the file is intact.
+  // 32 KiB block, as LevelDB's reader does, so records after the damage are
+  // still read. Empty when the file is intact.
   std::string damage;
   uint64_t damage_offset = 0;
   // How many damaged regions were skipped.
   uint64_t damaged_regions = 0;
 };
 
-// Reads the log file at `path` through `env`. Errors reading the file (it
-// is missing, an I/O error) fail the call; damage inside it does not, and is
-// described in the result.
+// What one write-ahead log holds.
+struct WalFile : LogFile {
+  // The batches that read back intact, in file order; their sequence
+  // numbers show what a damaged region skipped.
+  std::vector<WalBatch> batches;
+};
+
+// Reads the log-format file at `path` through `env`, handing each intact
+// logical record to `accept`; a record it refuses (an error) counts as
+// damage there. Errors reading the file (it is missing, an I/O error) fail
+// the call; damage inside it does not, and is described in the result.
+absl::StatusOr<LogFile> ReadLogFile(
+    leveldb::Env* env, const std::string& path,
+    const std::function<absl::Status(absl::string_view record)>& accept);
+
+// Reads the write-ahead log at `path` (ReadLogFile, each record decoded as
+// a WriteBatch).
 absl::StatusOr<WalFile> ReadWalFile(leveldb::Env* env, const std::string& path);
+
+// Checks, before LevelDB opens the directory `dir`, the MANIFEST its CURRENT
+// names. LevelDB reads a MANIFEST like a log: a record whose length field is
+// damaged so that it seems to run past the end is taken for a write torn by a
+// crash and dropped, with every version edit after it, and LevelDB opens an
+// older state of the table without a word (its logs since then are in our
+// archive, so it never replays them). Returns the damage for the table's
+// corruption reason, or "" when the MANIFEST reads back intact, does not end
+// inside a record (LevelDB syncs each edit, so only a crash mid-edit could
+// tear it, and that cannot be told from damage: a restore then loses
+// nothing), and its last log number is above every log in `archive_dir`
+// (LevelDB retires a log only after an edit records a later one, so an
+// archived log at or above it means whole edits were cut off). Not called
+// after leveldb::RepairDB, whose MANIFEST records no log.
+std::string CheckManifest(leveldb::Env* env, const std::string& dir,
+                          const std::string& archive_dir);
+
+// The log number a MANIFEST record (one version edit) sets, 0 when it sets
+// none. DATA_LOSS when malformed.
+absl::StatusOr<uint64_t> ManifestEditLogNumber(absl::string_view edit);
 
 // Decodes one WriteBatch (a logical log record). DATA_LOSS when malformed.
 absl::StatusOr<WalBatch> DecodeWalBatch(absl::string_view record);

@@ -90,6 +90,59 @@ class TableTest : public ::testing::Test {
   RecordingListener listener_;
 };
 
+// A directory that vanished is a lost table when anything shows it held
+// data; it is served empty only when nothing does (a new table).
+TEST_F(TableTest, AMissingDirectoryIsALostTableWhenItsSequenceBoundShowsItHeldData) {
+  auto t = Open();
+  ASSERT_TRUE(t->NextSequence(0).ok());  // writes <data>/.agent_mailbox.sequence-bound
+  ASSERT_TRUE(t->Put("k", "v").ok());
+  t.reset();
+  std::filesystem::remove_all(dir_.Sub("agent_mailbox"));
+  t = Open();
+  EXPECT_EQ(t->state(), TABLE_STATE_CORRUPTED);
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("agent_mailbox")));  // nothing created
+  ASSERT_EQ(listener_.calls().size(), 1u);
+  EXPECT_THAT(listener_.calls()[0], HasSubstr("is missing, but it has issued sequence numbers"));
+  EXPECT_EQ(t->Get("k").status().code(), absl::StatusCode::kUnavailable);
+
+  auto fresh = Open(DURABILITY_SYNC, nullptr, "agent_channels");  // never existed
+  EXPECT_EQ(fresh->state(), TABLE_STATE_OK);
+}
+
+TEST_F(TableTest, AMissingDirectoryIsALostTableWhenItsLogsWereShipped) {
+  auto open = [&] {
+    TableOptions o;
+    o.name = "agentcom_config";
+    o.dir = dir_.Sub("agentcom_config");
+    o.storage.set_durability(DURABILITY_SYNC);
+    o.storage.set_block_cache_mb(8);
+    o.storage.set_write_buffer_mb(4);
+    o.storage.set_max_open_files(100);
+    o.storage.set_wal_ship_interval_ms(10);
+    o.wal_ship_root = dir_.Sub("backups/agentcom_config/wal");
+    o.listener = &listener_;
+    return *OpenTable(o);
+  };
+  auto t = open();
+  ASSERT_TRUE(t->Put("k", "v").ok());
+  auto shipped = [&] {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(
+             dir_.Sub("backups/agentcom_config/wal"), ec)) {
+      if (e.path().extension() == ".log" && e.file_size() > 0) return true;
+    }
+    return false;
+  };
+  for (int i = 0; i < 500 && !shipped(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_TRUE(shipped());
+  t.reset();
+  std::filesystem::remove_all(dir_.Sub("agentcom_config"));
+  t = open();
+  EXPECT_EQ(t->state(), TABLE_STATE_CORRUPTED);
+  ASSERT_EQ(listener_.calls().size(), 1u);
+  EXPECT_THAT(listener_.calls()[0], HasSubstr("its write-ahead logs were shipped to"));
+}
+
 TEST_F(TableTest, PutGetDeleteScan) {
   auto t = Open();
   EXPECT_EQ(t->name(), "agent_mailbox");

@@ -91,6 +91,34 @@ TEST(WalTest, ATornTailIsNotDamageButAFlippedByteIs) {
   EXPECT_EQ(file->batches.size(), 1u);  // the intact one before it
 }
 
+// Only the last record can be torn by a crash: a length field damaged so
+// that its record seems to run past the end, with intact records after it,
+// is damage (LevelDB's reader would drop everything after it silently).
+TEST(WalTest, ALengthRunningPastTheEndIsDamageWhenIntactRecordsFollow) {
+  testing::TempDir dir;
+  const std::vector<WalBatch> batches = {Batch(1, 3), Batch(5, 3), Batch(9, 3)};
+  const std::string log = WriteLog(dir.Sub("1.log"), batches);
+  const size_t second = kWalHeaderBytes + EncodeWalBatch(batches[0]).size();
+  const size_t third = second + kWalHeaderBytes + EncodeWalBatch(batches[1]).size();
+  std::string damaged = log;
+  damaged[second + 4] = damaged[second + 5] = '\xff';  // length 65535
+  std::ofstream(dir.Sub("2.log"), std::ios::binary) << damaged;
+  auto file = ReadWalFile(Env(), dir.Sub("2.log"));
+  ASSERT_TRUE(file.ok());
+  EXPECT_FALSE(file->torn_tail);
+  EXPECT_THAT(file->damage, HasSubstr("runs past the end of the file, but intact records follow"));
+  EXPECT_EQ(file->batches.size(), 1u);
+
+  std::string last = log;  // the same damage to the last record is a torn write
+  last[third + 4] = last[third + 5] = '\xff';
+  std::ofstream(dir.Sub("3.log"), std::ios::binary) << last;
+  auto torn = ReadWalFile(Env(), dir.Sub("3.log"));
+  ASSERT_TRUE(torn.ok());
+  EXPECT_TRUE(torn->torn_tail);
+  EXPECT_TRUE(torn->damage.empty()) << torn->damage;
+  EXPECT_EQ(torn->batches.size(), 2u);
+}
+
 TEST(WalTest, ReadsWhatLevelDbWrites) {
   testing::TempDir dir;
   {
@@ -128,6 +156,54 @@ void WriteAndFlush(Table* t, int from, int n, int gen) {
     ASSERT_TRUE(t->Write(b).ok());
   }
   ASSERT_TRUE(t->Compact().ok());
+}
+
+// A MANIFEST cut after its first edit (what LevelDB makes of one whose next
+// length field is damaged) would open as an older table, without the writes
+// whose logs it retired since: the table is corrupted instead.
+TEST(ManifestCheckTest, AManifestThatLostItsLastEditsIsCorruptionNotAnOlderTable) {
+  testing::TempDir dir;
+  auto table = testing::OpenTestTable(dir.path(), "t", common::v1::DURABILITY_SYNC);
+  WriteAndFlush(table.get(), 0, 100, 0);  // memtable flushes: logs retire into the archive
+  WriteAndFlush(table.get(), 100, 100, 1);
+  table.reset();
+  const std::string archive = dir.Sub(std::string("t/") + kWalArchiveDir);
+  EXPECT_EQ(CheckManifest(Env(), dir.Sub("t"), archive), "");
+
+  std::string current;
+  ASSERT_TRUE(leveldb::ReadFileToString(Env(), dir.Sub("t/CURRENT"), &current).ok());
+  const std::string manifest = dir.Sub("t/" + current.substr(0, current.size() - 1));
+  std::string bytes;
+  ASSERT_TRUE(leveldb::ReadFileToString(Env(), manifest, &bytes).ok());
+  const std::string original = bytes;
+  const size_t first = kWalHeaderBytes + (static_cast<unsigned char>(bytes[4]) |
+                                          (static_cast<unsigned char>(bytes[5]) << 8));
+  ASSERT_LT(first, bytes.size());
+  std::filesystem::resize_file(manifest, first);
+  EXPECT_THAT(CheckManifest(Env(), dir.Sub("t"), archive),
+              HasSubstr("ends before the edit that retired log"));
+  table = testing::OpenTestTable(dir.path(), "t", common::v1::DURABILITY_SYNC);
+  EXPECT_EQ(table->state(), common::v1::TABLE_STATE_CORRUPTED);
+  table.reset();
+
+  // The second record's length field damaged so that it seems to run past
+  // the end: LevelDB would take it for a torn write and drop it silently.
+  bytes[first + 4] = bytes[first + 5] = '\xff';
+  std::ofstream(manifest, std::ios::binary | std::ios::trunc) << bytes;
+  EXPECT_THAT(CheckManifest(Env(), dir.Sub("t"), dir.Sub("empty-archive")),
+              HasSubstr("runs past the end of the file, but intact records follow"));
+  // And the last one's: a torn write or damage, LevelDB cannot tell.
+  size_t last = 0;
+  for (size_t at = 0; at + kWalHeaderBytes <= original.size();) {
+    last = at;
+    at += kWalHeaderBytes + (static_cast<unsigned char>(original[at + 4]) |
+                             (static_cast<unsigned char>(original[at + 5]) << 8));
+  }
+  bytes = original;
+  bytes[last + 4] = bytes[last + 5] = '\xff';
+  std::ofstream(manifest, std::ios::binary | std::ios::trunc) << bytes;
+  EXPECT_THAT(CheckManifest(Env(), dir.Sub("t"), dir.Sub("empty-archive")),
+              HasSubstr("ends inside a record"));
 }
 
 TEST(WalArchiveTest, RetiredLogsAreKeptInTheArchive) {
