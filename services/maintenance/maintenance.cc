@@ -207,35 +207,17 @@ absl::StatusOr<v1::RestoreResult> MaintenanceCore::RestoreTable(const std::strin
                                                                 const RestoreTarget& target) {
   if (auto s = CheckTable(table); !s.ok()) return s;
   if (!backup_id.empty()) {
-    if (target.time.has_value()) {
-      return absl::InvalidArgumentError(
-          "give a backup id or a target time, not both: a point-in-time restore chooses its "
-          "backup");
-    }
     if (auto s = CheckBackupExists(env_, options_.topology.backup_dir(), table, backup_id);
         !s.ok()) {
       return s;
     }
   }
-  if (target.time.has_value() && *target.time > options_.clock->Now()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("target time ", absl::FormatTime(*target.time), " is in the future"));
-  }
   RestoreRequest request{
       .table = table, .backup_id = backup_id, .trigger = trigger, .target_time = target.time};
+  if (auto s = restorer_.CheckTarget(request); !s.ok()) return s;
   if (target.dry_run) {
     absl::MutexLock l(&TableLock(table));
     return restorer_.Preview(request);
-  }
-  if (target.time.has_value()) {
-    // Refused before anything is touched when no backup is old enough.
-    std::vector<std::string> rejected;
-    if (restorer_.Candidates(request, &rejected).empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "table ", table, ": no backup was taken at or before ", absl::FormatTime(*target.time),
-          ", so the table cannot be restored to that time",
-          rejected.empty() ? "" : absl::StrCat(" (", absl::StrJoin(rejected, "; "), ")")));
-    }
   }
   return queue_.RunNow(request);
 }

@@ -504,6 +504,27 @@ std::vector<std::pair<std::string, common::v1::BackupManifest>> Restorer::Candid
   return candidates;
 }
 
+absl::Status Restorer::CheckTarget(const RestoreRequest& request) const {
+  if (!request.target_time.has_value()) return absl::OkStatus();
+  if (!request.backup_id.empty()) {
+    return absl::InvalidArgumentError(
+        "give a backup id or a target time, not both: a point-in-time restore chooses its "
+        "backup");
+  }
+  if (*request.target_time > options_.clock->Now()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("target time ", Rfc3339(*request.target_time), " is in the future"));
+  }
+  std::vector<std::string> rejected;
+  if (Candidates(request, &rejected).empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "table ", request.table, ": no backup was taken at or before ",
+        Rfc3339(*request.target_time), ", so the table cannot be restored to that time",
+        rejected.empty() ? "" : absl::StrCat(" (", absl::StrJoin(rejected, "; "), ")")));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::RestoreResult> Restorer::Preview(const RestoreRequest& request) {
   v1::RestoreResult result;
   result.set_table(request.table);

@@ -75,6 +75,12 @@ class Restorer {
   // table is put back as it was (FAILED), never emptied.
   v1::RestoreResult Restore(const RestoreRequest& request);
 
+  // Checks a manual request's target before anything is touched:
+  // INVALID_ARGUMENT for a backup id together with a target time,
+  // FAILED_PRECONDITION for a target time in the future or older than
+  // every backup.
+  absl::Status CheckTarget(const RestoreRequest& request) const;
+
   // A dry run of Restore: what it would bring back (backup, records, the
   // point restored, what it leaves out), built in a scratch directory from
   // the serving table's logs without touching the table or its store.

@@ -10,18 +10,24 @@
 //   agentcomctl verify-backup --config=FILE --table=NAME [--backup=ID]
 //       verifies one backup (or every backup of the table) read-only, as
 //       maintenance does; exit 0 when every one verifies, 1 otherwise.
-//   agentcomctl restore --config=FILE --table=NAME [--backup=ID]
+//   agentcomctl restore --config=FILE --table=NAME [--backup=ID | --to=TIME]
+//                       [--dry-run=true]
 //       restores a table while maintenance and the table's store are
 //       stopped, with maintenance's own restore code: the table goes to
 //       quarantine, the backup (the newest that verifies, or ID) is
 //       installed and verified, the journal and events are written to the
-//       state directory. Prints the result as JSON; exit 0 when restored.
+//       state directory. --to (RFC 3339, e.g. 2026-11-26T14:04:00Z) brings
+//       the table back as it was at that time. --dry-run=true only prints
+//       what the restore would bring back, touching nothing (it may run
+//       while everything runs). Prints the result as JSON; exit 0 when
+//       restored.
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/auth/tokens.h"
 #include "common/config/topology.h"
 #include "services/tools/offline_restore.h"
@@ -34,7 +40,8 @@ int Usage() {
                "       agentcomctl supervisord-conf --config=FILE --bin-dir=DIR --run-dir=DIR\n"
                "       agentcomctl endpoints --config=FILE\n"
                "       agentcomctl verify-backup --config=FILE --table=NAME [--backup=ID]\n"
-               "       agentcomctl restore --config=FILE --table=NAME [--backup=ID]\n";
+               "       agentcomctl restore --config=FILE --table=NAME [--backup=ID | --to=TIME]\n"
+               "                           [--dry-run=true]\n";
   return 2;
 }
 
@@ -108,8 +115,19 @@ int main(int argc, char** argv) {
   }
   if (command == "restore") {
     if (flags["table"].empty()) return Usage();
-    return agentcom::tools::RestoreOffline(*topology, flags["table"], flags["backup"], std::cout,
-                                           std::cerr);
+    agentcom::maintenance::RestoreTarget target{.dry_run = flags["dry-run"] == "true"};
+    if (!flags["to"].empty()) {
+      absl::Time to;
+      std::string error;
+      if (!absl::ParseTime(absl::RFC3339_full, flags["to"], &to, &error)) {
+        std::cerr << "--to=" << flags["to"] << " is not an RFC 3339 time (" << error
+                  << "), e.g. 2026-11-26T14:04:00Z\n";
+        return 2;
+      }
+      target.time = to;
+    }
+    return agentcom::tools::RestoreOffline(*topology, flags["table"], flags["backup"], target,
+                                           std::cout, std::cerr);
   }
   if (command == "endpoints") {
     std::cout << "maintenance " << topology->maintenance().address() << " http://"

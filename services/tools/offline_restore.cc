@@ -78,7 +78,8 @@ int VerifyBackups(const config::Topology& topology, const std::string& table,
 }
 
 int RestoreOffline(const config::Topology& topology, const std::string& table,
-                   const std::string& backup_id, std::ostream& out, std::ostream& err) {
+                   const std::string& backup_id, const maintenance::RestoreTarget& target,
+                   std::ostream& out, std::ostream& err) {
   const config::StoreSpec* store = StoreOf(topology, table, err);
   if (store == nullptr) return 2;
   if (!backup_id.empty()) {
@@ -89,26 +90,11 @@ int RestoreOffline(const config::Topology& topology, const std::string& table,
       return 2;
     }
   }
-  if (Answers(topology.maintenance().address())) {
-    err << "maintenance is running at " << topology.maintenance().address()
-        << ": restore through it (Maintenance.RestoreTable), or stop it first\n";
-    return 2;
-  }
-  maintenance::OfflineStore stores(topology);
-  // Opening the tables fails while the store process holds them.
-  if (auto s = stores.Start(store->name()); !s.ok()) {
-    err << s.message() << "\nstop the store first, e.g. supervisorctl stop " << store->name()
-        << "\n";
-    return 2;
-  }
   maintenance::EventLog events(topology.state_dir() + "/events.jsonl", Clock::Real());
-  if (auto s = events.Load(); !s.ok()) {
-    err << s.message() << "\n";
-    return 1;
-  }
   maintenance::MaintenanceMetrics metrics(nullptr, {table});
   maintenance::RestoreJournalStore journal(leveldb::Env::Default(),
                                            topology.state_dir() + "/restore-journal");
+  maintenance::OfflineStore stores(topology);
   maintenance::Restorer restorer({.topology = &topology,
                                   .clock = Clock::Real(),
                                   .env = leveldb::Env::Default(),
@@ -117,8 +103,39 @@ int RestoreOffline(const config::Topology& topology, const std::string& table,
                                   .events = &events,
                                   .metrics = &metrics,
                                   .journal = &journal});
-  maintenance::v1::RestoreResult result = restorer.Restore(
-      {.table = table, .backup_id = backup_id, .trigger = maintenance::v1::TRIGGER_MANUAL});
+  const maintenance::RestoreRequest request{.table = table,
+                                            .backup_id = backup_id,
+                                            .trigger = maintenance::v1::TRIGGER_MANUAL,
+                                            .target_time = target.time};
+  if (auto s = restorer.CheckTarget(request); !s.ok()) {
+    err << s.message() << "\n";
+    return 2;
+  }
+  if (target.dry_run) {
+    absl::StatusOr<maintenance::v1::RestoreResult> preview = restorer.Preview(request);
+    if (!preview.ok()) {
+      err << preview.status().message() << "\n";
+      return 1;
+    }
+    out << json::ToJson(*preview) << "\n";
+    return 0;
+  }
+  if (Answers(topology.maintenance().address())) {
+    err << "maintenance is running at " << topology.maintenance().address()
+        << ": restore through it (Maintenance.RestoreTable), or stop it first\n";
+    return 2;
+  }
+  // Opening the tables fails while the store process holds them.
+  if (auto s = stores.Start(store->name()); !s.ok()) {
+    err << s.message() << "\nstop the store first, e.g. supervisorctl stop " << store->name()
+        << "\n";
+    return 2;
+  }
+  if (auto s = events.Load(); !s.ok()) {
+    err << s.message() << "\n";
+    return 1;
+  }
+  maintenance::v1::RestoreResult result = restorer.Restore(request);
   (void)stores.Stop(store->name());  // closes the tables cleanly
   out << json::ToJson(result) << "\n";
   return result.outcome() == maintenance::v1::RESTORE_OUTCOME_RESTORED ? 0 : 1;

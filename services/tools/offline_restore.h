@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/config/topology.h"
+#include "services/maintenance/restore_request.h"
 
 namespace agentcom::tools {
 
@@ -16,14 +17,17 @@ int VerifyBackups(const config::Topology& topology, const std::string& table,
                   const std::string& backup_id, std::ostream& out, std::ostream& err);
 
 // agentcomctl restore: restores `table` from `backup_id` (the newest backup
-// that verifies when empty) while maintenance and the table's store are
-// stopped, running maintenance's Restorer over the tables opened in this
-// process (maintenance::OfflineStore). Refuses while maintenance answers at
-// its address or the store holds the table. Prints the RestoreResult as
-// JSON. Returns the exit code: 0 restored, 1 not (see the result), 2 for a
-// bad argument or a running process.
+// that verifies when empty), or to `target.time`, while maintenance and the
+// table's store are stopped, running maintenance's Restorer over the tables
+// opened in this process (maintenance::OfflineStore). Refuses while
+// maintenance answers at its address or the store holds the table. A dry
+// run (`target.dry_run`) only reads, so it runs whatever is running.
+// Prints the RestoreResult as JSON. Returns the exit code: 0 restored (or
+// would be), 1 not (see the result), 2 for a bad argument or a running
+// process.
 int RestoreOffline(const config::Topology& topology, const std::string& table,
-                   const std::string& backup_id, std::ostream& out, std::ostream& err);
+                   const std::string& backup_id, const maintenance::RestoreTarget& target,
+                   std::ostream& out, std::ostream& err);
 
 }  // namespace agentcom::tools
 

@@ -9,6 +9,10 @@
 //   6. sync write throughput while the logs are shipped every second vs not;
 //   7. writers' p99 during a full compaction with LevelDB's background work
 //      at nice 10 (as the stores run it) vs at normal priority.
+//   8. sync write throughput through the table with each batch's commit
+//      time recorded (for point-in-time restores, issue 16) vs without.
+//   9. a point-in-time restore (backup + logs replayed up to a moment) vs a
+//      latest-state restore (backup + every log) of the same table.
 // The full system's restore (supervisord stop/start included) is in
 // agentcom_bench. See BENCHMARKS.md.
 //
@@ -23,6 +27,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -34,12 +39,14 @@
 #include "common/storage/backup.h"
 #include "common/storage/table.h"
 #include "common/storage/wal_archive.h"
+#include "common/storage/wal_replay.h"
 #include "common/storage/wal_shipper.h"
 #include "tests/support/test_support.h"
 
 ABSL_FLAG(int, records, 1000000, "Records of ~200 bytes in the table.");
 ABSL_FLAG(int, writers, 8, "Concurrent writers for the write measurements.");
 ABSL_FLAG(bool, smoke, false, "Tiny sizes: proves the benchmark runs.");
+ABSL_FLAG(bool, commit_times_only, false, "Run sections 8 and 9 alone.");
 
 namespace agentcom::bench {
 namespace {
@@ -49,9 +56,11 @@ using storage::Table;
 
 double Seconds(absl::Time since) { return absl::ToDoubleSeconds(absl::Now() - since); }
 
-std::unique_ptr<Table> OpenTable(const std::string& dir, int nice = storage::kBackgroundNice) {
+std::unique_ptr<Table> OpenTable(const std::string& dir, int nice = storage::kBackgroundNice,
+                                 bool commit_times = true) {
   storage::TableOptions o;
   o.background_nice = nice;
+  o.record_commit_times = commit_times;
   o.name = "agentcom_config";
   o.dir = dir;
   o.storage.set_durability(common::v1::DURABILITY_SYNC);
@@ -124,11 +133,110 @@ double SyncPutRate(leveldb::Env* env, const std::string& dir, int writers, int p
   return writers * per_writer / Seconds(start);
 }
 
+// Sync batches of one put per second through LevelDbTable (the group
+// committer the stores use), `writers` threads.
+double TablePutRate(const std::string& dir, bool commit_times, int writers, int per_writer) {
+  auto t = OpenTable(dir, storage::kBackgroundNice, commit_times);
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < per_writer; ++i) {
+        if (!t->Put(Key(w * per_writer + i), std::string(180, 'a')).ok()) std::exit(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  return writers * per_writer / Seconds(start);
+}
+
+// 8. Commit times on vs off, alternating, median of 5.
+void CommitTimeCost(testing::TempDir& dir, int writers, int per_writer) {
+  std::vector<double> on, off;
+  for (int rep = 0; rep < 5; ++rep) {
+    on.push_back(TablePutRate(dir.Sub(absl::StrCat("times-on-", rep)), true, writers, per_writer));
+    off.push_back(
+        TablePutRate(dir.Sub(absl::StrCat("times-off-", rep)), false, writers, per_writer));
+  }
+  std::sort(on.begin(), on.end());
+  std::sort(off.begin(), off.end());
+  std::cout << absl::StrFormat(
+      "8. sync puts/s through the table, %d writers, median of 5: commit times recorded %.0f, "
+      "not recorded %.0f; ratio %.3fx\n",
+      writers, on[2], off[2], on[2] / off[2]);
+}
+
+// 9. Half the records in a backup, the other half (new keys and
+// overwrites) written after it with commit times; restores of the table to
+// a moment in the middle of those writes vs to its latest state, each to a
+// verified table (backup copied, logs replayed, every record traversed).
+void PointInTimeRestore(testing::TempDir& dir, int records) {
+  const std::string live = dir.Sub("pitr-live");
+  const std::string backups = dir.Sub("pitr-backups");
+  absl::Time middle;
+  std::string backup_id;
+  uint64_t first_log = 0;
+  {
+    auto t = OpenTable(live);
+    auto load = [&](int from, int to, char fill) {
+      for (int i = from; i < to; i += 1000) {
+        storage::TableBatch b;
+        for (int j = i; j < std::min(to, i + 1000); ++j) b.Put(Key(j), std::string(180, fill));
+        if (!t->Write(b).ok()) std::exit(1);
+      }
+    };
+    load(0, records / 2, 'a');
+    auto m = t->Snapshot(backups);
+    if (!m.ok()) std::exit(1);
+    backup_id = m->backup_id();
+    first_log = m->first_log_number();
+    load(records / 4, records / 2, 'b');  // overwrites
+    middle = absl::Now();
+    load(records / 2, records, 'c');  // new keys
+  }
+  auto restore = [&](const std::string& to, std::optional<absl::Time> until) {
+    const absl::Time s = absl::Now();
+    if (!storage::RestoreBackup(storage::BackupPath(backups, "agentcom_config", backup_id), to,
+                                leveldb::Env::Default(), storage::RestoreCheck::kFiles)
+             .ok()) {
+      std::exit(1);
+    }
+    auto report = storage::ReplayWalLogs(
+        leveldb::Env::Default(), to, storage::ListWalLogs(leveldb::Env::Default(), live, first_log),
+        {.until = until});
+    if (!report.ok()) std::exit(1);
+    auto verified = OpenTable(to)->Verify();
+    if (!verified.ok()) std::exit(1);
+    return std::make_pair(Seconds(s), verified->record_count);
+  };
+  std::vector<double> point, latest;
+  uint64_t point_records = 0, latest_records = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    auto [ps, pr] = restore(dir.Sub(absl::StrCat("pitr-point-", rep)), middle);
+    auto [ls, lr] = restore(dir.Sub(absl::StrCat("pitr-latest-", rep)), std::nullopt);
+    point.push_back(ps);
+    latest.push_back(ls);
+    point_records = pr;
+    latest_records = lr;
+  }
+  std::sort(point.begin(), point.end());
+  std::sort(latest.begin(), latest.end());
+  std::cout << absl::StrFormat(
+      "9. restore of %d records (half in the backup, half after it), median of 3: to a moment "
+      "in between %.2f s (%d records), to the latest state %.2f s (%d records); ratio %.2fx\n",
+      records, point[1], point_records, latest[1], latest_records, point[1] / latest[1]);
+}
+
 int Main() {
   const bool smoke = absl::GetFlag(FLAGS_smoke);
   const int records = smoke ? 5000 : absl::GetFlag(FLAGS_records);
   const int writers = absl::GetFlag(FLAGS_writers);
   testing::TempDir dir;
+  if (absl::GetFlag(FLAGS_commit_times_only)) {
+    CommitTimeCost(dir, writers, smoke ? 200 : 2000);
+    PointInTimeRestore(dir, records);
+    return 0;
+  }
   const std::string live = dir.Sub("live");
   const std::string backups = dir.Sub("backups");
   auto table = OpenTable(live);
@@ -363,6 +471,8 @@ int Main() {
       writers, compact_records, storage::kBackgroundNice, low,
       mean(compact_seconds[storage::kBackgroundNice]), normal, mean(compact_seconds[0]),
       low / normal);
+  CommitTimeCost(dir, writers, per_writer);
+  PointInTimeRestore(dir, records);
   return restored.ok() && same ? 0 : 1;
 }
 

@@ -62,6 +62,18 @@ try {
   check(true, "compaction_complete arrived in the live feed");
   await page.screenshot({ path: `${artifacts}/after-compact-all.png`, fullPage: true });
 
+  // A point-in-time restore's dry run: what going back to now would bring
+  // back, without touching the table.
+  await page.click("tr[data-table=agent_mailbox] button:has-text('Backups')");
+  await page.waitForSelector("[data-testid=pitr-preview-agent_mailbox]", { timeout: 10000 });
+  await page.click("[data-testid=pitr-preview-agent_mailbox]");
+  await page.waitForSelector("[data-testid=pitr-result-agent_mailbox]:has-text('would bring back')",
+                             { timeout: 30000 });
+  const preview = await page.textContent("[data-testid=pitr-result-agent_mailbox]");
+  check(/would bring back [1-9][\d,]* records as of .+ leaving out 0 later batches/.test(preview),
+        `the point-in-time preview says what it would bring back: "${preview}"`);
+  await page.screenshot({ path: `${artifacts}/point-in-time-preview.png`, fullPage: true });
+
   console.log("WAITING_FOR_RECOVERY");
   await page.waitForSelector("#events li[data-type=recovery_complete]", { timeout: 60000 });
   check(true, "recovery_complete appeared live, without reloading");

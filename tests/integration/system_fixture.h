@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "agentcom/mailbox/v1/mailbox.grpc.pb.h"
 #include "agentcom/maintenance/v1/maintenance.grpc.pb.h"
+#include "agentcom/store_admin/v1/store_admin.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/integration/supervised_system.h"
 #include "tests/support/test_support.h"
@@ -40,6 +41,31 @@ class SystemTest : public ::testing::Test {
   void Admin(grpc::ClientContext* ctx) {
     Authorize(ctx, system_->admin_token());
     ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(120)));
+  }
+  // Enqueues one message for `agent`; its sequence number.
+  uint64_t Enqueue(const std::string& agent) {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, system_->agent_token());
+    mailbox::v1::EnqueueRequest r;
+    r.set_agent_id(agent);
+    r.mutable_message()->set_body("hello");
+    mailbox::v1::EnqueueResponse resp;
+    grpc::Status s = mailbox_->Enqueue(&ctx, r, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.seq();
+  }
+  // The mailbox table's record count and content hash, as its store
+  // computes them in a full traversal.
+  store_admin::v1::VerifyResponse VerifyMailbox() {
+    auto admin = store_admin::v1::StoreAdmin::NewStub(system_->Channel("mailbox"));
+    grpc::ClientContext ctx;
+    Admin(&ctx);
+    store_admin::v1::VerifyRequest r;
+    r.set_table("agent_mailbox");
+    store_admin::v1::VerifyResponse out;
+    grpc::Status s = admin->Verify(&ctx, r, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
   }
   // Reads alice's whole inbox; returns the status and the message count
   // (and the messages, when asked).

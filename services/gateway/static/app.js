@@ -4,7 +4,7 @@
 
 const $ = (id) => document.getElementById(id);
 const state = { token: sessionStorage.getItem("agentcom.token") || "", health: null,
-  threshold: 0.1, lastEventId: 0, busy: 0, socket: null, expanded: new Set() };
+  threshold: 0.1, lastEventId: 0, busy: 0, socket: null, expanded: new Set(), pitr: {} };
 const NOTIFY_TYPES = new Set(["compaction_failed", "recovery_failed"]);
 
 function fmtBytes(n) {
@@ -129,9 +129,50 @@ function backupRow(table) {
         el("button", { class: "small danger", onclick: (e) => restore(e.target, table, b.backup_id) }, "Restore")));
     }
     if (!list.children.length) list.append(el("li", { class: "muted" }, "No backups yet."));
-    cell.replaceChildren(list);
+    cell.replaceChildren(list, pointInTimeForm(table));
   }).catch((e) => cell.replaceChildren(el("span", { class: "error" }, e.message)));
   return row;
+}
+
+// Point-in-time restore: the table as it was at a chosen moment (an undo
+// of a mistake). Preview is a dry run; what it said survives the refresh.
+function pointInTimeForm(table) {
+  const saved = state.pitr[table] || { value: localInputValue(new Date(Date.now() - 1000)), text: "" };
+  state.pitr[table] = saved;
+  const when = el("input", { type: "datetime-local", step: "1", value: saved.value,
+    "data-testid": `pitr-time-${table}`, onchange: (e) => { saved.value = e.target.value; } });
+  const result = el("span", { class: "muted", "data-testid": `pitr-result-${table}` }, saved.text);
+  return el("div", { class: "pitr" }, "Back to the moment ", when, " ",
+    el("button", { class: "small", "data-testid": `pitr-preview-${table}`,
+      onclick: (e) => pointInTime(e.target, table, saved, result, true) }, "Preview"), " ",
+    el("button", { class: "small danger", "data-testid": `pitr-restore-${table}`,
+      onclick: (e) => pointInTime(e.target, table, saved, result, false) }, "Restore to this moment"), " ",
+    result);
+}
+function localInputValue(d) {
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+async function pointInTime(button, table, saved, result, dryRun) {
+  const target = new Date(saved.value);
+  if (isNaN(target)) { $("message").textContent = "Choose a date and time first."; return; }
+  if (!dryRun && !window.confirm(`Restore ${table} to ${target.toLocaleString()}?\n\nThe store restarts; ` +
+      "writes made after that moment are left out (the current table is kept in quarantine, " +
+      "so this can be undone the same way).")) return;
+  const r = await withProgress(button, dryRun ? `Previewing ${table}` : `Restoring ${table}`, () =>
+    api("POST", `/api/admin/restore/${encodeURIComponent(table)}`,
+        { target_time: target.toISOString(), dry_run: dryRun }));
+  const point = r.restored_to_time ? new Date(r.restored_to_time).toLocaleString() : `backup ${r.backup_id}`;
+  const outcome = String(r.outcome).replace("RESTORE_OUTCOME_", "").toLowerCase();
+  saved.text = dryRun
+    ? `would bring back ${Number(r.record_count || 0).toLocaleString()} records as of ${point}, ` +
+      `leaving out ${Number(r.left_out_batches || 0).toLocaleString()} later batches`
+    : `${outcome}: ${Number(r.record_count || 0).toLocaleString()} records as of ${point}, ` +
+      `${Number(r.left_out_batches || 0).toLocaleString()} later batches left out ${r.reason || ""}`;
+  result.textContent = saved.text;
+  $("message").textContent = `${table}: ${saved.text}`;
+  if (!dryRun) await refreshHealth();
 }
 
 function toggleBackups(table) {
