@@ -7,6 +7,8 @@ it is committed. After any end of the stream (a restore of the table, a
 restart of the store) it resumes after the last seq it saw, so it misses
 nothing. Stops after COUNT messages when given.
 """
+import json
+import os
 import sys
 import time
 
@@ -16,7 +18,14 @@ from agentcom.mailbox.v1 import mailbox_pb2 as pb, mailbox_pb2_grpc as rpc
 address, token_file, agent = sys.argv[1:4]
 count = int(sys.argv[4]) if len(sys.argv) > 4 else None
 auth = [("authorization", "Bearer " + open(token_file).read().strip())]
-mailbox = rpc.MailboxStub(grpc.insecure_channel(address))
+# The recommended channel settings (README "Recovery as an agent sees it"):
+# reconnect quickly, wait for the store instead of failing while it restarts,
+# retry reads on UNAVAILABLE.
+config = open(os.path.join(os.path.dirname(__file__), "..", "agent_service_config.json")).read()
+options = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.min_reconnect_backoff_ms", 100),
+           ("grpc.max_reconnect_backoff_ms", 500), ("grpc.enable_retries", 1),
+           ("grpc.service_config", json.dumps(json.loads(config)))]
+mailbox = rpc.MailboxStub(grpc.insecure_channel(address, options=options))
 last, seen = 0, 0
 while count is None or seen < count:
     try:
@@ -30,4 +39,4 @@ while count is None or seen < count:
     except grpc.RpcError as e:
         if e.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
             sys.exit(f"watch failed: {e.code().name}: {e.details()}")
-        time.sleep(1)  # the store is restarting or restoring; resume after `last`
+        time.sleep(0.1)  # the store is restarting or restoring; resume after `last`

@@ -7,6 +7,7 @@
 //                  [--out=bench.json] [--smoke] [--data_path_only]
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
 #include <leveldb/db.h>
 #include <leveldb/write_batch.h>
 
@@ -35,6 +36,7 @@
 #include "agentcom/maintenance/v1/maintenance.grpc.pb.h"
 #include "agentcom/store_admin/v1/store_admin.grpc.pb.h"
 #include "agentcom/task_queue/v1/task_queue.grpc.pb.h"
+#include "common/client/agent_channel.h"
 #include "tests/integration/supervised_system.h"
 #include "tests/support/test_support.h"
 
@@ -46,6 +48,8 @@ ABSL_FLAG(std::string, out, "bench.json", "JSON results file.");
 ABSL_FLAG(bool, smoke, false, "Tiny sizes, one repetition: proves the bench runs.");
 ABSL_FLAG(bool, data_path_only, false, "Run section 1 (the data path) only, then stop.");
 ABSL_FLAG(int, ws_clients, 500, "WebSocket clients for the dashboard fan-out measurement.");
+ABSL_FLAG(bool, outage_only, false,
+          "Measure the outage agents see during automatic restores (section 8) only.");
 
 namespace agentcom::bench {
 namespace {
@@ -311,7 +315,123 @@ std::vector<double> FanOut(testing::SupervisedSystem& sys, int n, int reps) {
   return p99s;
 }
 
+// What one polling agent saw.
+struct Outage {
+  double longest_gap = 0;  // seconds between two successful calls
+  int failed = 0;
+};
+
+// Polls alice's inbox every 10 ms over `channel` until `stop`.
+Outage PollThrough(std::shared_ptr<grpc::Channel> channel, const std::string& token,
+                   std::atomic<bool>* stop) {
+  auto mailbox = mailbox::v1::Mailbox::NewStub(channel);
+  Outage o;
+  absl::Time last_ok = absl::InfinitePast();
+  while (!*stop) {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, token);
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    mailbox::v1::PollRequest r;
+    r.set_agent_id("alice");
+    r.set_max_messages(1);
+    mailbox::v1::PollResponse out;
+    if (mailbox->Poll(&ctx, r, &out).ok()) {
+      const absl::Time now = absl::Now();
+      if (last_ok != absl::InfinitePast()) {
+        o.longest_gap = std::max(o.longest_gap, absl::ToDoubleSeconds(now - last_ok));
+      }
+      last_ok = now;
+    } else {
+      ++o.failed;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return o;
+}
+
+// 8. The outage an agent sees during an automatic restore of its table:
+// agents poll every 10 ms, in C++ and in Python, over channels with gRPC's
+// default settings and with the recommended ones (common/client); bytes are
+// flipped in the mailbox's largest table file and a read detects it. The
+// outage is the longest time between two successful calls.
+int MeasureOutage(int reps) {
+  testing::TempDir dir;
+  auto sys = testing::SupervisedSystem::Start(dir.path());
+  if (!sys) return 1;
+  sys->EnqueueMessages(2000);
+  if (sys->CompactAndBackUpMailbox().empty()) return 1;
+  const std::string source = AGENTCOM_SOURCE_DIR;
+  const std::string stubs = dir.Sub("python");
+  const bool python =
+      std::system(absl::StrCat(source, "/examples/python/generate.sh ", stubs, " >/dev/null 2>&1")
+                      .c_str()) == 0;
+  const std::string address = (*config::FindStore(sys->topology(), "mailbox"))->address();
+  std::map<std::string, std::vector<double>> gaps;
+  std::map<std::string, int> failed;
+  for (int rep = 0; rep < reps; ++rep) {
+    std::atomic<bool> stop{false};
+    Outage cpp_default, cpp_recommended;
+    std::thread a([&] {
+      cpp_default = PollThrough(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()),
+                                sys->agent_token(), &stop);
+    });
+    std::thread b([&] {
+      cpp_recommended = PollThrough(client::AgentChannel(address), sys->agent_token(), &stop);
+    });
+    std::map<std::string, FILE*> py;
+    if (python) {
+      for (const char* mode : {"default", "recommended"}) {
+        py[mode] = popen(absl::StrCat("PYTHONPATH=", stubs, " /usr/bin/python3 ", source,
+                                      "/tests/bench/outage_agent.py ", address, " ",
+                                      sys->topology().tokens().agent_token_file(), " alice 12 ",
+                                      mode, " ", source, "/examples/agent_service_config.json")
+                             .c_str(),
+                         "r");
+      }
+    }
+    absl::SleepFor(absl::Seconds(2));
+    (void)sys->CorruptMailboxAndRead();
+    absl::SleepFor(absl::Seconds(9));
+    stop = true;
+    a.join();
+    b.join();
+    gaps["C++, gRPC defaults"].push_back(cpp_default.longest_gap);
+    failed["C++, gRPC defaults"] += cpp_default.failed;
+    gaps["C++, recommended"].push_back(cpp_recommended.longest_gap);
+    failed["C++, recommended"] += cpp_recommended.failed;
+    for (auto& [mode, f] : py) {
+      char line[512] = {0};
+      std::string out;
+      while (fgets(line, sizeof(line), f) != nullptr) out += line;
+      pclose(f);
+      const std::string key = absl::StrCat(
+          "Python, ", std::string(mode) == "default" ? "gRPC defaults" : "recommended");
+      double gap = -1;
+      int fails = 0;
+      const size_t g = out.find("\"longest_gap_s\": ");
+      const size_t n = out.find("\"failed_calls\": ");
+      if (g != std::string::npos && n != std::string::npos) {
+        gap = std::atof(out.c_str() + g + 17);
+        fails = std::atoi(out.c_str() + n + 17);
+      }
+      gaps[key].push_back(gap);
+      failed[key] += fails;
+    }
+  }
+  std::cout << absl::StrFormat(
+      "8. outage an agent sees during an automatic restore, %d restores:\n", reps);
+  for (auto& [key, v] : gaps) {
+    std::sort(v.begin(), v.end());
+    std::cout << absl::StrFormat(
+        "   %-22s longest gap between good calls: median %.2f s, max %.2f s;"
+        " %d failed calls\n",
+        key, v[v.size() / 2], v.back(), failed[key]);
+  }
+  return 0;
+}
+
 int Main() {
+  if (absl::GetFlag(FLAGS_outage_only)) return MeasureOutage(absl::GetFlag(FLAGS_reps));
   const bool smoke = absl::GetFlag(FLAGS_smoke);
   const int clients = smoke ? 2 : absl::GetFlag(FLAGS_clients);
   const int ops = smoke ? 50 : absl::GetFlag(FLAGS_ops);
