@@ -45,27 +45,20 @@ void PutVarint32(std::string* out, uint32_t v) {
   out->push_back(static_cast<char>(v));
 }
 
-bool GetVarint32(absl::string_view* in, uint32_t* v) {
+template <typename Int>
+bool GetVarint(absl::string_view* in, Int* v) {
   *v = 0;
-  for (int shift = 0; shift <= 28 && !in->empty(); shift += 7) {
+  for (size_t shift = 0; shift < 8 * sizeof(Int) && !in->empty(); shift += 7) {
     const auto byte = static_cast<unsigned char>(in->front());
     in->remove_prefix(1);
-    *v |= uint32_t{byte & 0x7fu} << shift;
+    *v |= static_cast<Int>(byte & 0x7fu) << shift;
     if ((byte & 0x80) == 0) return true;
   }
   return false;
 }
 
-bool GetVarint64(absl::string_view* in, uint64_t* v) {
-  *v = 0;
-  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
-    const auto byte = static_cast<unsigned char>(in->front());
-    in->remove_prefix(1);
-    *v |= uint64_t{byte & 0x7fu} << shift;
-    if ((byte & 0x80) == 0) return true;
-  }
-  return false;
-}
+bool GetVarint32(absl::string_view* in, uint32_t* v) { return GetVarint(in, v); }
+bool GetVarint64(absl::string_view* in, uint64_t* v) { return GetVarint(in, v); }
 
 bool GetLengthPrefixed(absl::string_view* in, std::string* out) {
   uint32_t n = 0;
