@@ -16,8 +16,11 @@ if [[ "${1:-}" == "--tests" ]]; then
   # clang + libclang-rt: the sanitizer builds and libFuzzer; clang-format:
   # the format check; dpkg-dev: apt-get source for the ThreadSanitizer stage;
   # python3-grpcio: the Python example agent (examples/python), run by a test
+  # swift*: a real OpenStack Swift with its S3 API for the off-host backup
+  # tests (deploy/swift/start-swift.sh)
   packages+=(libgtest-dev libgmock-dev chromium prometheus docker-compose clang libclang-rt-14-dev
-             clang-format dpkg-dev python3-grpcio python3-protobuf)
+             clang-format dpkg-dev python3-grpcio python3-protobuf
+             swift swift-proxy swift-account swift-container swift-object)
   command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 

@@ -60,6 +60,56 @@ absl::Status CheckRange(absl::string_view key, uint32_t value, uint32_t lo, uint
   return absl::OkStatus();
 }
 
+absl::Status ValidateRemoteBackup(topology::v1::RemoteBackup* r, absl::string_view base_dir) {
+  constexpr char kKey[] = "maintenance.remote_backup";
+  auto key = [&](absl::string_view field) { return absl::StrCat(kKey, ".", field); };
+  if (r->kind() == "directory") {
+    if (auto s = ResolvePath(key("directory"), r->mutable_directory(), base_dir, true); !s.ok()) {
+      return s;
+    }
+  } else if (r->kind() == "s3") {
+    const bool https = absl::StartsWith(r->endpoint(), "https://");
+    if (!https && !absl::StartsWith(r->endpoint(), "http://")) {
+      return Invalid(key("endpoint"), absl::StrCat("'", r->endpoint(), "' is not an http(s) URL"));
+    }
+    if (!https && !r->allow_plain_http()) {
+      return Invalid(key("endpoint"),
+                     "plain http sends backups unencrypted; use https, or set allow_plain_http");
+    }
+    if (r->bucket().empty()) return Invalid(key("bucket"), "required");
+    if (auto s =
+            ResolvePath(key("credentials_file"), r->mutable_credentials_file(), base_dir, true);
+        !s.ok()) {
+      return s;
+    }
+    if (auto s = ResolvePath(key("ca_file"), r->mutable_ca_file(), base_dir, false); !s.ok()) {
+      return s;
+    }
+  } else {
+    return Invalid(key("kind"), absl::StrCat("'", r->kind(), "' is not s3 or directory"));
+  }
+  for (char c : r->prefix()) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-' &&
+        c != '/') {
+      return Invalid(key("prefix"), absl::StrCat("'", r->prefix(), "' has characters other than ",
+                                                 "[A-Za-z0-9._/-]"));
+    }
+  }
+  if (auto s = CheckRange(key("upload_interval_seconds"), r->upload_interval_seconds(), 1, 3600);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckRange(key("max_lag_seconds"), r->max_lag_seconds(), 1, 30 * 86400); !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckRange(key("parallelism"), r->parallelism(), 1, 32); !s.ok()) return s;
+  if (auto s = CheckRange(key("request_timeout_seconds"), r->request_timeout_seconds(), 1, 3600);
+      !s.ok()) {
+    return s;
+  }
+  return CheckRange(key("attempts"), r->attempts(), 1, 20);
+}
+
 absl::Status CheckStorage(absl::string_view key, const StorageSettings& s) {
   if (s.has_flush_interval_ms()) {
     auto st = CheckRange(absl::StrCat(key, ".flush_interval_ms"), s.flush_interval_ms(), 1, 10000);
@@ -113,6 +163,15 @@ void ApplyDefaults(Topology* t) {
   if (!m->has_compaction_threshold()) m->set_compaction_threshold(0.10);
   if (!m->has_store_start_timeout_seconds()) m->set_store_start_timeout_seconds(60);
   if (!m->has_scrub_interval_seconds()) m->set_scrub_interval_seconds(86400);
+  if (m->has_remote_backup()) {
+    auto* r = m->mutable_remote_backup();
+    if (r->region().empty()) r->set_region("us-east-1");
+    if (!r->has_upload_interval_seconds()) r->set_upload_interval_seconds(5);
+    if (!r->has_max_lag_seconds()) r->set_max_lag_seconds(300);
+    if (!r->has_parallelism()) r->set_parallelism(4);
+    if (!r->has_request_timeout_seconds()) r->set_request_timeout_seconds(30);
+    if (!r->has_attempts()) r->set_attempts(4);
+  }
   auto* g = t->mutable_gateway();
   if (g->address().empty()) g->set_address("127.0.0.1:8080");
   if (g->metrics_address().empty()) g->set_metrics_address("127.0.0.1:9407");
@@ -236,6 +295,12 @@ absl::Status Validate(Topology* t, absl::string_view base_dir) {
   if (!(m.compaction_threshold() >= 0 && m.compaction_threshold() <= 1)) {
     return Invalid("maintenance.compaction_threshold",
                    absl::StrCat(m.compaction_threshold(), " is outside 0..1"));
+  }
+  if (m.has_remote_backup()) {
+    if (auto s = ValidateRemoteBackup(t->mutable_maintenance()->mutable_remote_backup(), base_dir);
+        !s.ok()) {
+      return s;
+    }
   }
   for (int i = 0; i < m.webhook_urls_size(); ++i) {
     const std::string& url = m.webhook_urls(i);

@@ -44,19 +44,6 @@ std::optional<StoredStats> DecodeStats(absl::string_view bytes) {
   return s;
 }
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
-
-Sha256::~Sha256() { EVP_MD_CTX_free(ctx_); }
-
-void Sha256::Update(absl::string_view data) { EVP_DigestUpdate(ctx_, data.data(), data.size()); }
-
-std::string Sha256::HexDigest() {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx_, digest, &len);
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), len));
-}
-
 void ContentHasher::Add(absl::string_view key, absl::string_view value) {
   std::string prefix;
   PutVarint32(&prefix, static_cast<uint32_t>(key.size()));

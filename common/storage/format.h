@@ -4,13 +4,12 @@
 // Internal to common/storage: how records are laid out inside a LevelDB
 // directory, and the hashes shared by Verify, backups and restore.
 
-#include <openssl/evp.h>
-
 #include <cstdint>
 #include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "common/digest/digest.h"
 
 namespace agentcom::storage::internal {
 
@@ -59,20 +58,7 @@ struct StoredStats {
 std::string EncodeStats(const StoredStats& stats);
 std::optional<StoredStats> DecodeStats(absl::string_view bytes);
 
-// Incremental SHA-256. Not thread-safe.
-class Sha256 {
- public:
-  Sha256();
-  ~Sha256();
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-  void Update(absl::string_view data);
-  // Lower-case hex digest; the object must not be used afterwards.
-  std::string HexDigest();
-
- private:
-  EVP_MD_CTX* ctx_;
-};
+using Sha256 = ::agentcom::digest::Sha256;
 
 // The content hash of a sorted record stream: each record contributes
 // varint32(len(key)) key varint32(len(value)) value.
