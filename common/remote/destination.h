@@ -37,6 +37,11 @@ class Destination {
   // "s3://bucket/prefix at https://host:port" or "directory /mnt/x".
   virtual std::string Describe() const = 0;
 
+  // Makes the destination ready to take uploads: creates the bucket unless
+  // it exists; checks that the directory exists (a share that is not
+  // mounted must not fill the local disk). Idempotent.
+  virtual absl::Status Prepare() = 0;
+
   // Stores bytes [offset, offset + length) of the local file `path` as `key`
   // (replacing an object of that key), and checks that the destination holds
   // exactly those bytes (their checksum, as the destination computed it).

@@ -69,9 +69,18 @@ DirectoryDestination::DirectoryDestination(std::string root) : root_(std::move(r
 
 std::string DirectoryDestination::Describe() const { return absl::StrCat("directory ", root_); }
 
+absl::Status DirectoryDestination::Prepare() {
+  std::error_code ec;
+  if (!fs::is_directory(root_, ec)) {
+    return absl::UnavailableError(absl::StrCat(Describe(), " does not exist (not mounted?)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status DirectoryDestination::Upload(const std::string& path, uint64_t offset, uint64_t length,
                                           const std::string& key) {
   if (!IsValidKey(key)) return absl::InvalidArgumentError(absl::StrCat("bad key '", key, "'"));
+  if (absl::Status s = Prepare(); !s.ok()) return s;
   std::string data;
   if (absl::Status s = internal::ReadRange(path, offset, length, &data); !s.ok()) return s;
   const std::string sha = Sha256Of(data);

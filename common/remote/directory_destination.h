@@ -18,6 +18,8 @@ class DirectoryDestination : public Destination {
   explicit DirectoryDestination(std::string root);
 
   std::string Describe() const override;
+  // UNAVAILABLE when the directory does not exist.
+  absl::Status Prepare() override;
   absl::Status Upload(const std::string& path, uint64_t offset, uint64_t length,
                       const std::string& key) override;
   absl::Status Download(const std::string& key, const std::string& path) override;

@@ -202,7 +202,7 @@ absl::Status S3Destination::ErrorFor(const std::string& what, const Response& re
   }
 }
 
-absl::Status S3Destination::CreateBucket() {
+absl::Status S3Destination::Prepare() {
   Request r;
   r.what = absl::StrCat("creating bucket ", options_.bucket);
   r.method = "PUT";
@@ -234,6 +234,10 @@ absl::Status S3Destination::PutPart(const std::string& key, const std::string& q
   if (query.empty()) r.headers.push_back(absl::StrCat(kSha256Meta, ": ", sha256));
   absl::StatusOr<Response> response = Send(r);
   if (!response.ok()) return response.status();
+  if (response->status == 404) {  // NOT_FOUND is for keys, not buckets
+    return absl::FailedPreconditionError(
+        absl::StrCat(r.what, ": ", Describe(), " answered 404: the bucket does not exist"));
+  }
   if (response->status / 100 != 2) return ErrorFor(r.what, *response);
   *etag = std::string(absl::StripSuffix(absl::StripPrefix(response->Header("etag"), "\""), "\""));
   if (*etag != absl::BytesToHexString(md5_raw)) {

@@ -39,10 +39,9 @@ class S3Destination : public Destination {
  public:
   explicit S3Destination(S3Options options);
 
-  // Creates the bucket unless it exists (owned by these credentials).
-  absl::Status CreateBucket();
-
   std::string Describe() const override;
+  // Creates the bucket unless it exists (owned by these credentials).
+  absl::Status Prepare() override;
   absl::Status Upload(const std::string& path, uint64_t offset, uint64_t length,
                       const std::string& key) override;
   absl::Status Download(const std::string& key, const std::string& path) override;

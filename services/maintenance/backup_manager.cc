@@ -276,12 +276,39 @@ absl::StatusOr<v1::ListBackupsResponse> BackupManager::List(
     const std::vector<std::string>& tables) const {
   v1::ListBackupsResponse out;
   for (const std::string& table : tables) {
-    auto ids = storage::ListBackups(options_.topology->backup_dir(), table);
-    if (!ids.ok()) return ids.status();
-    for (auto it = ids->rbegin(); it != ids->rend(); ++it) {
+    auto local = storage::ListBackups(options_.topology->backup_dir(), table);
+    if (!local.ok()) return local.status();
+    std::set<std::string> ids(local->begin(), local->end());
+    std::set<std::string> remote;
+    if (options_.remote != nullptr) {
+      const RemoteMirror::Progress p = options_.remote->progress(table);
+      remote.insert(p.remote_backups.begin(), p.remote_backups.end());
+      ids.insert(remote.begin(), remote.end());
+      v1::RemoteBackupStatus* status = out.add_remote();
+      status->set_table(table);
+      status->set_destination(options_.remote->Describe());
+      if (p.remote_through != absl::InfinitePast()) {
+        *status->mutable_through() = server::ToProtoTime(p.remote_through);
+        status->set_lag_seconds(absl::ToDoubleSeconds(options_.clock->Now() - p.remote_through));
+      }
+      status->set_pending_bytes(p.pending_bytes);
+      status->set_uploaded_bytes(p.uploaded_bytes);
+      status->set_failures(p.failures);
+      status->set_last_error(p.last_error);
+    }
+    const std::set<std::string> here(local->begin(), local->end());
+    for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
       v1::BackupInfo* info = out.add_backups();
       info->set_table(table);
       info->set_backup_id(*it);
+      info->set_local(here.count(*it) > 0);
+      info->set_remote(remote.count(*it) > 0);
+      if (!info->local()) {
+        if (std::optional<absl::Time> t = storage::BackupIdTime(*it); t.has_value()) {
+          *info->mutable_created() = server::ToProtoTime(*t);
+        }
+        continue;
+      }
       auto manifest =
           storage::ReadManifest(storage::BackupPath(options_.topology->backup_dir(), table, *it));
       if (!manifest.ok()) continue;

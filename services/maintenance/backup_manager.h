@@ -17,6 +17,7 @@
 #include "common/storage/file_backup.h"
 #include "services/maintenance/event_log.h"
 #include "services/maintenance/maintenance_metrics.h"
+#include "services/maintenance/remote_mirror.h"
 #include "services/maintenance/store_client.h"
 
 namespace leveldb {
@@ -41,6 +42,8 @@ class BackupManager {
     StoreClient* stores = nullptr;
     EventLog* events = nullptr;
     MaintenanceMetrics* metrics = nullptr;
+    // The off-host copies, for List; null when none are configured.
+    const RemoteMirror* remote = nullptr;
   };
   explicit BackupManager(Options options) : options_(options) {}
 
@@ -58,7 +61,9 @@ class BackupManager {
   v1::BackupRun FinishRun(v1::BackupRun run, const std::string& table);
 
   // Backups of `tables`, each table's newest first (manifests read, not
-  // verified). UNAVAILABLE when a backup directory cannot be listed.
+  // verified), local and remote ones (as the remote mirror's last round saw
+  // the destination), and each table's remote status. UNAVAILABLE when a
+  // backup directory cannot be listed.
   absl::StatusOr<v1::ListBackupsResponse> List(const std::vector<std::string>& tables) const;
   // Read-only full verification of one backup. INVALID_ARGUMENT when
   // `backup_id` is not an id, NOT_FOUND when there is no such backup; a

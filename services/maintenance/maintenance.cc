@@ -30,17 +30,38 @@ std::vector<std::string> TableNames(const config::Topology& topology) {
 
 }  // namespace
 
+std::unique_ptr<RemoteMirror> MakeMirror(const MaintenanceCore::Options& options, leveldb::Env* env,
+                                         MaintenanceMetrics* metrics) {
+  if (options.remote == nullptr) return nullptr;
+  const auto& config = options.topology.maintenance().remote_backup();
+  metrics->RemoteConfigured(absl::Seconds(config.max_lag_seconds()));
+  return std::make_unique<RemoteMirror>(RemoteMirror::Options{
+      .destination = options.remote,
+      .env = env,
+      .clock = options.clock,
+      .backup_root = options.topology.backup_dir(),
+      .tables = TableNames(options.topology),
+      .parallelism = static_cast<int>(std::max<uint32_t>(config.parallelism(), 1)),
+      .on_round = [metrics](const std::string& table, const RemoteMirror::Progress& p,
+                            uint64_t uploaded) {
+        metrics->RemoteRound(table, uploaded, !p.last_error.empty(), p.remote_through,
+                             p.pending_bytes);
+      }});
+}
+
 MaintenanceCore::MaintenanceCore(Options options)
     : options_(std::move(options)),
       env_(options_.env != nullptr ? options_.env : leveldb::Env::Default()),
       table_locks_(LocksFor(options_.topology)),
       metrics_(options_.metrics, TableNames(options_.topology)),
+      mirror_(MakeMirror(options_, env_, &metrics_)),
       backups_({.topology = &options_.topology,
                 .clock = options_.clock,
                 .env = env_,
                 .stores = options_.stores,
                 .events = options_.events,
-                .metrics = &metrics_}),
+                .metrics = &metrics_,
+                .remote = mirror_.get()}),
       history_(env_, options_.topology.state_dir() + "/compaction_history.json"),
       compactor_({.threshold = options_.topology.maintenance().compaction_threshold(),
                   .clock = options_.clock,
@@ -56,7 +77,8 @@ MaintenanceCore::MaintenanceCore(Options options)
                  .stores = options_.stores,
                  .events = options_.events,
                  .metrics = &metrics_,
-                 .journal = &journal_}),
+                 .journal = &journal_,
+                 .remote = mirror_.get()}),
       health_({.topology = &options_.topology,
                .stores = options_.stores,
                .backups = &backups_,
@@ -100,6 +122,10 @@ absl::Status MaintenanceCore::Start() {
     queue_.Enqueue(std::move(request));
   }
   queue_.Start();
+  if (mirror_ != nullptr) {
+    mirror_->Start(
+        absl::Seconds(options_.topology.maintenance().remote_backup().upload_interval_seconds()));
+  }
   // Tables a store already knows to be corrupted (it may have reported
   // while maintenance was down), and tables installed by a restore whose
   // journal is gone (it could not be written): never served, so restoring
@@ -241,6 +267,13 @@ bool MaintenanceCore::NeedsRestore(const std::string& table) {
   auto stats = options_.stores->GetTableStats(table);
   return !stats.ok() || stats->state() == common::v1::TABLE_STATE_CORRUPTED ||
          stats->state() == common::v1::TABLE_STATE_RESTORING;
+}
+
+absl::Status MaintenanceCore::SyncRemote() {
+  if (mirror_ == nullptr) {
+    return absl::FailedPreconditionError("no remote backup destination is configured");
+  }
+  return mirror_->SyncAll();
 }
 
 bool MaintenanceCore::WaitRestoresIdle(absl::Duration timeout) { return queue_.WaitIdle(timeout); }

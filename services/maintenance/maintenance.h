@@ -20,6 +20,7 @@
 #include "services/maintenance/event_log.h"
 #include "services/maintenance/health.h"
 #include "services/maintenance/maintenance_metrics.h"
+#include "services/maintenance/remote_mirror.h"
 #include "services/maintenance/restore_journal.h"
 #include "services/maintenance/restore_queue.h"
 #include "services/maintenance/restorer.h"
@@ -39,6 +40,7 @@ namespace agentcom::maintenance {
 //   Restorer        the journaled restore state machine (R1-R4, R6)
 //   RestoreQueue    automatic restores, joining, retries (R5)
 //   HealthReporter  every table's health (H1)
+//   RemoteMirror    copies of the backup directory off this host
 //   MaintenanceMetrics  their Prometheus series (M1)
 // Knows nothing of gRPC's server side; reaches stores through StoreClient
 // and processes through ProcessSupervisor, reads time from Clock and touches
@@ -59,6 +61,9 @@ class MaintenanceCore {
     EventLog* events = nullptr;
     // May be null (no metrics are exported).
     prometheus::Registry* metrics = nullptr;
+    // Where copies of the backup directory go off this host
+    // (maintenance.remote_backup); null when none. Not owned.
+    remote::Destination* remote = nullptr;
   };
 
   explicit MaintenanceCore(Options options);
@@ -109,6 +114,11 @@ class MaintenanceCore {
 
   v1::GetHealthResponse GetHealth();
 
+  // One upload round of every table to the remote destination now (the
+  // mirror also runs them on its interval). FAILED_PRECONDITION when no
+  // remote destination is configured; otherwise the first error.
+  absl::Status SyncRemote();
+
  private:
   absl::Status CheckTable(const std::string& table) const;
   absl::Mutex& TableLock(const std::string& table) const;
@@ -127,6 +137,8 @@ class MaintenanceCore {
   absl::Mutex backup_run_mu_;
 
   MaintenanceMetrics metrics_;
+  // Null without a remote destination.
+  std::unique_ptr<RemoteMirror> mirror_;
   BackupManager backups_;
   CompactionHistoryStore history_;
   Compactor compactor_;

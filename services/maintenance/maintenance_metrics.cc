@@ -106,7 +106,29 @@ MaintenanceMetrics::MaintenanceMetrics(prometheus::Registry* registry,
       scrub_repaired_(prometheus::BuildCounter()
                           .Name("agentcom_scrub_repaired_files_total")
                           .Help("Damaged backup pool files replaced from the live table.")
-                          .Register(registry_)) {
+                          .Register(registry_)),
+      remote_max_lag_(prometheus::BuildGauge()
+                          .Name("agentcom_remote_backup_max_lag_seconds")
+                          .Help("The configured bound on the age of the newest complete remote "
+                                "copy (maintenance.remote_backup.max_lag_seconds).")
+                          .Register(registry_)),
+      remote_through_(prometheus::BuildGauge()
+                          .Name("agentcom_remote_backup_through_timestamp_seconds")
+                          .Help("Every file the table's local backup directory held at this Unix "
+                                "time is at the remote destination (0: not yet).")
+                          .Register(registry_)),
+      remote_pending_(prometheus::BuildGauge()
+                          .Name("agentcom_remote_backup_pending_bytes")
+                          .Help("Bytes of the table's backups and logs not uploaded yet.")
+                          .Register(registry_)),
+      remote_uploaded_(prometheus::BuildCounter()
+                           .Name("agentcom_remote_backup_uploaded_bytes_total")
+                           .Help("Bytes of backups and logs uploaded to the remote destination.")
+                           .Register(registry_)),
+      remote_failures_(prometheus::BuildCounter()
+                           .Name("agentcom_remote_backup_failures_total")
+                           .Help("Upload rounds to the remote destination that failed.")
+                           .Register(registry_)) {
   for (const std::string& table : tables) {
     backup_failures_.Add({{"table", table}});
     backups_retained_.Add({{"table", table}});
@@ -181,6 +203,21 @@ void MaintenanceMetrics::Scrub(const std::string& table, absl::Time at, uint64_t
   scrub_last_.Add({{"table", table}}).Set(absl::ToDoubleSeconds(at - absl::UnixEpoch()));
   scrub_damaged_.Add({{"table", table}}).Increment(static_cast<double>(damaged));
   scrub_repaired_.Add({{"table", table}}).Increment(static_cast<double>(repaired));
+}
+
+void MaintenanceMetrics::RemoteConfigured(absl::Duration max_lag) {
+  remote_max_lag_.Add({}).Set(absl::ToDoubleSeconds(max_lag));
+}
+
+void MaintenanceMetrics::RemoteRound(const std::string& table, uint64_t uploaded, bool failed,
+                                     absl::Time through, uint64_t pending) {
+  remote_uploaded_.Add({{"table", table}}).Increment(static_cast<double>(uploaded));
+  prometheus::Counter& failures = remote_failures_.Add({{"table", table}});
+  if (failed) failures.Increment();
+  remote_through_.Add({{"table", table}})
+      .Set(through == absl::InfinitePast() ? 0
+                                           : absl::ToDoubleSeconds(through - absl::UnixEpoch()));
+  remote_pending_.Add({{"table", table}}).Set(static_cast<double>(pending));
 }
 
 }  // namespace agentcom::maintenance

@@ -47,6 +47,13 @@ class MaintenanceMetrics {
   // A scrub of the table's backup pool: files found damaged, of them
   // repaired from the live table.
   void Scrub(const std::string& table, absl::Time at, uint64_t damaged, uint64_t repaired);
+  // The off-host copies (maintenance.remote_backup): the bound the
+  // AgentcomRemoteBackupBehind alert compares with, and each round of a
+  // table: bytes uploaded, whether it failed, the time through which every
+  // local file is remote (InfinitePast: never), the bytes still to upload.
+  void RemoteConfigured(absl::Duration max_lag);
+  void RemoteRound(const std::string& table, uint64_t uploaded, bool failed, absl::Time through,
+                   uint64_t pending);
 
  private:
   std::unique_ptr<prometheus::Registry> own_registry_;
@@ -66,6 +73,11 @@ class MaintenanceMetrics {
   prometheus::Family<prometheus::Gauge>& scrub_last_;
   prometheus::Family<prometheus::Counter>& scrub_damaged_;
   prometheus::Family<prometheus::Counter>& scrub_repaired_;
+  prometheus::Family<prometheus::Gauge>& remote_max_lag_;
+  prometheus::Family<prometheus::Gauge>& remote_through_;
+  prometheus::Family<prometheus::Gauge>& remote_pending_;
+  prometheus::Family<prometheus::Counter>& remote_uploaded_;
+  prometheus::Family<prometheus::Counter>& remote_failures_;
 };
 
 }  // namespace agentcom::maintenance

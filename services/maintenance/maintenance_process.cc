@@ -36,6 +36,15 @@ absl::StatusOr<std::unique_ptr<MaintenanceProcess>> MaintenanceProcess::Create(O
     stores = p->own_stores_.get();
   }
 
+  if (topology.maintenance().has_remote_backup()) {
+    // A destination that cannot even be set up (credentials file missing or
+    // readable by others) is a configuration error: refuse to start, loudly.
+    auto destination = remote::OpenDestination(topology.maintenance().remote_backup());
+    if (!destination.ok()) return destination.status();
+    p->remote_ = *std::move(destination);
+    log::Info("backups are copied off this host", {{"destination", p->remote_->Describe()}});
+  }
+
   p->events_ = std::make_unique<EventLog>(topology.state_dir() + "/events.jsonl", options.clock);
   if (auto s = p->events_->Load(); !s.ok()) return s;
   p->notifier_ = std::make_unique<WebhookNotifier>(std::vector<std::string>(
@@ -48,7 +57,8 @@ absl::StatusOr<std::unique_ptr<MaintenanceProcess>> MaintenanceProcess::Create(O
                                .supervisor = supervisor,
                                .stores = stores,
                                .events = p->events_.get(),
-                               .metrics = p->metrics_->registry().get()});
+                               .metrics = p->metrics_->registry().get(),
+                               .remote = p->remote_.get()});
   p->service_ =
       std::make_unique<MaintenanceService>(*p->authorizer_, p->core_.get(), p->events_.get());
   auto server = server::GrpcServer::Start(

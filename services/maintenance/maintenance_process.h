@@ -8,6 +8,7 @@
 #include "common/clock/clock.h"
 #include "common/config/topology.h"
 #include "common/metrics/metrics_server.h"
+#include "common/remote/destination.h"
 #include "common/server/grpc_server.h"
 #include "services/maintenance/event_log.h"
 #include "services/maintenance/maintenance.h"
@@ -65,6 +66,7 @@ class MaintenanceProcess {
   std::unique_ptr<metrics::MetricsServer> metrics_;
   std::unique_ptr<ProcessSupervisor> own_supervisor_;
   std::unique_ptr<StoreClient> own_stores_;
+  std::unique_ptr<remote::Destination> remote_;
   std::unique_ptr<WebhookNotifier> notifier_;
   std::unique_ptr<EventLog> events_;
   std::unique_ptr<MaintenanceCore> core_;

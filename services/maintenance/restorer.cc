@@ -469,7 +469,38 @@ v1::RestoreResult Restorer::Restore(const RestoreRequest& request) {
   if (r.resume.has_value() && r.resume->has_target_time() && !r.target_time.has_value()) {
     r.target_time = server::FromProtoTime(r.resume->target_time());
   }
-  return Run(this, r).Execute(r);
+  const std::string fetched = FetchIfNoLocalBackups(r.table);
+  v1::RestoreResult result = Run(this, r).Execute(r);
+  if (!fetched.empty()) result.set_fetched_from(fetched);
+  return result;
+}
+
+std::string Restorer::FetchIfNoLocalBackups(const std::string& table) const {
+  if (options_.remote == nullptr) return "";
+  absl::StatusOr<std::vector<std::string>> local =
+      storage::ListBackups(options_.topology->backup_dir(), table);
+  if (local.ok() && !local->empty()) return "";
+  const std::string where = options_.remote->Describe();
+  absl::StatusOr<RemoteMirror::FetchReport> fetched = options_.remote->Fetch(table);
+  if (!fetched.ok()) {
+    options_.events->Add(
+        "backups_fetch_failed", table,
+        absl::StrCat("the local backup directory has no backup of ", table,
+                     " and the remote copies could not be listed: ", fetched.status().message()),
+        {{"destination", where}});
+    return "";
+  }
+  options_.events->Add("backups_fetched", table,
+                       absl::StrCat("the local backup directory had no backup of ", table,
+                                    "; fetched ", fetched->backups, " backups and ", fetched->logs,
+                                    " write-ahead logs from ", where),
+                       {{"destination", where},
+                        {"backups", absl::StrCat(fetched->backups)},
+                        {"pool_files", absl::StrCat(fetched->pool_files)},
+                        {"logs", absl::StrCat(fetched->logs)},
+                        {"bytes", absl::StrCat(fetched->bytes)},
+                        {"problems", absl::StrJoin(fetched->problems, "; ")}});
+  return fetched->backups > 0 ? where : "";
 }
 
 std::vector<std::pair<std::string, common::v1::BackupManifest>> Restorer::Candidates(
@@ -506,6 +537,7 @@ std::vector<std::pair<std::string, common::v1::BackupManifest>> Restorer::Candid
 
 absl::Status Restorer::CheckTarget(const RestoreRequest& request) const {
   if (!request.target_time.has_value()) return absl::OkStatus();
+  FetchIfNoLocalBackups(request.table);
   if (!request.backup_id.empty()) {
     return absl::InvalidArgumentError(
         "give a backup id or a target time, not both: a point-in-time restore chooses its "
@@ -532,6 +564,9 @@ absl::StatusOr<v1::RestoreResult> Restorer::Preview(const RestoreRequest& reques
   result.set_trigger(TriggerName(request.trigger));
   if (request.target_time.has_value()) {
     *result.mutable_target_time() = server::ToProtoTime(*request.target_time);
+  }
+  if (std::string from = FetchIfNoLocalBackups(request.table); !from.empty()) {
+    result.set_fetched_from(from);
   }
   std::vector<std::string> rejected;
   TableInstaller installer(

@@ -12,6 +12,7 @@
 #include "common/config/topology.h"
 #include "services/maintenance/event_log.h"
 #include "services/maintenance/maintenance_metrics.h"
+#include "services/maintenance/remote_mirror.h"
 #include "services/maintenance/restore_journal.h"
 #include "services/maintenance/restore_request.h"
 #include "services/maintenance/store_client.h"
@@ -55,6 +56,8 @@ class Restorer {
     EventLog* events = nullptr;
     MaintenanceMetrics* metrics = nullptr;
     RestoreJournalStore* journal = nullptr;
+    // The off-host copies; null when none are configured.
+    RemoteMirror* remote = nullptr;
   };
   explicit Restorer(Options options) : options_(options) {}
 
@@ -99,6 +102,11 @@ class Restorer {
 
  private:
   class Run;
+  // When the local backup directory has no backup of `table` and a remote
+  // destination is configured, fetches the table's backups and shipped logs
+  // from there (RemoteMirror::Fetch). Returns the destination when it
+  // fetched a backup, else "".
+  std::string FetchIfNoLocalBackups(const std::string& table) const;
 
   const Options options_;
 };

@@ -9,7 +9,16 @@
 namespace agentcom::maintenance {
 
 // supervisord's process states (and the same idea for other backends).
-enum class ProcessState { kStopped, kStarting, kRunning, kBackoff, kStopping, kExited, kFatal, kUnknown };
+enum class ProcessState {
+  kStopped,
+  kStarting,
+  kRunning,
+  kBackoff,
+  kStopping,
+  kExited,
+  kFatal,
+  kUnknown
+};
 
 const char* ProcessStateName(ProcessState state);
 

@@ -111,7 +111,7 @@ class S3DestinationTest : public ::testing::Test {
     S3Options o = Options(bucket);
     if (options) o = *options;
     auto d = std::make_unique<S3Destination>(o);
-    absl::Status s = d->CreateBucket();
+    absl::Status s = d->Prepare();
     EXPECT_TRUE(s.ok()) << s;
     return d;
   }

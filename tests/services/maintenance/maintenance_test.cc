@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/files/files.h"
+#include "common/remote/directory_destination.h"
 #include "common/server/api_checks.h"
 #include "common/storage/backup.h"
 #include "common/storage/file_backup.h"
@@ -52,7 +53,8 @@ class MaintenanceTest : public ::testing::Test {
                                                                    .supervisor = processes_.get(),
                                                                    .stores = processes_.get(),
                                                                    .events = events_.get(),
-                                                                   .metrics = &registry_});
+                                                                   .metrics = &registry_,
+                                                                   .remote = remote_.get()});
     ASSERT_TRUE(core_->Start().ok());
   }
   storage::Table* Mailbox() { return *processes_->Find("agent_mailbox"); }
@@ -134,6 +136,7 @@ class MaintenanceTest : public ::testing::Test {
   std::vector<prometheus::MetricFamily> metrics_;
   std::unique_ptr<FakeProcesses> processes_;
   std::unique_ptr<EventLog> events_;
+  std::unique_ptr<remote::DirectoryDestination> remote_;
   std::unique_ptr<MaintenanceCore> core_;
 };
 
@@ -1040,6 +1043,154 @@ TEST_F(MaintenanceTest, HealthReportsEveryTable) {
   EXPECT_EQ(h.tables(0).last_compaction_result(), "compacted");
   EXPECT_EQ(h.tables(1).stats().state(), common::v1::TABLE_STATE_UNAVAILABLE);
   EXPECT_DOUBLE_EQ(h.compaction_threshold(), 0.10);
+}
+
+}  // namespace
+}  // namespace agentcom::maintenance
+
+namespace agentcom::maintenance {
+namespace {
+
+// Copies off this host (issue 16), here to another directory; the tests
+// against a real object store are in tests/common/remote and
+// tests/integration/remote_backup_test.
+class RemoteBackupTest : public MaintenanceTest {
+ protected:
+  void SetUp() override {
+    fs::create_directories(dir_.Sub("remote"));
+    remote_ = std::make_unique<remote::DirectoryDestination>(dir_.Sub("remote"));
+    topology_ = testing::MakeTopology(
+        dir_.path(), {{"mailbox", {"agent_mailbox"}}, {"config", {"agentcom_config"}}});
+    topology_.mutable_maintenance()->mutable_remote_backup()->set_kind("directory");
+    topology_.mutable_maintenance()->mutable_remote_backup()->set_directory(dir_.Sub("remote"));
+    topology_.mutable_maintenance()->mutable_remote_backup()->set_upload_interval_seconds(3600);
+    topology_.mutable_maintenance()->mutable_remote_backup()->set_parallelism(3);
+    processes_ = std::make_unique<FakeProcesses>(topology_);
+    NewCore();
+  }
+  void Ship() {
+    storage::WalShipper shipper(leveldb::Env::Default(), &clock_,
+                                topology_.data_dir() + "/agent_mailbox",
+                                storage::ShippedWalRoot(topology_.backup_dir(), "agent_mailbox"));
+    ASSERT_TRUE(shipper.ShipOnce().ok());
+  }
+  std::vector<std::string> RemoteKeys(const std::string& prefix = "agent_mailbox/") {
+    std::vector<std::string> keys;
+    absl::StatusOr<std::vector<remote::RemoteObject>> listed = remote_->List(prefix);
+    EXPECT_TRUE(listed.ok()) << listed.status();
+    if (!listed.ok()) return keys;
+    for (const auto& o : *listed) keys.push_back(o.key);
+    return keys;
+  }
+};
+
+TEST_F(RemoteBackupTest, ATableWhoseDataAndBackupsAreGoneIsRestoredFromTheRemoteCopies) {
+  Fill(1000);
+  ASSERT_TRUE(Mailbox()->Compact().ok());  // table files, for the pool
+  const std::string id = Backup();
+  Fill(500, 1);
+  Ship();
+  ASSERT_TRUE(core_->SyncRemote().ok());
+  // The live log grew: only what it gained goes up, as a segment.
+  Fill(300, 2);
+  Ship();
+  ASSERT_TRUE(core_->SyncRemote().ok());
+  const std::vector<std::string> keys = RemoteKeys();
+  EXPECT_THAT(keys, ::testing::Contains(absl::StrCat("agent_mailbox/", id, "/MANIFEST.json")));
+  EXPECT_THAT(keys, ::testing::Contains(HasSubstr("agent_mailbox/pool/")));
+  int segments = 0;
+  for (const std::string& k : keys) {
+    if (absl::StrContains(k, "/wal/") && !absl::EndsWith(k, ".log")) ++segments;
+  }
+  EXPECT_GE(segments, 2);
+  auto* through = FindMetric("agentcom_remote_backup_through_timestamp_seconds", "agent_mailbox");
+  ASSERT_NE(through, nullptr);
+  EXPECT_GT(through->gauge.value, 0);
+  auto listed = core_->ListBackups("agent_mailbox");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->remote_size(), 1);
+  EXPECT_EQ(listed->remote(0).destination(), remote_->Describe());
+  EXPECT_EQ(listed->remote(0).pending_bytes(), 0u);
+  ASSERT_EQ(listed->backups_size(), 1);
+  EXPECT_TRUE(listed->backups(0).local());
+  EXPECT_TRUE(listed->backups(0).remote());
+
+  const storage::VerifyResult before = *Mailbox()->Verify();
+  // The disk is lost: the table's data and its whole local backup directory.
+  ASSERT_TRUE(processes_->Stop("mailbox").ok());
+  fs::remove_all(topology_.data_dir() + "/agent_mailbox");
+  fs::remove_all(topology_.backup_dir() + "/agent_mailbox");
+  auto r = core_->RestoreTable("agent_mailbox", "", v1::TRIGGER_MANUAL);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome(), v1::RESTORE_OUTCOME_RESTORED) << r->reason();
+  EXPECT_EQ(r->backup_id(), id);
+  EXPECT_EQ(r->fetched_from(), remote_->Describe());
+  auto after = Mailbox()->Verify();
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->record_count, before.record_count);
+  EXPECT_EQ(after->content_hash, before.content_hash);
+  EXPECT_THAT(EventTypes(), ::testing::Contains("backups_fetched"));
+}
+
+TEST_F(RemoteBackupTest, RemoteRetentionFollowsTheLocalOneButNeverALostDirectory) {
+  topology_.mutable_maintenance()->set_backup_retention(1);
+  NewCore();
+  Fill(500);
+  const std::string first = Backup();
+  ASSERT_TRUE(core_->SyncRemote().ok());
+  Fill(500, 1);
+  ASSERT_TRUE(Mailbox()->Compact().ok());
+  const std::string second = Backup();
+  ASSERT_THAT(Backups(), ElementsAre(second));
+  ASSERT_TRUE(core_->SyncRemote().ok());
+  std::vector<std::string> keys = RemoteKeys();
+  EXPECT_THAT(keys, ::testing::Contains(absl::StrCat("agent_mailbox/", second, "/MANIFEST.json")));
+  EXPECT_THAT(keys, ::testing::Not(::testing::Contains(HasSubstr(first))));
+  // Every remote pool file is one the remaining backup lists.
+  const auto manifest =
+      *storage::ReadManifest(storage::BackupPath(topology_.backup_dir(), "agent_mailbox", second));
+  std::set<std::string> listed_pool;
+  for (const auto& f : manifest.files()) {
+    if (f.pooled()) listed_pool.insert(absl::StrCat("agent_mailbox/pool/", f.name()));
+  }
+  for (const std::string& k : RemoteKeys("agent_mailbox/pool/")) {
+    EXPECT_TRUE(listed_pool.count(k)) << k;
+  }
+
+  // The local backup directory is lost: nothing is deleted remotely, and
+  // the remote backup is listed as remote only.
+  const size_t before = RemoteKeys().size();
+  fs::remove_all(topology_.backup_dir() + "/agent_mailbox");
+  ASSERT_TRUE(core_->SyncRemote().ok());
+  EXPECT_EQ(RemoteKeys().size(), before);
+  auto listed = core_->ListBackups("agent_mailbox");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->backups_size(), 1);
+  EXPECT_EQ(listed->backups(0).backup_id(), second);
+  EXPECT_FALSE(listed->backups(0).local());
+  EXPECT_TRUE(listed->backups(0).remote());
+}
+
+TEST_F(RemoteBackupTest, ADestinationThatIsGoneFailsTheRoundAndLocalBackupsGoOn) {
+  fs::remove_all(dir_.Sub("remote"));  // the share is not mounted
+  Fill(100);
+  Backup();
+  absl::Status s = core_->SyncRemote();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("not mounted"));
+  EXPECT_FALSE(fs::exists(dir_.Sub("remote")));  // never created on the local disk
+  auto* failures = FindMetric("agentcom_remote_backup_failures_total", "agent_mailbox");
+  ASSERT_NE(failures, nullptr);
+  EXPECT_EQ(failures->counter.value, 1);
+  auto listed = core_->ListBackups("agent_mailbox");
+  ASSERT_TRUE(listed.ok());
+  EXPECT_THAT(listed->remote(0).last_error(), HasSubstr("not mounted"));
+  EXPECT_FALSE(listed->remote(0).has_through());
+  EXPECT_EQ(Backups().size(), 1u);  // the local backup is there
+  // The share comes back: the next round catches up.
+  fs::create_directories(dir_.Sub("remote"));
+  ASSERT_TRUE(core_->SyncRemote().ok());
+  EXPECT_FALSE(RemoteKeys().empty());
 }
 
 }  // namespace
