@@ -66,6 +66,12 @@ try {
   // back, without touching the table.
   await page.click("tr[data-table=agent_mailbox] button:has-text('Backups')");
   await page.waitForSelector("[data-testid=pitr-preview-agent_mailbox]", { timeout: 10000 });
+  // Where the backup lives, and the copy off this host.
+  const where = await page.textContent(`[data-testid="where-${process.env.BACKUP_ID}"]`);
+  check(where === "local + remote", `the backup is shown in both places: "${where}"`);
+  const offsite = await page.textContent("[data-testid=remote-agent_mailbox]");
+  check(/^Off this host \(directory .+\): everything up to /.test(offsite),
+        `the off-host copy's state is shown: "${offsite}"`);
   await page.click("[data-testid=pitr-preview-agent_mailbox]");
   await page.waitForSelector("[data-testid=pitr-result-agent_mailbox]:has-text('would bring back')",
                              { timeout: 30000 });

@@ -24,18 +24,37 @@ TEST(DashboardTest, SignInCompactAllAndWatchARecoveryLive) {
       << "run npm ci in tests/e2e (deploy/test.sh does)";
   ASSERT_TRUE(std::filesystem::exists("/usr/bin/chromium")) << "apt-get install chromium";
   TempDir dir;
-  auto system = SupervisedSystem::Start(dir.path());
+  // Backups are also copied off this host, here to another directory (the
+  // dashboard shows where each backup lives).
+  std::filesystem::create_directories(dir.Sub("offsite"));
+  SupervisedSystem::Options options;
+  options.customize = [&](config::Topology* t) {
+    auto* r = t->mutable_maintenance()->mutable_remote_backup();
+    r->set_kind("directory");
+    r->set_directory(dir.Sub("offsite"));
+    r->set_upload_interval_seconds(1);
+  };
+  auto system = SupervisedSystem::Start(dir.path(), options);
   ASSERT_NE(system, nullptr);
 
-  // Data worth restoring, and a backup of it.
+  // Data worth restoring, and a backup of it, copied off this host.
   system->EnqueueMessages(3000);
-  ASSERT_FALSE(system->CompactAndBackUpMailbox().empty());
+  const std::string backup_id = system->CompactAndBackUpMailbox();
+  ASSERT_FALSE(backup_id.empty());
+  const std::string offsite_manifest =
+      dir.Sub(absl::StrCat("offsite/agent_mailbox/", backup_id, "/MANIFEST.json"));
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
+       !std::filesystem::exists(offsite_manifest);) {
+    ASSERT_LT(absl::Now(), deadline) << "the backup was not copied to " << dir.Sub("offsite");
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  absl::SleepFor(absl::Seconds(2));  // the round that uploaded it has reported
 
   const std::string artifacts = std::string(AGENTCOM_BIN_DIR) + "/../test-artifacts";
   const std::string command = absl::StrCat(
       "cd ", e2e, " && DASHBOARD_URL=http://", system->topology().gateway().address(),
       "/ ADMIN_TOKEN=", system->admin_token(), " ARTIFACTS=", artifacts,
-      " EXPECTED_TABLES=9 node dashboard.mjs 2>&1");
+      " EXPECTED_TABLES=9 BACKUP_ID=", backup_id, " node dashboard.mjs 2>&1");
   FILE* browser = popen(command.c_str(), "r");
   ASSERT_NE(browser, nullptr);
   char line[4096];

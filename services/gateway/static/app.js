@@ -122,16 +122,33 @@ function backupRow(table) {
   const row = el("tr", { class: "backups", "data-backups": table }, cell);
   api("GET", `/api/admin/backups/${encodeURIComponent(table)}`).then((data) => {
     const list = el("ul");
+    const remote = (data.remote || [])[0];
     for (const b of data.backups || []) {
+      const where = !remote ? "" : b.local && b.remote ? "local + remote" : b.local ? "local only" : "remote only";
+      if (!b.local) {  // fetched by a restore when the table has no local backup
+        list.append(el("li", {}, el("code", {}, b.backup_id),
+          el("span", { class: "muted", "data-testid": `where-${b.backup_id}` }, where)));
+        continue;
+      }
       list.append(el("li", {}, el("code", {}, b.backup_id),
         el("span", { class: "muted" }, `${Number(b.record_count).toLocaleString()} records, ${fmtBytes(b.size_bytes)}` +
           (b.shipped_logs_through ? `, + logs to ${fmtAge(b.shipped_logs_through)}` : "")),
+        where ? el("span", { class: "where", "data-testid": `where-${b.backup_id}` }, where) : "",
         el("button", { class: "small danger", onclick: (e) => restore(e.target, table, b.backup_id) }, "Restore")));
     }
     if (!list.children.length) list.append(el("li", { class: "muted" }, "No backups yet."));
-    cell.replaceChildren(list, pointInTimeForm(table));
+    cell.replaceChildren(list, remote ? remoteStatus(remote) : "", pointInTimeForm(table));
   }).catch((e) => cell.replaceChildren(el("span", { class: "error" }, e.message)));
   return row;
+}
+
+// The copies off this host: where, how far behind, the last error.
+function remoteStatus(r) {
+  const through = r.through ? `everything up to ${fmtAge(r.through)}` : "nothing yet";
+  return el("div", { class: "remote", "data-testid": `remote-${r.table}` },
+    "Off this host (", el("code", {}, r.destination), "): ", through,
+    Number(r.pending_bytes || 0) > 0 ? `, ${fmtBytes(r.pending_bytes)} waiting` : "",
+    r.last_error ? el("div", { class: "error" }, r.last_error) : "");
 }
 
 // Point-in-time restore: the table as it was at a chosen moment (an undo
