@@ -51,10 +51,10 @@ TEST(DashboardTest, SignInCompactAllAndWatchARecoveryLive) {
   absl::SleepFor(absl::Seconds(2));  // the round that uploaded it has reported
 
   const std::string artifacts = std::string(AGENTCOM_BIN_DIR) + "/../test-artifacts";
-  const std::string command = absl::StrCat(
-      "cd ", e2e, " && DASHBOARD_URL=http://", system->topology().gateway().address(),
-      "/ ADMIN_TOKEN=", system->admin_token(), " ARTIFACTS=", artifacts,
-      " EXPECTED_TABLES=9 BACKUP_ID=", backup_id, " node dashboard.mjs 2>&1");
+  const std::string command =
+      absl::StrCat("cd ", e2e, " && DASHBOARD_URL=http://", system->topology().gateway().address(),
+                   "/ ADMIN_TOKEN=", system->admin_token(), " ARTIFACTS=", artifacts,
+                   " EXPECTED_TABLES=9 BACKUP_ID=", backup_id, " node dashboard.mjs 2>&1");
   FILE* browser = popen(command.c_str(), "r");
   ASSERT_NE(browser, nullptr);
   char line[4096];
@@ -70,8 +70,9 @@ TEST(DashboardTest, SignInCompactAllAndWatchARecoveryLive) {
   }
   const int status = pclose(browser);
   EXPECT_TRUE(corrupted) << output;
-  EXPECT_EQ(status, 0) << output << RunCommand(absl::StrCat("tail -n 15 ", dir.path(), "/logs/mailbox.log ",
-                                                            dir.path(), "/logs/maintenance.log 2>&1"));
+  EXPECT_EQ(status, 0) << output
+                       << RunCommand(absl::StrCat("tail -n 15 ", dir.path(), "/logs/mailbox.log ",
+                                                  dir.path(), "/logs/maintenance.log 2>&1"));
   EXPECT_NE(output.find("E2E PASSED"), std::string::npos) << output;
   std::cout << output;
 }
