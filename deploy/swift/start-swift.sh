@@ -2,8 +2,8 @@
 # Starts a single-node OpenStack Swift (Debian's swift packages) with its S3
 # API (the s3api middleware) on 127.0.0.1, everything under STATE_DIR: the
 # configuration, the rings, one device (a plain directory) and the logs.
-# The tests start one per test with it; `deploy/run.sh --with-swift` uses it
-# for a local trial of off-host backups.
+# The tests start one with it; an operator can use it to try off-host
+# backups on one machine (README, "Backups off this host").
 #
 #   deploy/swift/start-swift.sh STATE_DIR [PROXY_PORT]
 #
