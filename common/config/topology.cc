@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/config/yaml_proto.h"
 
 namespace agentcom::config {
@@ -93,6 +94,14 @@ absl::Status ValidateRemoteBackup(topology::v1::RemoteBackup* r, absl::string_vi
         c != '/') {
       return Invalid(key("prefix"), absl::StrCat("'", r->prefix(), "' has characters other than ",
                                                  "[A-Za-z0-9._/-]"));
+    }
+  }
+  if (!r->prefix().empty()) {
+    for (absl::string_view part : absl::StrSplit(r->prefix(), '/')) {
+      if (part.empty() || part == "." || part == "..") {
+        return Invalid(key("prefix"),
+                       absl::StrCat("'", r->prefix(), "' has an empty, '.' or '..' component"));
+      }
     }
   }
   if (auto s = CheckRange(key("upload_interval_seconds"), r->upload_interval_seconds(), 1, 3600);

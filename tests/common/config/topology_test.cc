@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_support.h"
@@ -123,6 +124,45 @@ TEST(TopologyTest, StructuralErrors) {
               HasSubstr("stores[0].tables[0].name: '../etc' must be 1-64 of [a-z0-9_]"));
 }
 
+std::string WithRemote(const std::string& remote) {
+  std::string yaml = kMinimal;
+  const std::string at = "maintenance: {address: 127.0.0.1:7400, metrics_address: 127.0.0.1:9400";
+  yaml.replace(yaml.find(at), at.size(), absl::StrCat(at, ", remote_backup: {", remote, "}"));
+  return yaml;
+}
+
+TEST(TopologyTest, RemoteBackupIsCheckedAndGetsDefaults) {
+  auto t = ParseTopology(WithRemote("kind: s3, endpoint: 'https://objects:8443', bucket: b, "
+                                    "credentials_file: tokens/s3"),
+                         "/srv/agentcom");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const auto& r = t->maintenance().remote_backup();
+  EXPECT_EQ(r.credentials_file(), "/srv/agentcom/tokens/s3");
+  EXPECT_EQ(r.region(), "us-east-1");
+  EXPECT_EQ(r.upload_interval_seconds(), 5u);
+  EXPECT_EQ(r.max_lag_seconds(), 300u);
+  EXPECT_EQ(r.parallelism(), 4u);
+  EXPECT_THAT(ErrorOf(WithRemote("kind: ftp")).message(),
+              HasSubstr("maintenance.remote_backup.kind: 'ftp' is not s3 or directory"));
+  EXPECT_THAT(ErrorOf(WithRemote("kind: s3, endpoint: 'http://objects', bucket: b, "
+                                 "credentials_file: c"))
+                  .message(),
+              HasSubstr("plain http sends backups unencrypted"));
+  EXPECT_TRUE(ErrorOf(WithRemote("kind: s3, endpoint: 'http://objects', bucket: b, "
+                                 "credentials_file: c, allow_plain_http: true"))
+                  .ok());
+  EXPECT_THAT(ErrorOf(WithRemote("kind: s3, endpoint: 'https://o', credentials_file: c")).message(),
+              HasSubstr("maintenance.remote_backup.bucket: required"));
+  EXPECT_THAT(ErrorOf(WithRemote("kind: s3, endpoint: 'https://o', bucket: b")).message(),
+              HasSubstr("maintenance.remote_backup.credentials_file: required"));
+  EXPECT_THAT(ErrorOf(WithRemote("kind: directory, directory: /mnt/x, prefix: 'x y'")).message(),
+              HasSubstr("maintenance.remote_backup.prefix: 'x y' has characters other than"));
+  EXPECT_THAT(ErrorOf(WithRemote("kind: directory, directory: /mnt/x, prefix: '../x'")).message(),
+              HasSubstr("maintenance.remote_backup.prefix: '../x' has an empty, '.' or '..'"));
+  EXPECT_THAT(ErrorOf(WithRemote("kind: directory, directory: /mnt/x, parallelism: 99")).message(),
+              HasSubstr("maintenance.remote_backup.parallelism: 99 is outside 1..32"));
+}
+
 TEST(TopologyTest, LoadNamesTheFile) {
   testing::TempDir dir;
   const std::string path = dir.Sub("bad.yaml");
@@ -130,8 +170,7 @@ TEST(TopologyTest, LoadNamesTheFile) {
   auto t = LoadTopology(path);
   EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(t.status().message(), HasSubstr(path + ": stores: expected a list"));
-  EXPECT_EQ(LoadTopology(dir.Sub("missing.yaml")).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(LoadTopology(dir.Sub("missing.yaml")).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(TopologyTest, FindHelpers) {
