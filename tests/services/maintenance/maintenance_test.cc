@@ -1132,6 +1132,46 @@ TEST_F(RemoteBackupTest, ATableWhoseDataAndBackupsAreGoneIsRestoredFromTheRemote
   EXPECT_THAT(EventTypes(), ::testing::Contains("backups_fetched"));
 }
 
+// A remote copy altered at rest is detected by its checksum and not used:
+// the restore takes the older backup and replays the logs onto it.
+TEST_F(RemoteBackupTest, AnAlteredRemoteCopyIsNotUsedAndAnOlderBackupIs) {
+  Fill(500);
+  ASSERT_TRUE(Mailbox()->Compact().ok());
+  const std::string older = Backup();
+  Fill(500, 1);
+  ASSERT_TRUE(Mailbox()->Compact().ok());
+  const std::string newer = Backup();
+  Fill(200, 2);
+  Ship();
+  ASSERT_TRUE(core_->SyncRemote().ok());
+  const storage::VerifyResult before = *Mailbox()->Verify();
+  // Bytes flipped in a file only the newer backup has (its MANIFEST copy).
+  std::string victim;
+  for (const auto& e : fs::directory_iterator(dir_.Sub("remote/agent_mailbox/" + newer))) {
+    if (absl::StartsWith(e.path().filename().string(), "MANIFEST-")) victim = e.path().string();
+  }
+  ASSERT_FALSE(victim.empty());
+  testing::FlipBytes(victim, 10, 4);
+
+  ASSERT_TRUE(processes_->Stop("mailbox").ok());
+  fs::remove_all(topology_.data_dir() + "/agent_mailbox");
+  fs::remove_all(topology_.backup_dir() + "/agent_mailbox");
+  auto r = core_->RestoreTable("agent_mailbox", "", v1::TRIGGER_MANUAL);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome(), v1::RESTORE_OUTCOME_RESTORED) << r->reason();
+  EXPECT_EQ(r->backup_id(), older);
+  EXPECT_EQ(r->lost_operations(), 0u);
+  auto after = Mailbox()->Verify();
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->content_hash, before.content_hash);
+  v1::Event fetched;
+  for (const auto& e : events_->After(0, 1000)) {
+    if (e.type() == "backups_fetched") fetched = e;
+  }
+  EXPECT_EQ(fetched.details().at("backups"), "1");
+  EXPECT_THAT(fetched.details().at("problems"), HasSubstr("SHA-256 does not match"));
+}
+
 TEST_F(RemoteBackupTest, RemoteRetentionFollowsTheLocalOneButNeverALostDirectory) {
   topology_.mutable_maintenance()->set_backup_retention(1);
   NewCore();
