@@ -9,10 +9,12 @@
 #include <set>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "common/files/files.h"
 #include "common/logging/log.h"
 #include "common/storage/backup.h"
@@ -69,6 +71,26 @@ std::optional<uint64_t> SegmentOffset(const std::string& key, const std::string&
     return std::nullopt;
   }
   return offset;
+}
+
+// One plain file name (names from the destination become local paths).
+bool IsPlainName(absl::string_view name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == absl::string_view::npos;
+}
+
+// "<generation>/NNNNNN.log": a generation id ([0-9a-z]) and a log's name.
+bool IsShippedLogPath(absl::string_view rel) {
+  const size_t slash = rel.find('/');
+  if (slash == absl::string_view::npos || slash == 0) return false;
+  for (char c : rel.substr(0, slash)) {
+    if (!absl::ascii_isdigit(c) && !absl::ascii_islower(c)) return false;
+  }
+  absl::string_view name = rel.substr(slash + 1);
+  if (!absl::ConsumeSuffix(&name, ".log") || name.empty()) return false;
+  for (char c : name) {
+    if (!absl::ascii_isdigit(c)) return false;
+  }
+  return true;
 }
 
 std::string SegmentKey(const std::string& log_key, uint64_t offset) {
@@ -398,6 +420,19 @@ absl::StatusOr<RemoteMirror::FetchReport> RemoteMirror::Fetch(const std::string&
       continue;
     }
     absl::StatusOr<common::v1::BackupManifest> manifest = storage::ReadManifest(temp_dir);
+    if (manifest.ok()) {
+      // Names from the destination become local paths: one plain name each.
+      for (const common::v1::BackupFile& f : manifest->files()) {
+        if (!IsPlainName(f.name()) || f.name() == storage::kManifestFile) {
+          manifest = absl::DataLossError(absl::StrCat("bad file name '", f.name(), "'"));
+          break;
+        }
+      }
+      if (manifest.ok() && manifest->backup_id() != id) {
+        manifest =
+            absl::DataLossError(absl::StrCat("the manifest names backup ", manifest->backup_id()));
+      }
+    }
     if (!manifest.ok()) {
       problem(key, manifest.status());
       (void)files::RemoveTree(env, temp_dir);
@@ -444,6 +479,10 @@ absl::StatusOr<RemoteMirror::FetchReport> RemoteMirror::Fetch(const std::string&
   const std::string wal_prefix = absl::StrCat(table, "/", storage::kShippedWalDir, "/");
   for (const auto& [log_key, r] : RemoteLogs(remote, wal_prefix)) {
     const std::string rel = log_key.substr(wal_prefix.size());  // <generation>/NNNNNN.log
+    if (!IsShippedLogPath(rel)) {
+      problem(log_key, absl::DataLossError("not a shipped log's name"));
+      continue;
+    }
     const std::string path = absl::StrCat(storage::ShippedWalRoot(root, table), "/", rel);
     uint64_t local_size = 0;
     (void)env->GetFileSize(path, &local_size);

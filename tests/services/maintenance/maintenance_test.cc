@@ -18,8 +18,10 @@
 #include "common/storage/wal_archive.h"
 #include "common/storage/wal_shipper.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "leveldb/env.h"
+#include "services/maintenance/remote_mirror.h"
 #include "services/maintenance/scheduler.h"
 #include "tests/support/fake_processes.h"
 #include "tests/support/faulty_env.h"
@@ -1170,6 +1172,39 @@ TEST_F(RemoteBackupTest, AnAlteredRemoteCopyIsNotUsedAndAnOlderBackupIs) {
   }
   EXPECT_EQ(fetched.details().at("backups"), "1");
   EXPECT_THAT(fetched.details().at("problems"), HasSubstr("SHA-256 does not match"));
+}
+
+// Names read from the destination become local paths: a remote manifest
+// naming a file outside the backup is refused, and nothing is written.
+TEST_F(RemoteBackupTest, RemoteNamesThatWouldEscapeTheBackupDirectoryAreRefused) {
+  const std::string id = "20261127T000000.000000Z";
+  common::v1::BackupManifest m;
+  m.set_format_version(storage::kFileBackupFormatVersion);
+  m.set_table("agent_mailbox");
+  m.set_backup_id(id);
+  m.add_files()->set_name("../../../escaped");
+  m.mutable_files(0)->set_size_bytes(1);
+  std::string json;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(m, &json).ok());
+  std::ofstream(dir_.Sub("crafted.json")) << json;
+  ASSERT_TRUE(remote_
+                  ->Upload(dir_.Sub("crafted.json"), 0, json.size(),
+                           absl::StrCat("agent_mailbox/", id, "/MANIFEST.json"))
+                  .ok());
+  RemoteMirror mirror({.destination = remote_.get(),
+                       .env = leveldb::Env::Default(),
+                       .clock = &clock_,
+                       .backup_root = topology_.backup_dir(),
+                       .tables = {"agent_mailbox"}});
+  auto fetched = mirror.Fetch("agent_mailbox");
+  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  EXPECT_EQ(fetched->backups, 0);
+  ASSERT_EQ(fetched->problems.size(), 1u);
+  EXPECT_THAT(fetched->problems[0], HasSubstr("bad file name '../../../escaped'"));
+  EXPECT_TRUE(Backups().empty());
+  for (const auto& e : fs::recursive_directory_iterator(dir_.path())) {
+    EXPECT_NE(e.path().filename(), "escaped") << e.path();
+  }
 }
 
 TEST_F(RemoteBackupTest, RemoteRetentionFollowsTheLocalOneButNeverALostDirectory) {
