@@ -2,6 +2,8 @@
 
 #include <leveldb/env.h>
 
+#include <algorithm>
+#include <functional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -28,10 +30,9 @@ std::vector<std::string> TableNames(const config::Topology& topology) {
   return {names.begin(), names.end()};
 }
 
-}  // namespace
-
 std::unique_ptr<RemoteMirror> MakeMirror(const MaintenanceCore::Options& options, leveldb::Env* env,
-                                         MaintenanceMetrics* metrics) {
+                                         MaintenanceMetrics* metrics,
+                                         std::function<void(const std::string&)> on_only_remote) {
   if (options.remote == nullptr) return nullptr;
   const auto& config = options.topology.maintenance().remote_backup();
   metrics->RemoteConfigured(absl::Seconds(config.max_lag_seconds()));
@@ -42,19 +43,23 @@ std::unique_ptr<RemoteMirror> MakeMirror(const MaintenanceCore::Options& options
       .backup_root = options.topology.backup_dir(),
       .tables = TableNames(options.topology),
       .parallelism = static_cast<int>(std::max<uint32_t>(config.parallelism(), 1)),
-      .on_round = [metrics](const std::string& table, const RemoteMirror::Progress& p,
-                            uint64_t uploaded) {
-        metrics->RemoteRound(table, uploaded, !p.last_error.empty(), p.remote_through,
-                             p.pending_bytes);
-      }});
+      .on_round =
+          [metrics](const std::string& table, const RemoteMirror::Progress& p, uint64_t uploaded) {
+            metrics->RemoteRound(table, uploaded, !p.last_error.empty(), p.remote_through,
+                                 p.pending_bytes);
+          },
+      .on_only_remote = std::move(on_only_remote)});
 }
+
+}  // namespace
 
 MaintenanceCore::MaintenanceCore(Options options)
     : options_(std::move(options)),
       env_(options_.env != nullptr ? options_.env : leveldb::Env::Default()),
       table_locks_(LocksFor(options_.topology)),
       metrics_(options_.metrics, TableNames(options_.topology)),
-      mirror_(MakeMirror(options_, env_, &metrics_)),
+      mirror_(MakeMirror(options_, env_, &metrics_,
+                         [this](const std::string& t) { OnlyRemoteBackups(t); })),
       backups_({.topology = &options_.topology,
                 .clock = options_.clock,
                 .env = env_,
@@ -267,6 +272,22 @@ bool MaintenanceCore::NeedsRestore(const std::string& table) {
   auto stats = options_.stores->GetTableStats(table);
   return !stats.ok() || stats->state() == common::v1::TABLE_STATE_CORRUPTED ||
          stats->state() == common::v1::TABLE_STATE_RESTORING;
+}
+
+void MaintenanceCore::OnlyRemoteBackups(const std::string& table) {
+  auto stats = options_.stores->GetTableStats(table);
+  if (!stats.ok()) return;  // NeedsRestore's business
+  if (stats->state() != common::v1::TABLE_STATE_OK || stats->records() > 0) {
+    log::Warn("the local backup directory has no backup of this table; the remote one has",
+              {{"table", table}, {"records", stats->records()}});
+    return;
+  }
+  // An empty table, no local backup, backups off the host: this host lost
+  // its data (or is a new host for it). Restore without waiting for an
+  // operator; the empty table goes to quarantine as in every restore.
+  (void)ReportCorruption(table,
+                         "the table is empty and this host has no backup of it, but the remote "
+                         "destination holds backups: this host lost its data");
 }
 
 absl::Status MaintenanceCore::SyncRemote() {

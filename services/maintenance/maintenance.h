@@ -128,6 +128,9 @@ class MaintenanceCore {
   v1::RestoreResult RestoreLocked(const RestoreRequest& request);
   // The table is corrupted or restoring, or its store cannot be asked.
   bool NeedsRestore(const std::string& table);
+  // The remote mirror found backups of `table` at the destination and none
+  // locally: restores the table when it is empty (see RemoteMirror).
+  void OnlyRemoteBackups(const std::string& table);
   std::vector<std::string> Tables() const;
 
   const Options options_;

@@ -358,6 +358,14 @@ absl::Status RemoteMirror::Sync(const std::string& table) {
     if (storage::IsBackupId(rel.substr(0, slash))) at_destination.insert(rel.substr(0, slash));
   }
   remote_backups.assign(at_destination.begin(), at_destination.end());
+  if (ids->empty() && !remote_backups.empty() && options_.on_only_remote) {
+    bool first = false;
+    {
+      absl::MutexLock l(&mu_);
+      first = reported_only_remote_.insert(table).second;
+    }
+    if (first) options_.on_only_remote(table);
+  }
   if (!doomed.empty()) {
     log::Info("deleted remote copies that retention deleted locally",
               {{"table", table},

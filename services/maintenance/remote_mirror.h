@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -77,6 +78,10 @@ class RemoteMirror {
     // that round uploaded; may be empty.
     std::function<void(const std::string& table, const Progress& progress, uint64_t uploaded)>
         on_round;
+    // Called once per table, from a round that found no backup of the table
+    // in the local backup directory while the destination holds some (this
+    // host lost its backups, or is a new host); may be empty.
+    std::function<void(const std::string& table)> on_only_remote;
   };
 
   // What a Fetch downloaded.
@@ -120,6 +125,7 @@ class RemoteMirror {
 
   mutable absl::Mutex mu_;
   std::map<std::string, Progress> progress_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> reported_only_remote_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

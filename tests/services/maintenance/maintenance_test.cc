@@ -1174,6 +1174,48 @@ TEST_F(RemoteBackupTest, AnAlteredRemoteCopyIsNotUsedAndAnOlderBackupIs) {
   EXPECT_THAT(fetched.details().at("problems"), HasSubstr("SHA-256 does not match"));
 }
 
+// A host that lost everything (data directory, sequence bounds, local
+// backups) opens the table empty, with nothing local to say it held data;
+// the mirror's next round finds its backups at the destination only, and
+// the table is restored from them with no operator involved.
+TEST_F(RemoteBackupTest, AnEmptyTableOnAHostThatLostItsDataIsRestoredFromTheRemoteByItself) {
+  Fill(800);
+  ASSERT_TRUE(Mailbox()->Compact().ok());
+  const std::string id = Backup();
+  Fill(300, 1);
+  Ship();
+  ASSERT_TRUE(core_->SyncRemote().ok());
+  const storage::VerifyResult before = *Mailbox()->Verify();
+
+  ASSERT_TRUE(processes_->Stop("mailbox").ok());
+  fs::remove_all(topology_.data_dir());
+  fs::remove_all(topology_.backup_dir());
+  fs::create_directories(topology_.data_dir());
+  fs::create_directories(topology_.backup_dir());
+  ASSERT_TRUE(processes_->Start("mailbox").ok());
+  ASSERT_EQ(Mailbox()->Stats().records(), 0u);
+  ASSERT_EQ(Mailbox()->Stats().state(), common::v1::TABLE_STATE_OK);
+
+  ASSERT_TRUE(core_->SyncRemote().ok());
+  ASSERT_TRUE(core_->WaitRestoresIdle(absl::Seconds(60)));
+  auto after = Mailbox()->Verify();
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->record_count, before.record_count);
+  EXPECT_EQ(after->content_hash, before.content_hash);
+  v1::Event complete;
+  bool reported = false;
+  for (const auto& e : events_->After(0, 1000)) {
+    if (e.type() == "recovery_complete") complete = e;
+    if (e.type() == "corruption_detected" && absl::StrContains(e.message(), "lost its data")) {
+      reported = true;
+    }
+  }
+  EXPECT_TRUE(reported);
+  EXPECT_EQ(complete.details().at("backup_id"), id);
+  // The other table was empty and had no backups anywhere: untouched.
+  EXPECT_EQ(processes_->Find("agentcom_config").ok(), true);
+}
+
 // Names read from the destination become local paths: a remote manifest
 // naming a file outside the backup is refused, and nothing is written.
 TEST_F(RemoteBackupTest, RemoteNamesThatWouldEscapeTheBackupDirectoryAreRefused) {
