@@ -240,10 +240,14 @@ absl::Status RemoteMirror::Sync(const std::string& table) {
     pending += size;
   };
   std::vector<std::string> remote_backups;
+  bool all_manifests_read = true;
   for (const std::string& id : *ids) {
     const std::string dir = storage::BackupPath(root, table, id);
     absl::StatusOr<common::v1::BackupManifest> manifest = storage::ReadManifest(dir);
-    if (!manifest.ok()) continue;  // not a whole backup: nothing to copy
+    if (!manifest.ok()) {  // not a whole backup: nothing to copy
+      all_manifests_read = false;
+      continue;
+    }
     for (const common::v1::BackupFile& f : manifest->files()) {
       if (f.pooled()) {
         want(absl::StrCat(storage::PoolPath(root, table), "/", f.name()), f.size_bytes(),
@@ -324,13 +328,28 @@ absl::Status RemoteMirror::Sync(const std::string& table) {
   // local directory is gone or was emptied).
   if (!remote_backups.empty()) {
     const std::string oldest = ids->front();
+    // Pool files and logs are only known to be unneeded when every backup
+    // kept at the destination is one whose manifest was read here: a
+    // remote-only backup newer than the oldest local one (its local copy
+    // removed by hand) or an unreadable local manifest may list them.
+    const std::set<std::string> local_ids(ids->begin(), ids->end());
+    bool shared_files_known = all_manifests_read;
+    for (const auto& [key, size] : remote) {
+      const std::string rel = key.substr(table.size() + 1);
+      const size_t slash = rel.find('/');
+      const std::string id = rel.substr(0, slash);
+      if (slash != std::string::npos && rel.substr(slash + 1) == storage::kManifestFile &&
+          storage::IsBackupId(id) && id >= oldest && local_ids.count(id) == 0) {
+        shared_files_known = false;
+      }
+    }
     std::vector<std::string> manifests_first, rest;
     for (const auto& [key, size] : remote) {
       if (local_keys.count(key) > 0) continue;
       const std::string rel = key.substr(table.size() + 1);
       const std::string first = rel.substr(0, rel.find('/'));
       if (first == storage::kPoolDir || first == storage::kShippedWalDir) {
-        rest.push_back(key);
+        if (shared_files_known) rest.push_back(key);
       } else if (storage::IsBackupId(first) && first < oldest) {
         (absl::EndsWith(key, storage::kManifestFile) ? manifests_first : rest).push_back(key);
       }

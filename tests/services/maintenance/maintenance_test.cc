@@ -1274,6 +1274,27 @@ TEST_F(RemoteBackupTest, RemoteRetentionFollowsTheLocalOneButNeverALostDirectory
     EXPECT_TRUE(listed_pool.count(k)) << k;
   }
 
+  // The newest backup's local copy alone is removed by hand: its remote
+  // copy stays, with the pool files it lists (no local manifest lists them).
+  Fill(100, 2);
+  ASSERT_TRUE(Mailbox()->Compact().ok());
+  topology_.mutable_maintenance()->set_backup_retention(2);
+  NewCore();
+  const std::string third = Backup();
+  ASSERT_THAT(Backups(), ElementsAre(second, third));
+  ASSERT_TRUE(core_->SyncRemote().ok());
+  std::set<std::string> third_pool;
+  const auto third_manifest =
+      *storage::ReadManifest(storage::BackupPath(topology_.backup_dir(), "agent_mailbox", third));
+  for (const auto& f : third_manifest.files()) {
+    if (f.pooled()) third_pool.insert(absl::StrCat("agent_mailbox/pool/", f.name()));
+  }
+  fs::remove_all(storage::BackupPath(topology_.backup_dir(), "agent_mailbox", third));
+  ASSERT_TRUE(core_->SyncRemote().ok());
+  keys = RemoteKeys();
+  EXPECT_THAT(keys, ::testing::Contains(absl::StrCat("agent_mailbox/", third, "/MANIFEST.json")));
+  for (const std::string& k : third_pool) EXPECT_THAT(keys, ::testing::Contains(k));
+
   // The local backup directory is lost: nothing is deleted remotely, and
   // the remote backup is listed as remote only.
   const size_t before = RemoteKeys().size();
@@ -1282,10 +1303,13 @@ TEST_F(RemoteBackupTest, RemoteRetentionFollowsTheLocalOneButNeverALostDirectory
   EXPECT_EQ(RemoteKeys().size(), before);
   auto listed = core_->ListBackups("agent_mailbox");
   ASSERT_TRUE(listed.ok());
-  ASSERT_EQ(listed->backups_size(), 1);
-  EXPECT_EQ(listed->backups(0).backup_id(), second);
-  EXPECT_FALSE(listed->backups(0).local());
-  EXPECT_TRUE(listed->backups(0).remote());
+  ASSERT_EQ(listed->backups_size(), 2);
+  EXPECT_EQ(listed->backups(0).backup_id(), third);
+  EXPECT_EQ(listed->backups(1).backup_id(), second);
+  for (const auto& b : listed->backups()) {
+    EXPECT_FALSE(b.local());
+    EXPECT_TRUE(b.remote());
+  }
 }
 
 TEST_F(RemoteBackupTest, ADestinationThatIsGoneFailsTheRoundAndLocalBackupsGoOn) {
