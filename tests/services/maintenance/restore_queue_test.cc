@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/maintenance/maintenance_metrics.h"
@@ -35,6 +36,7 @@ class RestoreQueueTest : public ::testing::Test {
     const std::string& backup_id = request.backup_id;
     const v1::Trigger trigger = request.trigger;
     const auto& resume = request.resume;
+    ++entered_;
     if (block_.load()) release_.WaitForNotification();
     absl::MutexLock l(&mu_);
     calls_.push_back(absl::StrCat(table, ":", backup_id.empty() ? "newest" : backup_id, ":",
@@ -58,6 +60,8 @@ class RestoreQueueTest : public ::testing::Test {
   int failures_ ABSL_GUARDED_BY(mu_) = 0;
   bool needs_restore_ ABSL_GUARDED_BY(mu_) = true;
   std::atomic<bool> block_{false};
+  // Restores that have begun (blocked or not).
+  std::atomic<int> entered_{0};
   absl::Notification release_;
   std::unique_ptr<RestoreQueue> queue_;
 };
@@ -103,6 +107,10 @@ TEST_F(RestoreQueueTest, ARestoreOfANamedBackupRunsAndOvertakesAQueuedOne) {
   block_ = true;
   ASSERT_TRUE(queue_->Enqueue({.table = "busy", .trigger = v1::TRIGGER_AUTO}));
   ASSERT_TRUE(queue_->Enqueue({.table = "t", .trigger = v1::TRIGGER_AUTO}));
+  // Only once the worker holds "busy" (blocked) may the manual one run
+  // unblocked; otherwise the worker could take "busy" unblocked and then "t"
+  // before the test marks the table as served.
+  while (entered_.load() < 1) absl::SleepFor(absl::Milliseconds(1));
   block_ = false;
   v1::RestoreResult manual = queue_->RunNow(
       {.table = "t", .backup_id = "20261126T000000.000000Z", .trigger = v1::TRIGGER_MANUAL});
@@ -120,6 +128,7 @@ TEST_F(RestoreQueueTest, AnOvertakenRestoreStillRunsWhenTheTableStillNeedsIt) {
   block_ = true;
   ASSERT_TRUE(queue_->Enqueue({.table = "busy", .trigger = v1::TRIGGER_AUTO}));
   ASSERT_TRUE(queue_->Enqueue({.table = "t", .trigger = v1::TRIGGER_AUTO}));
+  while (entered_.load() < 1) absl::SleepFor(absl::Milliseconds(1));  // "busy" is held
   block_ = false;
   (void)queue_->RunNow(
       {.table = "t", .backup_id = "20261126T000000.000000Z", .trigger = v1::TRIGGER_MANUAL});
