@@ -264,11 +264,8 @@ void RemoteUpload(testing::TempDir& dir, int mib) {
   remote::S3Options o;
   o.endpoint = swift.endpoint();
   o.bucket = "bench";
-  const std::string creds = testing::ReadFile(swift.credentials_file());
-  o.access_key_id = "agentcom:backup";
-  const std::string marker = "secret_access_key = ";
-  o.secret_access_key = creds.substr(creds.find(marker) + marker.size());
-  o.secret_access_key.erase(o.secret_access_key.find_last_not_of("\n") + 1);
+  o.access_key_id = swift.access_key_id();
+  o.secret_access_key = swift.secret_access_key();
   remote::S3Destination s3(o);
   if (auto s = s3.Prepare(); !s.ok()) {
     std::cerr << "10. " << s << "\n";

@@ -16,6 +16,15 @@ void LocalSwift::Start() {
   endpoint_ = status == 0 ? std::string(absl::StripAsciiWhitespace(out)) : "";
 }
 
+std::string LocalSwift::secret_access_key() const {
+  const std::string creds = ReadFile(credentials_file());
+  const std::string marker = "secret_access_key = ";
+  const size_t at = creds.find(marker);
+  if (at == std::string::npos) return "";
+  std::string secret = creds.substr(at + marker.size());
+  return secret.substr(0, secret.find('\n'));
+}
+
 void LocalSwift::Stop() {
   RunCommand(absl::StrCat(AGENTCOM_SOURCE_DIR, "/deploy/swift/stop-swift.sh ", dir_.path()));
 }

@@ -19,6 +19,9 @@ class LocalSwift {
   bool ok() const { return !endpoint_.empty(); }
   const std::string& endpoint() const { return endpoint_; }
   std::string credentials_file() const { return dir_.Sub("s3.credentials"); }
+  // The tempauth user's S3 keys, as written in credentials_file().
+  std::string access_key_id() const { return "agentcom:backup"; }
+  std::string secret_access_key() const;
   // Where Swift keeps object data (for damaging an object at rest).
   std::string devices_dir() const { return dir_.Sub("srv"); }
   void Stop();

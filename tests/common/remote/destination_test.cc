@@ -90,17 +90,12 @@ class S3DestinationTest : public ::testing::Test {
   }
 
   S3Options Options(const std::string& bucket) {
-    std::string creds = ReadFile(swift_->credentials_file());
     S3Options o;
     o.endpoint = swift_->endpoint();
     o.bucket = bucket;
     o.prefix = "agentcom/test";
-    o.access_key_id = "agentcom:backup";
-    const std::string marker = "secret_access_key = ";
-    o.secret_access_key = creds.substr(creds.find(marker) + marker.size());
-    if (size_t end = o.secret_access_key.find('\n'); end != std::string::npos) {
-      o.secret_access_key.erase(end);
-    }
+    o.access_key_id = swift_->access_key_id();
+    o.secret_access_key = swift_->secret_access_key();
     o.timeout = absl::Seconds(10);
     o.attempts = 2;
     o.backoff = absl::Milliseconds(50);
