@@ -1,11 +1,14 @@
 #ifndef AGENTCOM_COMMON_SERVER_API_CHECKS_H_
 #define AGENTCOM_COMMON_SERVER_API_CHECKS_H_
 
+#include <functional>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "google/protobuf/timestamp.pb.h"
 
@@ -27,6 +30,26 @@ absl::Status CheckSize(absl::string_view field, size_t size, uint32_t max_bytes)
 // A page size: 0 means `default_size`; above `max_size` is INVALID_ARGUMENT.
 absl::StatusOr<uint32_t> PageSize(absl::string_view field, uint32_t requested,
                                   uint32_t default_size, uint32_t max_size);
+
+// How a core answers a call whose write commits without the caller waiting
+// (storage::Table::WriteAsync): called exactly once, possibly on another
+// thread, possibly before the call returns.
+template <typename T>
+using Reply = std::function<void(absl::StatusOr<T>)>;
+
+// Runs `call(reply)` and waits for its answer: the blocking form of a core
+// call that answers through a Reply, for tests and tools.
+template <typename T, typename Call>
+absl::StatusOr<T> AwaitReply(Call&& call) {
+  absl::Notification answered;
+  absl::StatusOr<T> result;
+  std::forward<Call>(call)([&](absl::StatusOr<T> r) {
+    result = std::move(r);
+    answered.Notify();
+  });
+  answered.WaitForNotification();
+  return result;
+}
 
 // Timestamps in API messages.
 google::protobuf::Timestamp ToProtoTime(absl::Time time);

@@ -2,6 +2,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/synchronization/mutex.h"
 #include "common/logging/log.h"
 #include "common/server/grpc_server.h"
 
@@ -12,6 +13,13 @@ namespace agentcom::server {
 absl::StatusOr<config::Topology> BeginMain(int argc, char** argv,
                                            const std::function<std::string()>& process) {
   BlockShutdownSignals();
+#ifdef NDEBUG
+  // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's deadlock
+  // detection on: every lock then updates a global lock-order graph, gRPC's
+  // internal locks included (about 45 ns per lock, and a global spinlock).
+  // Release builds of the processes turn it off; tests keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
   absl::ParseCommandLine(argc, argv);
   const std::string name = process();
   log::Init(name, "info");

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/auth/authorizer.h"
+#include "common/server/handler.h"
 #include "common/server/wait_room.h"
 #include "common/status/grpc_status.h"
 
@@ -42,29 +43,6 @@ inline std::string EndReason(const absl::Status& s) {
     default:
       return "error";
   }
-}
-
-// The push calls are registered as raw callback methods (requests and
-// responses as bytes) because gRPC 1.51 answers a request it cannot parse
-// for a typed callback method with UNIMPLEMENTED, which would send a client
-// looking for a missing method. Parsing here answers INVALID_ARGUMENT
-// naming the message instead.
-template <typename Request>
-absl::Status ParseRequest(const grpc::ByteBuffer& raw, Request* out) {
-  grpc::ByteBuffer copy(raw);  // Deserialize consumes its buffer
-  if (!grpc::SerializationTraits<Request>::Deserialize(&copy, out).ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the request is not a valid ", Request::descriptor()->full_name()));
-  }
-  return absl::OkStatus();
-}
-
-template <typename Message>
-grpc::ByteBuffer SerializeMessage(const Message& message) {
-  grpc::ByteBuffer out;
-  bool own_buffer = false;
-  (void)grpc::SerializationTraits<Message>::Serialize(message, &out, &own_buffer);
-  return out;
 }
 
 // Who may open a push call and where it waits.

@@ -12,32 +12,26 @@ using grpc::experimental::InterceptionHookPoints;
 
 class RequestMetricsInterceptor final : public grpc::experimental::Interceptor {
  public:
-  RequestMetricsInterceptor(std::string method, prometheus::Family<prometheus::Counter>& requests,
-                            prometheus::Family<prometheus::Histogram>& duration)
-      : method_(std::move(method)),
-        requests_(requests),
-        duration_(duration),
+  RequestMetricsInterceptor(RequestMetricsFactory& factory, std::string method,
+                            RequestMetricsFactory::MethodMetrics& metrics)
+      : factory_(factory),
+        method_(std::move(method)),
+        metrics_(metrics),
         start_(std::chrono::steady_clock::now()) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
-      const grpc::Status status = methods->GetSendStatus();
-      requests_.Add({{"method", method_}, {"code", StatusCodeName(status.error_code())}})
-          .Increment();
+      factory_.Requests(metrics_, method_, methods->GetSendStatus().error_code()).Increment();
       const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start_;
-      duration_
-          .Add({{"method", method_}},
-               prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                       0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})
-          .Observe(elapsed.count());
+      metrics_.duration->Observe(elapsed.count());
     }
     methods->Proceed();
   }
 
  private:
+  RequestMetricsFactory& factory_;
   const std::string method_;
-  prometheus::Family<prometheus::Counter>& requests_;
-  prometheus::Family<prometheus::Histogram>& duration_;
+  RequestMetricsFactory::MethodMetrics& metrics_;
   const std::chrono::steady_clock::time_point start_;
 };
 
@@ -53,9 +47,38 @@ RequestMetricsFactory::RequestMetricsFactory(prometheus::Registry& registry)
                     .Help("Time from receiving a gRPC request to sending its status.")
                     .Register(registry)) {}
 
+RequestMetricsFactory::MethodMetrics& RequestMetricsFactory::Method(const std::string& method) {
+  absl::MutexLock l(&mu_);
+  std::unique_ptr<MethodMetrics>& m = methods_[method];
+  if (!m) {
+    m = std::make_unique<MethodMetrics>();
+    m->duration = &duration_.Add(
+        {{"method", method}},
+        prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30});
+  }
+  return *m;
+}
+
+prometheus::Counter& RequestMetricsFactory::Requests(MethodMetrics& method, const std::string& name,
+                                                     grpc::StatusCode code) {
+  const size_t i = static_cast<size_t>(code) < method.requests.size() ? code : 2;  // UNKNOWN
+  if (prometheus::Counter* c = method.requests[i].load(std::memory_order_acquire)) return *c;
+  absl::MutexLock l(&mu_);
+  prometheus::Counter* c = method.requests[i].load();
+  if (!c) {
+    c = &requests_.Add(
+        {{"method", name}, {"code", StatusCodeName(static_cast<grpc::StatusCode>(i))}});
+    method.requests[i].store(c, std::memory_order_release);
+  }
+  return *c;
+}
+
 grpc::experimental::Interceptor* RequestMetricsFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
-  return new RequestMetricsInterceptor(info->method(), requests_, duration_);
+  std::string method = info->method();
+  MethodMetrics& metrics = Method(method);
+  return new RequestMetricsInterceptor(*this, std::move(method), metrics);
 }
 
 }  // namespace agentcom::server

@@ -101,6 +101,13 @@ LevelDbTable::~LevelDbTable() {
     stopping_ = true;
   }
   if (flusher_.joinable()) flusher_.join();
+  std::thread committer;
+  {
+    absl::MutexLock q(&commit_mu_);
+    committer_stopping_ = true;
+    committer = std::move(committer_);
+  }
+  if (committer.joinable()) committer.join();
   shipper_.reset();
   absl::MutexLock l(&db_mu_);
   CloseLocked();
@@ -393,6 +400,7 @@ void LevelDbTable::CloseLocked() {
     }
   }
   db_.reset();
+  ++open_count_;
 }
 
 TableState LevelDbTable::state() const {
@@ -500,53 +508,163 @@ absl::Status LevelDbTable::Delete(absl::string_view key) {
   return Write(batch);
 }
 
+namespace {
+
+size_t BatchBytes(const TableBatch& batch) {
+  size_t bytes = 0;
+  for (const auto& op : batch.ops()) bytes += op.key.size() + (op.value ? op.value->size() : 0);
+  return bytes;
+}
+
+}  // namespace
+
 absl::Status LevelDbTable::Write(const TableBatch& batch) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (batch.empty()) return absl::OkStatus();
   if (needs_reopen_) {
     if (auto s = ReopenAfterWriteError(); !s.ok()) return s;
   }
-  absl::ReaderMutexLock l(&db_mu_);
-  if (auto s = CheckServing(); !s.ok()) return s;
-
-  PendingWrite self{.batch = &batch, .bytes = 0, .done = false, .status = absl::OkStatus()};
-  for (const auto& op : batch.ops())
-    self.bytes += op.key.size() + (op.value ? op.value->size() : 0);
-  std::vector<PendingWrite*> group;
+  PendingWrite self;
+  self.batch = &batch;
+  self.bytes = BatchBytes(batch);
+  std::vector<std::unique_ptr<PendingWrite>> finished;
   {
+    absl::ReaderMutexLock l(&db_mu_);
+    if (auto s = CheckServing(); !s.ok()) return s;
+    self.opened = open_count_;
     absl::MutexLock q(&commit_mu_);
     commit_queue_.push_back(&self);
     struct Turn {
       LevelDbTable* table;
       PendingWrite* self;
     } turn{this, &self};
-    commit_mu_.Await(absl::Condition(
+    // Leads when at the head, or when an asynchronous write is (the
+    // committer thread may be waiting for db_mu_ behind a Reopen that waits
+    // for this writer).
+    const absl::Condition my_turn(
         +[](Turn* t) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          return t->self->done ||
-                 (!t->table->committing_ && t->table->commit_queue_.front() == t->self);
+          if (t->self->done) return true;
+          if (t->table->committing_) return false;
+          const PendingWrite* head = t->table->commit_queue_.front();
+          return head == t->self || head->on_done != nullptr;
         },
-        &turn));
-    if (self.done) return self.status;
-    committing_ = true;
-    size_t bytes = 0;
-    while (!commit_queue_.empty() &&
-           (group.empty() || bytes + commit_queue_.front()->bytes <= kMaxGroupBytes)) {
-      bytes += commit_queue_.front()->bytes;
-      group.push_back(commit_queue_.front());
-      commit_queue_.pop_front();
+        &turn);
+    while (true) {
+      commit_mu_.Await(my_turn);
+      if (self.done) break;
+      std::vector<PendingWrite*> group = TakeGroupLocked();
+      commit_mu_.Unlock();
+      for (auto& w : CommitAndFinish(std::move(group))) finished.push_back(std::move(w));
+      commit_mu_.Lock();
     }
   }
-  const leveldb::Status s = CommitGroup(group);
-  const absl::Status result = Classify(s, "write");
-  absl::MutexLock q(&commit_mu_);
-  for (PendingWrite* w : group) {
-    w->status = result;
-    w->done = true;
-  }
-  committing_ = false;
-  return result;
+  for (auto& w : finished) w->on_done(w->status);
+  return self.status;
 }
 
-leveldb::Status LevelDbTable::CommitGroup(const std::vector<PendingWrite*>& group) {
+void LevelDbTable::WriteAsync(TableBatch batch, WriteDone done) {
+  if (batch.empty()) return done(absl::OkStatus());
+  if (needs_reopen_) {
+    if (auto s = ReopenAfterWriteError(); !s.ok()) return done(s);
+  }
+  auto w = std::make_unique<PendingWrite>();
+  w->owned = std::move(batch);
+  w->batch = &w->owned;
+  w->bytes = BatchBytes(w->owned);
+  w->on_done = std::move(done);
+  absl::Status refused;
+  {
+    absl::ReaderMutexLock l(&db_mu_);
+    refused = CheckServing();
+    if (refused.ok()) {
+      w->opened = open_count_;
+      absl::MutexLock q(&commit_mu_);
+      if (!committer_.joinable()) committer_ = std::thread([this] { CommitLoop(); });
+      commit_queue_.push_back(w.release());
+      return;
+    }
+  }
+  w->on_done(refused);
+}
+
+void LevelDbTable::CommitLoop() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  auto async_head = +[](LevelDbTable* t) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return !t->committing_ && !t->commit_queue_.empty() &&
+           t->commit_queue_.front()->on_done != nullptr;
+  };
+  while (true) {
+    {
+      absl::MutexLock q(&commit_mu_);
+      commit_mu_.Await(absl::Condition(
+          +[](LevelDbTable* t) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return t->committer_stopping_ || (!t->committing_ && !t->commit_queue_.empty() &&
+                                              t->commit_queue_.front()->on_done != nullptr);
+          },
+          this));
+      // Stopping with nothing asynchronous left to commit.
+      if (!async_head(this)) return;
+    }
+    // db_mu_ before claiming a group, so the committer never waits for it
+    // while the queue waits for the committer.
+    std::vector<std::unique_ptr<PendingWrite>> finished;
+    {
+      absl::ReaderMutexLock l(&db_mu_);
+      std::vector<PendingWrite*> group;
+      {
+        absl::MutexLock q(&commit_mu_);
+        if (!async_head(this)) continue;
+        group = TakeGroupLocked();
+      }
+      finished = CommitAndFinish(std::move(group));
+    }
+    for (auto& w : finished) w->on_done(w->status);
+  }
+}
+
+std::vector<LevelDbTable::PendingWrite*> LevelDbTable::TakeGroupLocked() {
+  committing_ = true;
+  std::vector<PendingWrite*> group;
+  size_t bytes = 0;
+  while (!commit_queue_.empty() &&
+         (group.empty() || bytes + commit_queue_.front()->bytes <= kMaxGroupBytes)) {
+    bytes += commit_queue_.front()->bytes;
+    group.push_back(commit_queue_.front());
+    commit_queue_.pop_front();
+  }
+  return group;
+}
+
+std::vector<std::unique_ptr<LevelDbTable::PendingWrite>> LevelDbTable::CommitAndFinish(
+    std::vector<PendingWrite*> group) {
+  CommitGroup(group);
+  std::vector<std::unique_ptr<PendingWrite>> finished;
+  absl::MutexLock q(&commit_mu_);
+  for (PendingWrite* w : group) {
+    if (w->on_done) {
+      finished.emplace_back(w);
+    } else {
+      w->done = true;
+    }
+  }
+  committing_ = false;
+  return finished;
+}
+
+void LevelDbTable::CommitGroup(const std::vector<PendingWrite*>& group) {
+  std::vector<PendingWrite*> current_open;
+  for (PendingWrite* w : group) {
+    if (w->opened == open_count_) {
+      current_open.push_back(w);
+    } else {
+      w->status = absl::UnavailableError(absl::StrCat(
+          "table ", name(), " was reopened while the write waited to commit; retry it"));
+    }
+  }
+  if (current_open.empty()) return;
+  const absl::Status result = Classify(WriteGroup(current_open), "write");
+  for (PendingWrite* w : current_open) w->status = result;
+}
+
+leveldb::Status LevelDbTable::WriteGroup(const std::vector<PendingWrite*>& group) {
   // Size of each key's value as the group leaves it (nullopt: absent).
   absl::flat_hash_map<absl::string_view, std::optional<size_t>> current;
   int64_t d_records = 0;

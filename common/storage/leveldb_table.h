@@ -44,6 +44,7 @@ class LevelDbTable final : public Table {
   absl::Status Put(absl::string_view key, absl::string_view value) override;
   absl::Status Delete(absl::string_view key) override;
   absl::Status Write(const TableBatch& batch) override;
+  void WriteAsync(TableBatch batch, WriteDone done) override;
   absl::Status Scan(
       absl::string_view start, absl::string_view limit,
       const std::function<bool(absl::string_view, absl::string_view)>& visit) override;
@@ -56,23 +57,45 @@ class LevelDbTable final : public Table {
   absl::StatusOr<uint64_t> NextSequence(uint64_t last) override;
 
  private:
-  // A Write waiting in the commit queue.
+  // A write waiting in the commit queue: a Write's (its caller waits for
+  // `done`) or a WriteAsync's (owned by the queue; `on_done` is called).
   struct PendingWrite {
-    const TableBatch* batch;
-    size_t bytes;
+    const TableBatch* batch = nullptr;
+    size_t bytes = 0;
+    // The table's open_count_ when the write was queued: a write queued
+    // before the table closed is never applied to what it reopened.
+    uint64_t opened = 0;
     bool done = false;
     absl::Status status;
+    // WriteAsync only.
+    TableBatch owned;
+    WriteDone on_done;
   };
-  // Group commit above LevelDB's: the writer at the head of the queue takes
-  // the batches queued behind it (up to kMaxGroupBytes), counts them in
-  // order, writes them as one LevelDB batch (one fsync) and hands each
-  // writer the result. One group is in flight at a time, as in LevelDB,
-  // so the counts are exact without any lock held across the fsync: the
-  // writers of the next group queue meanwhile instead of waiting on locks.
+  // Group commit above LevelDB's: the writer at the head of the queue (or,
+  // when the head is an asynchronous write, the committer thread or any
+  // waiting writer) takes the batches queued behind it (up to
+  // kMaxGroupBytes), counts them in order, writes them as one LevelDB batch
+  // (one fsync) and hands each writer the result. One group is in flight at
+  // a time, as in LevelDB, so the counts are exact without any lock held
+  // across the fsync: the writers of the next group queue meanwhile instead
+  // of waiting on locks.
   static constexpr size_t kMaxGroupBytes = size_t{1} << 20;
-  // Writes `group` as one batch, updating the counts; the result of each.
-  leveldb::Status CommitGroup(const std::vector<PendingWrite*>& group)
+  // Takes the group at the head of the queue and marks it committing.
+  std::vector<PendingWrite*> TakeGroupLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_);
+  // Commits `group` (see CommitGroup) and hands each write its result:
+  // wakes the waiting Writes and calls the asynchronous writes' callbacks.
+  // Returns the asynchronous writes, whose callbacks the caller runs once it
+  // holds no lock.
+  std::vector<std::unique_ptr<PendingWrite>> CommitAndFinish(std::vector<PendingWrite*> group)
       ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+  // Sets each write's status: the result of WriteGroup for the writes queued
+  // since the table last opened, UNAVAILABLE for the others.
+  void CommitGroup(const std::vector<PendingWrite*>& group) ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+  // Writes `group` as one LevelDB batch, updating the counts.
+  leveldb::Status WriteGroup(const std::vector<PendingWrite*>& group)
+      ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+  // The committer thread: commits groups that start with an asynchronous write.
+  void CommitLoop();
 
   // `after_repair`: leveldb::RepairDB moved the logs into lost/, so they
   // are not compared with their shipped copies.
@@ -137,6 +160,11 @@ class LevelDbTable final : public Table {
   std::deque<PendingWrite*> commit_queue_ ABSL_GUARDED_BY(commit_mu_);
   // A group is being written.
   bool committing_ ABSL_GUARDED_BY(commit_mu_) = false;
+  bool committer_stopping_ ABSL_GUARDED_BY(commit_mu_) = false;
+  // Started by the first WriteAsync.
+  std::thread committer_ ABSL_GUARDED_BY(commit_mu_);
+  // Counts closes of db_ (see PendingWrite::opened).
+  std::atomic<uint64_t> open_count_{0};
   // Unix microseconds of the last commit time written (kCommitTimeKey):
   // commit times never decrease, even when the clock steps back. Written
   // by the one committer at a time.

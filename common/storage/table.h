@@ -115,6 +115,14 @@ class Table {
   virtual absl::Status Delete(absl::string_view key) = 0;
   // All of the batch or none of it. Later operations on a key win.
   virtual absl::Status Write(const TableBatch& batch) = 0;
+  // Write without waiting: queues the batch for the table's next commit and
+  // returns at once; `done` gets the write's result once it is durable (as
+  // durable as Write's) or has failed, on a thread of the table's (never
+  // the caller's stack frame). Batches queued one after another by a caller
+  // commit in that order, before any later Write. For servers whose threads
+  // must not block on a disk sync. The default runs Write inline.
+  using WriteDone = std::function<void(absl::Status)>;
+  virtual void WriteAsync(TableBatch batch, WriteDone done) { done(Write(batch)); }
 
   // Calls `visit` for each record with start <= key < limit in key order
   // (an empty `limit` means no upper bound) until it returns false. A

@@ -94,18 +94,20 @@ absl::Status Channels::CheckChannel(absl::string_view channel) const {
   return server::CheckId("channel", channel, limits_.max_id_bytes());
 }
 
-absl::StatusOr<v1::PublishResponse> Channels::Publish(const v1::PublishRequest& r) {
-  if (auto s = server::CheckId("channel", r.channel(), limits_.max_id_bytes()); !s.ok()) return s;
-  if (auto s = server::CheckId("from", r.from(), limits_.max_id_bytes(), true); !s.ok()) return s;
+void Channels::PublishAsync(const v1::PublishRequest& r, server::Reply<v1::PublishResponse> reply) {
+  if (auto s = server::CheckId("channel", r.channel(), limits_.max_id_bytes()); !s.ok()) {
+    return reply(s);
+  }
+  if (auto s = server::CheckId("from", r.from(), limits_.max_id_bytes(), true); !s.ok()) {
+    return reply(s);
+  }
   if (auto s = server::CheckSize("body", r.body().size(), limits_.max_body_bytes()); !s.ok()) {
-    return s;
+    return reply(s);
   }
   absl::MutexLock l(&LockFor(r.channel()));
-  auto last = history_->Get(SeqKey(r.channel()));
-  if (!last.ok()) return last.status();
   absl::StatusOr<uint64_t> next =
-      history_->NextSequence(last->has_value() ? storage::DecodeU64(**last) : 0);
-  if (!next.ok()) return next.status();
+      storage::NextSequence(*history_, queued_, r.channel(), SeqKey(r.channel()));
+  if (!next.ok()) return reply(next.status());
   v1::ChannelMessage message;
   message.set_channel(r.channel());
   message.set_seq(*next);
@@ -123,13 +125,18 @@ absl::StatusOr<v1::PublishResponse> Channels::Publish(const v1::PublishRequest& 
         response.set_subscriber_count(response.subscriber_count() + 1);
         return true;
       });
-  if (!s.ok()) return s;
+  if (!s.ok()) return reply(s);
   storage::TableBatch batch;
   batch.Put(SeqKey(r.channel()), storage::EncodeU64(message.seq()));
   batch.Put(MessageKey(r.channel(), message.seq()), message.SerializeAsString());
-  if (auto ws = history_->Write(batch); !ws.ok()) return ws;
   response.set_seq(message.seq());
-  return response;
+  queued_.Write(*history_, r.channel(), message.seq(), std::move(batch), response,
+                std::move(reply));
+}
+
+absl::StatusOr<v1::PublishResponse> Channels::Publish(const v1::PublishRequest& r) {
+  return server::AwaitReply<v1::PublishResponse>(
+      [&](server::Reply<v1::PublishResponse> reply) { PublishAsync(r, std::move(reply)); });
 }
 
 absl::StatusOr<v1::HistoryResponse> Channels::History(const v1::HistoryRequest& r) {

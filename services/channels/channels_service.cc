@@ -28,13 +28,18 @@ grpc::Status ChannelsService::ListSubscribers(grpc::ServerContext* c,
                 [&] { return Respond(channels_.ListSubscribers(*r), out); });
 }
 
-grpc::Status ChannelsService::Publish(grpc::ServerContext* c, const v1::PublishRequest* r,
-                                      v1::PublishResponse* out) {
-  return Handle(authorizer_, c, Role::kAgent, [&] {
-    absl::Status s = Respond(channels_.Publish(*r), out);
-    if (s.ok()) room_->Notify(r->channel());
-    return s;
-  });
+grpc::ServerUnaryReactor* ChannelsService::Publish(grpc::CallbackServerContext* c,
+                                                   const grpc::ByteBuffer* raw,
+                                                   grpc::ByteBuffer* out) {
+  return server::HandleAsync<v1::PublishRequest, v1::PublishResponse>(
+      authorizer_, c, Role::kAgent, *raw, out,
+      [this](const v1::PublishRequest& r, server::Reply<v1::PublishResponse> reply) {
+        channels_.PublishAsync(r, [this, channel = r.channel(), reply = std::move(reply)](
+                                      absl::StatusOr<v1::PublishResponse> result) {
+          if (result.ok()) room_->Notify(channel);
+          reply(std::move(result));
+        });
+      });
 }
 
 grpc::Status ChannelsService::History(grpc::ServerContext* c, const v1::HistoryRequest* r,

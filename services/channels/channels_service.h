@@ -13,7 +13,8 @@ namespace agentcom::channels {
 // API (an open stream costs no thread), the unary calls on the synchronous
 // one. Thread-safe.
 class ChannelsService final
-    : public v1::Channels::WithRawCallbackMethod_Watch<v1::Channels::Service> {
+    : public v1::Channels::WithRawCallbackMethod_Publish<
+          v1::Channels::WithRawCallbackMethod_Watch<v1::Channels::Service>> {
  public:
   // `room` is where Watch streams wait; it must outlive the server.
   ChannelsService(const auth::Authorizer& authorizer, storage::Table* subscriptions,
@@ -30,8 +31,9 @@ class ChannelsService final
                            v1::UnsubscribeResponse* out) override;
   grpc::Status ListSubscribers(grpc::ServerContext* c, const v1::ListSubscribersRequest* r,
                                v1::ListSubscribersResponse* out) override;
-  grpc::Status Publish(grpc::ServerContext* c, const v1::PublishRequest* r,
-                       v1::PublishResponse* out) override;
+  // On the callback API: answered when the message commits (HandleAsync).
+  grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* c, const grpc::ByteBuffer* raw,
+                                    grpc::ByteBuffer* out) override;
   grpc::Status History(grpc::ServerContext* c, const v1::HistoryRequest* r,
                        v1::HistoryResponse* out) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Watch(grpc::CallbackServerContext* context,

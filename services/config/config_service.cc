@@ -14,10 +14,14 @@ grpc::Status ConfigService::Get(grpc::ServerContext* context, const v1::GetReque
                 [&] { return Respond(store_.Get(*request), response); });
 }
 
-grpc::Status ConfigService::Put(grpc::ServerContext* context, const v1::PutRequest* request,
-                                v1::Entry* response) {
-  return Handle(authorizer_, context, Role::kAgent,
-                [&] { return Respond(store_.Put(*request), response); });
+grpc::ServerUnaryReactor* ConfigService::Put(grpc::CallbackServerContext* context,
+                                             const grpc::ByteBuffer* request,
+                                             grpc::ByteBuffer* response) {
+  return server::HandleAsync<v1::PutRequest, v1::Entry>(
+      authorizer_, context, Role::kAgent, *request, response,
+      [this](const v1::PutRequest& r, server::Reply<v1::Entry> reply) {
+        store_.PutAsync(r, std::move(reply));
+      });
 }
 
 grpc::Status ConfigService::Delete(grpc::ServerContext* context, const v1::DeleteRequest* request,

@@ -9,7 +9,7 @@
 namespace agentcom::config_store {
 
 // gRPC adapter over ConfigStore; agent role. Thread-safe.
-class ConfigService final : public v1::Config::Service {
+class ConfigService final : public v1::Config::WithRawCallbackMethod_Put<v1::Config::Service> {
  public:
   ConfigService(const auth::Authorizer& authorizer, storage::Table* table,
                 topology::v1::Limits limits)
@@ -17,8 +17,10 @@ class ConfigService final : public v1::Config::Service {
 
   grpc::Status Get(grpc::ServerContext* context, const v1::GetRequest* request,
                    v1::Entry* response) override;
-  grpc::Status Put(grpc::ServerContext* context, const v1::PutRequest* request,
-                   v1::Entry* response) override;
+  // On the callback API: answered when the write commits (HandleAsync).
+  grpc::ServerUnaryReactor* Put(grpc::CallbackServerContext* context,
+                                const grpc::ByteBuffer* request,
+                                grpc::ByteBuffer* response) override;
   grpc::Status Delete(grpc::ServerContext* context, const v1::DeleteRequest* request,
                       v1::DeleteResponse* response) override;
   grpc::Status List(grpc::ServerContext* context, const v1::ListRequest* request,

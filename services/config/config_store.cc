@@ -26,35 +26,47 @@ absl::StatusOr<v1::Entry> ConfigStore::Get(const v1::GetRequest& request) {
   return **entry;
 }
 
-absl::StatusOr<v1::Entry> ConfigStore::Put(const v1::PutRequest& request) {
-  if (auto s = server::CheckKey("key", request.key(), limits_.max_id_bytes()); !s.ok()) return s;
+absl::StatusOr<std::optional<v1::Entry>> ConfigStore::Current(const std::string& key) {
+  if (std::optional<std::optional<v1::Entry>> queued = queued_.Latest(key)) return *queued;
+  return storage::GetRecord<v1::Entry>(table_, key);
+}
+
+void ConfigStore::PutAsync(const v1::PutRequest& request, server::Reply<v1::Entry> reply) {
+  if (auto s = server::CheckKey("key", request.key(), limits_.max_id_bytes()); !s.ok()) {
+    return reply(s);
+  }
   if (auto s = server::CheckSize("value", request.value().size(), limits_.max_body_bytes());
       !s.ok()) {
-    return s;
+    return reply(s);
   }
   absl::MutexLock lock(&StripeOf(request.key()));
-  absl::StatusOr<std::optional<v1::Entry>> current =
-      storage::GetRecord<v1::Entry>(table_, request.key());
-  if (!current.ok()) return current.status();
+  absl::StatusOr<std::optional<v1::Entry>> current = Current(request.key());
+  if (!current.ok()) return reply(current.status());
   const uint64_t version = current->has_value() ? (*current)->version() : 0;
   if (request.has_expected_version() && request.expected_version() != version) {
-    return absl::AbortedError(absl::StrCat("key ", request.key(), " is at version ", version,
-                                           ", not ", request.expected_version()));
+    return reply(absl::AbortedError(absl::StrCat("key ", request.key(), " is at version ", version,
+                                                 ", not ", request.expected_version())));
   }
   v1::Entry entry;
   entry.set_key(request.key());
   entry.set_value(request.value());
   entry.set_version(version + 1);
   *entry.mutable_update_time() = server::ToProtoTime(clock_->Now());
-  if (auto s = table_->Put(request.key(), entry.SerializeAsString()); !s.ok()) return s;
-  return entry;
+  storage::TableBatch batch;
+  batch.Put(request.key(), entry.SerializeAsString());
+  queued_.Write(*table_, request.key(), std::optional<v1::Entry>(entry), std::move(batch), entry,
+                std::move(reply));
+}
+
+absl::StatusOr<v1::Entry> ConfigStore::Put(const v1::PutRequest& request) {
+  return server::AwaitReply<v1::Entry>(
+      [&](server::Reply<v1::Entry> reply) { PutAsync(request, std::move(reply)); });
 }
 
 absl::Status ConfigStore::Delete(const v1::DeleteRequest& request) {
   if (auto s = server::CheckKey("key", request.key(), limits_.max_id_bytes()); !s.ok()) return s;
   absl::MutexLock lock(&StripeOf(request.key()));
-  absl::StatusOr<std::optional<v1::Entry>> current =
-      storage::GetRecord<v1::Entry>(table_, request.key());
+  absl::StatusOr<std::optional<v1::Entry>> current = Current(request.key());
   if (!current.ok()) return current.status();
   if (!current->has_value()) return absl::NotFoundError(absl::StrCat("key ", request.key()));
   if (request.has_expected_version() && request.expected_version() != (*current)->version()) {
@@ -62,7 +74,11 @@ absl::Status ConfigStore::Delete(const v1::DeleteRequest& request) {
                                            (*current)->version(), ", not ",
                                            request.expected_version()));
   }
-  return table_->Delete(request.key());
+  // Queued like a put, so that a put queued behind it starts from "absent".
+  queued_.Queue(request.key(), std::nullopt);
+  absl::Status s = table_->Delete(request.key());
+  queued_.Finish(request.key());
+  return s;
 }
 
 absl::StatusOr<v1::ListResponse> ConfigStore::List(const v1::ListRequest& request) {

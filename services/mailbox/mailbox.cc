@@ -51,35 +51,39 @@ absl::Status Mailbox::CheckAgent(absl::string_view agent) const {
   return server::CheckId("agent_id", agent, limits_.max_id_bytes());
 }
 
-absl::StatusOr<v1::EnqueueResponse> Mailbox::Enqueue(const v1::EnqueueRequest& request) {
+void Mailbox::EnqueueAsync(const v1::EnqueueRequest& request,
+                           server::Reply<v1::EnqueueResponse> reply) {
   const std::string& agent = request.agent_id();
-  if (auto s = server::CheckId("agent_id", agent, limits_.max_id_bytes()); !s.ok()) return s;
-  if (auto s = CheckMessage(request.message()); !s.ok()) return s;
+  if (auto s = server::CheckId("agent_id", agent, limits_.max_id_bytes()); !s.ok()) {
+    return reply(s);
+  }
+  if (auto s = CheckMessage(request.message()); !s.ok()) return reply(s);
 
   v1::Message message = request.message();
   if (message.id().empty()) {
     absl::StatusOr<std::string> id = ids::RandomHex(12);
-    if (!id.ok()) return id.status();
+    if (!id.ok()) return reply(id.status());
     message.set_id(*std::move(id));
   }
   *message.mutable_enqueue_time() = server::ToProtoTime(clock_->Now());
 
   absl::MutexLock lock(&stripes_[absl::Hash<std::string>()(agent) % kStripes]);
-  absl::StatusOr<std::optional<std::string>> last = table_->Get(SeqKey(agent));
-  if (!last.ok()) return last.status();
-  absl::StatusOr<uint64_t> next =
-      table_->NextSequence(last->has_value() ? storage::DecodeU64(**last) : 0);
-  if (!next.ok()) return next.status();
+  absl::StatusOr<uint64_t> next = storage::NextSequence(*table_, queued_, agent, SeqKey(agent));
+  if (!next.ok()) return reply(next.status());
   const uint64_t seq = *next;
   message.set_seq(seq);
   storage::TableBatch batch;
   batch.Put(SeqKey(agent), storage::EncodeU64(seq));
   batch.Put(MessageKey(agent, seq), message.SerializeAsString());
-  if (auto s = table_->Write(batch); !s.ok()) return s;
   v1::EnqueueResponse response;
   response.set_seq(seq);
   response.set_id(message.id());
-  return response;
+  queued_.Write(*table_, agent, seq, std::move(batch), response, std::move(reply));
+}
+
+absl::StatusOr<v1::EnqueueResponse> Mailbox::Enqueue(const v1::EnqueueRequest& request) {
+  return server::AwaitReply<v1::EnqueueResponse>(
+      [&](server::Reply<v1::EnqueueResponse> reply) { EnqueueAsync(request, std::move(reply)); });
 }
 
 absl::StatusOr<v1::PollResponse> Mailbox::Poll(const v1::PollRequest& request) {

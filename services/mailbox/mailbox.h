@@ -9,6 +9,8 @@
 #include "agentcom/mailbox/v1/mailbox.pb.h"
 #include "agentcom/topology/v1/topology.pb.h"
 #include "common/clock/clock.h"
+#include "common/server/api_checks.h"
+#include "common/storage/queued_values.h"
 #include "common/storage/table.h"
 
 namespace agentcom::mailbox {
@@ -30,6 +32,8 @@ class Mailbox {
   Mailbox(storage::Table* table, topology::v1::Limits limits, Clock* clock)
       : table_(table), limits_(std::move(limits)), clock_(clock) {}
 
+  // Answers once the message has committed, without the caller waiting.
+  void EnqueueAsync(const v1::EnqueueRequest& request, server::Reply<v1::EnqueueResponse> reply);
   absl::StatusOr<v1::EnqueueResponse> Enqueue(const v1::EnqueueRequest& request);
   absl::StatusOr<v1::PollResponse> Poll(const v1::PollRequest& request);
   absl::StatusOr<v1::AckResponse> Ack(const v1::AckRequest& request);
@@ -37,9 +41,10 @@ class Mailbox {
   absl::Status CheckAgent(absl::string_view agent) const;
 
  private:
-  // An agent's enqueues hold its stripe through their synced write, so its
-  // sequence numbers are issued and committed in order without gaps; other
-  // agents' writes share the table's group commit meanwhile. Many stripes,
+  // An agent's enqueues hold its stripe while they take the next sequence
+  // number (after the last one queued, see queued_) and queue their write,
+  // not through its sync: its numbers are issued and committed in order,
+  // and every agent's writes share the table's group commit. Many stripes,
   // so two agents rarely share one.
   static constexpr int kStripes = 1024;
   absl::Status CheckMessage(const v1::Message& message) const;
@@ -49,6 +54,8 @@ class Mailbox {
   Clock* const clock_;
   // Serialises sequence assignment per agent (by hash stripe).
   std::array<absl::Mutex, kStripes> stripes_;
+  // The last sequence number of each agent whose enqueues are queued.
+  storage::QueuedValues<uint64_t> queued_;
 };
 
 }  // namespace agentcom::mailbox

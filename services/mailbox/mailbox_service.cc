@@ -9,14 +9,18 @@ using auth::Role;
 using server::Handle;
 using server::Respond;
 
-grpc::Status MailboxService::Enqueue(grpc::ServerContext* context,
-                                     const v1::EnqueueRequest* request,
-                                     v1::EnqueueResponse* response) {
-  return Handle(authorizer_, context, Role::kAgent, [&] {
-    absl::Status s = Respond(mailbox_.Enqueue(*request), response);
-    if (s.ok()) room_->Notify(request->agent_id());
-    return s;
-  });
+grpc::ServerUnaryReactor* MailboxService::Enqueue(grpc::CallbackServerContext* context,
+                                                  const grpc::ByteBuffer* request,
+                                                  grpc::ByteBuffer* response) {
+  return server::HandleAsync<v1::EnqueueRequest, v1::EnqueueResponse>(
+      authorizer_, context, Role::kAgent, *request, response,
+      [this](const v1::EnqueueRequest& r, server::Reply<v1::EnqueueResponse> reply) {
+        mailbox_.EnqueueAsync(r, [this, agent = r.agent_id(), reply = std::move(reply)](
+                                     absl::StatusOr<v1::EnqueueResponse> result) {
+          if (result.ok()) room_->Notify(agent);
+          reply(std::move(result));
+        });
+      });
 }
 
 grpc::Status MailboxService::Poll(grpc::ServerContext* context, const v1::PollRequest* request,

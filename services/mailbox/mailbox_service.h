@@ -12,7 +12,8 @@ namespace agentcom::mailbox {
 // gRPC adapter over Mailbox; agent role. Watch runs on gRPC's callback
 // API (an open stream costs no thread), the unary calls on the synchronous
 // one. Thread-safe.
-class MailboxService final : public v1::Mailbox::WithRawCallbackMethod_Watch<v1::Mailbox::Service> {
+class MailboxService final : public v1::Mailbox::WithRawCallbackMethod_Enqueue<
+                                 v1::Mailbox::WithRawCallbackMethod_Watch<v1::Mailbox::Service>> {
  public:
   // `room` is where Watch streams wait; it must outlive the server.
   MailboxService(const auth::Authorizer& authorizer, storage::Table* table,
@@ -22,8 +23,10 @@ class MailboxService final : public v1::Mailbox::WithRawCallbackMethod_Watch<v1:
         mailbox_(table, std::move(limits), Clock::Real()),
         room_(std::move(room)) {}
 
-  grpc::Status Enqueue(grpc::ServerContext* context, const v1::EnqueueRequest* request,
-                       v1::EnqueueResponse* response) override;
+  // On the callback API: answered when the message commits (HandleAsync).
+  grpc::ServerUnaryReactor* Enqueue(grpc::CallbackServerContext* context,
+                                    const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
   grpc::Status Poll(grpc::ServerContext* context, const v1::PollRequest* request,
                     v1::PollResponse* response) override;
   grpc::Status Ack(grpc::ServerContext* context, const v1::AckRequest* request,

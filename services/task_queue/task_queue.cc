@@ -148,26 +148,27 @@ void TaskQueue::LowerFloorsLocked(const v1::Task& t) {
   if (t.status() == v1::TASK_STATUS_LEASED) lease_floor_ = std::min(lease_floor_, LeaseKey(t));
 }
 
-absl::StatusOr<v1::SubmitResponse> TaskQueue::Submit(const v1::SubmitRequest& r) {
-  if (auto s = server::CheckId("type", r.type(), limits_.max_id_bytes()); !s.ok()) return s;
+void TaskQueue::SubmitAsync(const v1::SubmitRequest& r, server::Reply<v1::SubmitResponse> reply) {
+  if (auto s = server::CheckId("type", r.type(), limits_.max_id_bytes()); !s.ok()) return reply(s);
   if (auto s = server::CheckSize("payload", r.payload().size(), limits_.max_body_bytes());
       !s.ok()) {
-    return s;
+    return reply(s);
   }
   if (r.priority() < -kMaxPriority || r.priority() > kMaxPriority) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("priority must be within -", kMaxPriority, "..", kMaxPriority));
+    return reply(absl::InvalidArgumentError(
+        absl::StrCat("priority must be within -", kMaxPriority, "..", kMaxPriority)));
   }
   if (r.max_attempts() > kMaxAttempts) {
-    return absl::InvalidArgumentError(absl::StrCat("max_attempts must be at most ", kMaxAttempts));
+    return reply(
+        absl::InvalidArgumentError(absl::StrCat("max_attempts must be at most ", kMaxAttempts)));
   }
   if (!r.idempotency_key().empty()) {
     if (auto s = server::CheckKey("idempotency_key", r.idempotency_key(), limits_.max_id_bytes());
         !s.ok()) {
-      return s;
+      return reply(s);
     }
   }
-  absl::MutexLock l(&mu_);
+  mu_.Lock();
   v1::SubmitResponse response;
   const std::string& key = r.idempotency_key();
   if (!key.empty()) {
@@ -181,15 +182,19 @@ absl::StatusOr<v1::SubmitResponse> TaskQueue::Submit(const v1::SubmitRequest& r)
              ABSL_NO_THREAD_SAFETY_ANALYSIS { return !f->queue->writing_keys_.contains(*f->key); },
         &free));
     auto existing = queue_->Get(IdempotencyKey(key));
-    if (!existing.ok()) return existing.status();
-    if (existing->has_value()) {
+    if (!existing.ok() || existing->has_value()) {
+      mu_.Unlock();
+      if (!existing.ok()) return reply(existing.status());
       response.set_id(**existing);
       response.set_created(false);
-      return response;
+      return reply(response);
     }
   }
   absl::StatusOr<std::string> id = ids::RandomHex(12);
-  if (!id.ok()) return id.status();
+  if (!id.ok()) {
+    mu_.Unlock();
+    return reply(id.status());
+  }
   const absl::Time now = clock_->Now();
   v1::Task task;
   task.set_id(absl::StrCat("task-", *id));
@@ -210,14 +215,29 @@ absl::StatusOr<v1::SubmitResponse> TaskQueue::Submit(const v1::SubmitRequest& r)
     writing_keys_.insert(key);
   }
   ++queuing_[task.type()];
-  const absl::Status written = WriteClaimed(task.id(), [&] { return queue_->Write(b); });
-  if (!key.empty()) writing_keys_.erase(key);
-  if (--queuing_[task.type()] == 0) queuing_.erase(task.type());
-  if (!written.ok()) return written;
-  TellQueued(task.type());
+  // The task is claimed (busy_) until its write has committed; mu_ is not
+  // held meanwhile, so Submits share one fsync.
+  busy_.insert(task.id());
+  mu_.Unlock();
   response.set_id(task.id());
   response.set_created(true);
-  return response;
+  queue_->WriteAsync(std::move(b), [this, id = task.id(), type = task.type(), key, response,
+                                    reply = std::move(reply)](absl::Status written) {
+    {
+      absl::MutexLock l(&mu_);
+      busy_.erase(id);
+      if (!key.empty()) writing_keys_.erase(key);
+      if (--queuing_[type] == 0) queuing_.erase(type);
+      if (written.ok()) TellQueued(type);
+    }
+    if (!written.ok()) return reply(written);
+    reply(response);
+  });
+}
+
+absl::StatusOr<v1::SubmitResponse> TaskQueue::Submit(const v1::SubmitRequest& request) {
+  return server::AwaitReply<v1::SubmitResponse>(
+      [&](server::Reply<v1::SubmitResponse> reply) { SubmitAsync(request, std::move(reply)); });
 }
 
 absl::Status TaskQueue::CheckAssign(const v1::AssignRequest& r) const {

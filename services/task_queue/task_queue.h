@@ -14,6 +14,7 @@
 #include "agentcom/task_queue/v1/task_queue.pb.h"
 #include "agentcom/topology/v1/topology.pb.h"
 #include "common/clock/clock.h"
+#include "common/server/api_checks.h"
 #include "common/storage/linked_writer.h"
 #include "common/storage/table.h"
 
@@ -58,6 +59,8 @@ class TaskQueue {
   // Finishes moves a crash interrupted. Call before serving.
   absl::Status Recover();
 
+  // Answers once the task has committed, without the caller waiting.
+  void SubmitAsync(const v1::SubmitRequest& request, server::Reply<v1::SubmitResponse> reply);
   absl::StatusOr<v1::SubmitResponse> Submit(const v1::SubmitRequest& request);
   // Ignores request.wait_ms (waiting is the service's: see
   // TaskQueueService); NOT_FOUND when no task of the types is queued.

@@ -9,9 +9,14 @@ using auth::Role;
 using server::Handle;
 using server::Respond;
 
-grpc::Status TaskQueueService::Submit(grpc::ServerContext* c, const v1::SubmitRequest* r,
-                                      v1::SubmitResponse* out) {
-  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(queue_->Submit(*r), out); });
+grpc::ServerUnaryReactor* TaskQueueService::Submit(grpc::CallbackServerContext* c,
+                                                   const grpc::ByteBuffer* raw,
+                                                   grpc::ByteBuffer* out) {
+  return server::HandleAsync<v1::SubmitRequest, v1::SubmitResponse>(
+      authorizer_, c, Role::kAgent, *raw, out,
+      [this](const v1::SubmitRequest& r, server::Reply<v1::SubmitResponse> reply) {
+        queue_->SubmitAsync(r, std::move(reply));
+      });
 }
 
 grpc::ServerUnaryReactor* TaskQueueService::Assign(grpc::CallbackServerContext* c,

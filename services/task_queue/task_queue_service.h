@@ -13,10 +13,13 @@ namespace agentcom::task_queue {
 
 // gRPC adapter over TaskQueue; agent role. Owns the queue and its lease
 // reaper. Assign runs on gRPC's callback API: a waiting Assign (wait_ms)
-// costs no thread, and every attempt runs on the wait room's threads; the
-// other calls run on the synchronous API. Thread-safe.
+// costs no thread, and every attempt runs on the wait room's threads.
+// Submit too: it is answered when its write commits, and no gRPC thread
+// waits for the sync. The other calls run on the synchronous API.
+// Thread-safe.
 class TaskQueueService final
-    : public v1::TaskQueue::WithRawCallbackMethod_Assign<v1::TaskQueue::Service> {
+    : public v1::TaskQueue::WithRawCallbackMethod_Submit<
+          v1::TaskQueue::WithRawCallbackMethod_Assign<v1::TaskQueue::Service>> {
  public:
   // `room` is where waiting Assigns park; `queue` must tell it of queued
   // tasks (TaskQueue's on_queued calling room->NotifyOne(type): one queued
@@ -28,8 +31,9 @@ class TaskQueueService final
         queue_(std::move(queue)),
         reaper_(queue_.get(), reap_interval) {}
 
-  grpc::Status Submit(grpc::ServerContext* c, const v1::SubmitRequest* r,
-                      v1::SubmitResponse* out) override;
+  // On the callback API: answered when the task commits (HandleAsync).
+  grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* c, const grpc::ByteBuffer* raw,
+                                   grpc::ByteBuffer* out) override;
   grpc::ServerUnaryReactor* Assign(grpc::CallbackServerContext* c, const grpc::ByteBuffer* raw,
                                    grpc::ByteBuffer* out) override;
   grpc::Status Complete(grpc::ServerContext* c, const v1::CompleteRequest* r,

@@ -10,6 +10,7 @@
 #include <grpcpp/create_channel.h>
 #include <leveldb/db.h>
 #include <leveldb/write_batch.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -30,6 +31,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "agentcom/config/v1/config.grpc.pb.h"
 #include "agentcom/mailbox/v1/mailbox.grpc.pb.h"
@@ -51,7 +53,9 @@ ABSL_FLAG(int, ws_clients, 500, "WebSocket clients for the dashboard fan-out mea
 ABSL_FLAG(bool, watchers_only, false,
           "Measure push latency and the store's memory with 1,000 watching agents (section 9) "
           "only.");
-ABSL_FLAG(int, watchers, 1000, "Watching agents for section 9.");
+ABSL_FLAG(int, watchers, 1000, "Watching agents for section 9 (waiting ones for 9b).");
+ABSL_FLAG(bool, waiting_assigns_only, false,
+          "Measure Submit to a waiting Assign with --watchers agents waiting (section 9b) only.");
 ABSL_FLAG(bool, outage_only, false,
           "Measure the outage agents see during automatic restores (section 8) only.");
 
@@ -63,6 +67,9 @@ namespace fs = std::filesystem;
 
 struct Stats {
   double ops_per_sec = 0, p50_ms = 0, p99_ms = 0, max_ms = 0;
+  // CPU time (user + system) the serving store spent per operation; 0 when
+  // not measured.
+  double server_cpu_us = 0;
 };
 
 Stats Summarise(std::vector<double> latencies_ms, double seconds) {
@@ -181,14 +188,15 @@ double Median(std::vector<double> v) {
 }
 
 Stats MedianStats(const std::vector<Stats>& runs) {
-  std::vector<double> a, b, c, d;
+  std::vector<double> a, b, c, d, e;
   for (const auto& r : runs) {
     a.push_back(r.ops_per_sec);
     b.push_back(r.p50_ms);
     c.push_back(r.p99_ms);
     d.push_back(r.max_ms);
+    e.push_back(r.server_cpu_us);
   }
-  return {Median(a), Median(b), Median(c), Median(d)};
+  return {Median(a), Median(b), Median(c), Median(d), Median(e)};
 }
 
 // In-process LevelDB, sync writes like the stores' default: the baseline.
@@ -222,13 +230,45 @@ long RssKb(const std::string& pid, const char* field) {
   return -1;
 }
 
+std::string Pid(testing::SupervisedSystem& sys, const std::string& process) {
+  std::string pid = sys.Supervisorctl("pid " + process);
+  pid.erase(pid.find_last_not_of(" \n") + 1);
+  return pid;
+}
+
+// CPU seconds (user + system) the process has used so far.
+double CpuSeconds(const std::string& pid) {
+  std::ifstream in("/proc/" + pid + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name (which may hold spaces) start at ") ".
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::vector<std::string> fields = absl::StrSplit(stat.substr(close + 2), ' ');
+  // utime and stime are fields 14 and 15 of the whole line: 11 and 12 here.
+  long utime = 0, stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
+      !absl::SimpleAtoi(fields[12], &stime)) {
+    return 0;
+  }
+  return static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK);
+}
+
+// RunClients, also measuring the CPU the store `process` spends per operation.
+Stats RunServed(testing::SupervisedSystem& sys, const std::string& process, int clients, int ops,
+                const std::function<bool(int, int)>& op) {
+  const std::string pid = Pid(sys, process);
+  const double before = CpuSeconds(pid);
+  Stats s = RunClients(clients, ops, op);
+  s.server_cpu_us = (CpuSeconds(pid) - before) * 1e6 / (static_cast<double>(clients) * ops);
+  return s;
+}
+
 std::map<std::string, std::pair<long, long>> Memory(testing::SupervisedSystem& sys) {
   std::map<std::string, std::pair<long, long>> out;
   std::vector<std::string> names = {"maintenance", "gateway"};
   for (const auto& s : sys.topology().stores()) names.push_back(s.name());
   for (const auto& n : names) {
-    std::string pid = sys.Supervisorctl("pid " + n);
-    pid.erase(pid.find_last_not_of(" \n") + 1);
+    const std::string pid = Pid(sys, n);
     out[n] = {RssKb(pid, "VmRSS:"), RssKb(pid, "VmHWM:")};
   }
   return out;
@@ -244,7 +284,7 @@ struct Json {
     Sep();
     absl::StrAppend(&body, "\"", key, "\":{\"ops_per_sec\":", s.ops_per_sec,
                     ",\"p50_ms\":", s.p50_ms, ",\"p99_ms\":", s.p99_ms, ",\"max_ms\":", s.max_ms,
-                    "}");
+                    ",\"server_cpu_us\":", s.server_cpu_us, "}");
   }
   void Sep() {
     if (body.size() > 1) body += ",";
@@ -253,8 +293,11 @@ struct Json {
 };
 
 void Row(const std::string& name, const Stats& s, const std::string& extra = "") {
-  std::cout << absl::StrFormat("%-38s %11.0f ops/s  p50 %7.2f ms  p99 %7.2f ms  max %8.2f ms  %s\n",
-                               name, s.ops_per_sec, s.p50_ms, s.p99_ms, s.max_ms, extra);
+  const std::string cpu =
+      s.server_cpu_us > 0 ? absl::StrFormat("  server CPU %5.1f us/op", s.server_cpu_us) : "";
+  std::cout << absl::StrFormat(
+      "%-38s %11.0f ops/s  p50 %7.2f ms  p99 %7.2f ms  max %8.2f ms%s  %s\n", name, s.ops_per_sec,
+      s.p50_ms, s.p99_ms, s.max_ms, cpu, extra);
 }
 
 // 7. The time from an event's creation (its timestamp in maintenance) to its
@@ -534,10 +577,102 @@ int MeasureWatchers(int watchers, int messages) {
   return 0;
 }
 
+// 9b. The same for work: `waiters` agents each wait in one Assign
+// (wait_ms 60 s) on one type, then `tasks` Submits one at a time: from the
+// Submit call to the task's Assign answering. Also the task queue's RSS
+// with the waiters parked.
+int MeasureWaitingAssigns(int waiters, int tasks) {
+  testing::TempDir dir;
+  auto sys = testing::SupervisedSystem::Start(dir.path());
+  if (!sys) return 1;
+  const std::string address = (*config::FindStore(sys->topology(), "task_queue"))->address();
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto queue = task_queue::v1::TaskQueue::NewStub(channel);
+  const long rss_before = Memory(*sys)["task_queue"].first;
+  struct Waiter {
+    grpc::ClientContext ctx;
+    task_queue::v1::Task task;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<task_queue::v1::Task>> call;
+  };
+  grpc::CompletionQueue cq;
+  std::vector<std::unique_ptr<Waiter>> parked(waiters);
+  for (int i = 0; i < waiters; ++i) {
+    parked[i] = std::make_unique<Waiter>();
+    Authorize(&parked[i]->ctx, sys->agent_token());
+    task_queue::v1::AssignRequest r;
+    r.set_agent_id(absl::StrCat("worker-", i));
+    r.add_types("bench");
+    r.set_wait_ms(60000);
+    parked[i]->call = queue->AsyncAssign(&parked[i]->ctx, r, &cq);
+    parked[i]->call->Finish(&parked[i]->task, &parked[i]->status, parked[i].get());
+  }
+  std::mutex mu;
+  std::map<std::string, absl::Time> assigned;  // task id -> when its Assign answered
+  std::thread reader([&] {
+    void* tag;
+    bool ok;
+    while (cq.Next(&tag, &ok)) {
+      auto* w = static_cast<Waiter*>(tag);
+      if (ok && w->status.ok()) {
+        std::lock_guard<std::mutex> l(mu);
+        assigned[w->task.id()] = absl::Now();
+      }
+    }
+  });
+  absl::SleepFor(absl::Seconds(2));  // every Assign parked
+  const long rss_parked = Memory(*sys)["task_queue"].first;
+  std::map<std::string, absl::Time> submitted;
+  std::vector<double> submit_ms;
+  for (int n = 0; n < tasks; ++n) {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, sys->agent_token());
+    task_queue::v1::SubmitRequest r;
+    r.set_type("bench");
+    r.set_payload("work");
+    task_queue::v1::SubmitResponse out;
+    const absl::Time start = absl::Now();
+    if (!queue->Submit(&ctx, r, &out).ok()) return 1;
+    submit_ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+    submitted[out.id()] = start;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  absl::SleepFor(absl::Milliseconds(500));
+  for (auto& w : parked) w->ctx.TryCancel();
+  std::vector<double> lat;
+  {
+    std::lock_guard<std::mutex> l(mu);
+    for (const auto& [id, at] : assigned) {
+      auto it = submitted.find(id);
+      if (it != submitted.end()) lat.push_back(absl::ToDoubleMilliseconds(at - it->second));
+    }
+  }
+  absl::SleepFor(absl::Milliseconds(500));
+  cq.Shutdown();
+  reader.join();
+  std::sort(lat.begin(), lat.end());
+  std::sort(submit_ms.begin(), submit_ms.end());
+  auto pct = [](const std::vector<double>& v, double p) {
+    return v.empty() ? -1.0 : v[std::min(v.size() - 1, static_cast<size_t>(v.size() * p))];
+  };
+  std::cout << absl::StrFormat(
+      "9b. %d agents waiting in Assign on one store, %d tasks submitted (%zu assigned): from the "
+      "Submit call to the Assign's answer p50 %.2f ms, p99 %.2f ms, max %.2f ms; the Submit call "
+      "itself p50 %.2f ms, p99 %.2f ms; task queue RSS %.1f MiB idle, %.1f MiB with the Assigns "
+      "waiting\n",
+      waiters, tasks, lat.size(), pct(lat, 0.5), pct(lat, 0.99), lat.empty() ? -1 : lat.back(),
+      pct(submit_ms, 0.5), pct(submit_ms, 0.99), rss_before / 1024.0, rss_parked / 1024.0);
+  return 0;
+}
+
 int Main() {
   if (absl::GetFlag(FLAGS_outage_only)) return MeasureOutage(absl::GetFlag(FLAGS_reps));
   if (absl::GetFlag(FLAGS_watchers_only)) {
     return MeasureWatchers(absl::GetFlag(FLAGS_watchers), absl::GetFlag(FLAGS_ops));
+  }
+  if (absl::GetFlag(FLAGS_waiting_assigns_only)) {
+    return MeasureWaitingAssigns(absl::GetFlag(FLAGS_watchers),
+                                 std::min(absl::GetFlag(FLAGS_ops), absl::GetFlag(FLAGS_watchers)));
   }
   const bool smoke = absl::GetFlag(FLAGS_smoke);
   const int clients = smoke ? 2 : absl::GetFlag(FLAGS_clients);
@@ -560,10 +695,10 @@ int Main() {
   auto idle_memory = Memory(*sys);
 
   // 1. Data path, with the in-process LevelDB baseline.
-  std::vector<Stats> enq, poll, submit, assign, raw_put, raw_batch, push;
+  std::vector<Stats> enq, poll, submit, config_put, assign, raw_put, raw_batch, push;
   for (int r = 0; r < reps; ++r) {
     const std::string prefix = absl::StrCat("r", r, "-");
-    enq.push_back(RunClients(clients, ops, [&](int c, int) {
+    enq.push_back(RunServed(*sys, "mailbox", clients, ops, [&](int c, int) {
       grpc::ClientContext ctx;
       Authorize(&ctx, agent);
       mailbox::v1::EnqueueRequest q;
@@ -582,7 +717,7 @@ int Main() {
       mailbox::v1::PollResponse out;
       return mailbox->Poll(&ctx, q, &out).ok();
     }));
-    submit.push_back(RunClients(clients, ops, [&](int, int) {
+    submit.push_back(RunServed(*sys, "task_queue", clients, ops, [&](int, int) {
       grpc::ClientContext ctx;
       Authorize(&ctx, agent);
       task_queue::v1::SubmitRequest q;
@@ -590,6 +725,15 @@ int Main() {
       q.set_payload(std::string(200, 't'));
       task_queue::v1::SubmitResponse out;
       return tasks->Submit(&ctx, q, &out).ok();
+    }));
+    config_put.push_back(RunServed(*sys, "config", clients, ops, [&](int c, int i) {
+      grpc::ClientContext ctx;
+      Authorize(&ctx, agent);
+      config::v1::PutRequest q;
+      q.set_key(absl::StrCat(prefix, "client", c, "/key", i));
+      q.set_value(std::string(200, 'c'));
+      config::v1::Entry out;
+      return config->Put(&ctx, q, &out).ok();
     }));
     assign.push_back(RunClients(clients, ops, [&](int c, int) {
       grpc::ClientContext ctx;
@@ -612,11 +756,12 @@ int Main() {
   }
   const Stats e = MedianStats(enq), p = MedianStats(poll), s = MedianStats(submit),
               a = MedianStats(assign), rp = MedianStats(raw_put), rb = MedianStats(raw_batch),
-              w = MedianStats(push);
+              w = MedianStats(push), cp = MedianStats(config_put);
   std::cout << "1. data path (median of " << reps << ")\n";
   Row("Mailbox.Enqueue", e, absl::StrFormat("%.2fx raw batch", e.ops_per_sec / rb.ops_per_sec));
   Row("Mailbox.Poll (10 messages)", p);
   Row("TaskQueue.Submit", s, absl::StrFormat("%.2fx raw batch", s.ops_per_sec / rb.ops_per_sec));
+  Row("Config.Put", cp, absl::StrFormat("%.2fx raw batch", cp.ops_per_sec / rb.ops_per_sec));
   Row("TaskQueue.Assign+Complete", a);
   Row("Mailbox.Watch delivery (enqueue start", w,
       absl::StrFormat("to arrival; p50 %.2fx Enqueue's)", w.p50_ms / e.p50_ms));
@@ -625,6 +770,7 @@ int Main() {
   json.Add("enqueue", e);
   json.Add("poll", p);
   json.Add("submit", s);
+  json.Add("config_put", cp);
   json.Add("assign_complete", a);
   json.Add("raw_put", rp);
   json.Add("raw_batch", rb);

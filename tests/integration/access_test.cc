@@ -103,14 +103,16 @@ TEST_F(AccessTest, EveryRpcRefusesMissingWrongAndUnderprivilegedTokensAndMalform
         grpc::Status garbage =
             Call(e.channel, path, system_->admin_token(), std::string("\x0a\xff\xff\xff\x0f", 5));
         // gRPC refuses a request it cannot parse before any handler runs
-        // (INTERNAL). The push calls run on the callback API and parse
-        // their own requests (gRPC 1.51 would answer UNIMPLEMENTED there):
-        // INVALID_ARGUMENT.
-        const bool push_call = absl::EndsWith(path, "Mailbox/Watch") ||
-                               absl::EndsWith(path, "Channels/Watch") ||
-                               absl::EndsWith(path, "TaskQueue/Assign");
+        // (INTERNAL). The calls on the callback API (the push calls and
+        // the hot writes) parse their own requests (gRPC 1.51 would answer
+        // UNIMPLEMENTED there): INVALID_ARGUMENT.
+        const bool callback_call =
+            absl::EndsWith(path, "Mailbox/Watch") || absl::EndsWith(path, "Channels/Watch") ||
+            absl::EndsWith(path, "TaskQueue/Assign") || absl::EndsWith(path, "Mailbox/Enqueue") ||
+            absl::EndsWith(path, "Channels/Publish") || absl::EndsWith(path, "Config/Put") ||
+            absl::EndsWith(path, "TaskQueue/Submit");
         EXPECT_EQ(garbage.error_code(),
-                  push_call ? grpc::StatusCode::INVALID_ARGUMENT : grpc::StatusCode::INTERNAL)
+                  callback_call ? grpc::StatusCode::INVALID_ARGUMENT : grpc::StatusCode::INTERNAL)
             << path << ": " << garbage.error_message();
       }
     }

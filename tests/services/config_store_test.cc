@@ -2,10 +2,13 @@
 // delete, paged List with tamper-checked tokens, bad input.
 #include "services/config/config_store.h"
 
+#include <algorithm>
+#include <numeric>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "common/server/api_checks.h"
 #include "common/storage/records.h"
 #include "gmock/gmock.h"
@@ -83,6 +86,48 @@ TEST_F(ConfigStoreTest, ConcurrentCompareAndSetHasOneWinnerPerVersion) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(Get("counter")->version(), 1u + wins);
+}
+
+// Puts answered when they commit (PutAsync, what the gRPC service runs)
+// and queued faster than they commit take consecutive versions, and a
+// compare-and-set or delete behind them sees the version they leave.
+TEST_F(ConfigStoreTest, PutsQueuedWithoutWaitingTakeConsecutiveVersions) {
+  constexpr int kPuts = 100;
+  absl::Mutex mu;
+  std::vector<uint64_t> versions;
+  int pending = kPuts;
+  for (int i = 0; i < kPuts; ++i) {
+    v1::PutRequest r;
+    r.set_key("k");
+    r.set_value(absl::StrCat("v", i));
+    store_->PutAsync(r, [&](absl::StatusOr<v1::Entry> e) {
+      absl::MutexLock l(&mu);
+      versions.push_back(e.ok() ? e->version() : 0);
+      --pending;
+    });
+  }
+  // Checked against the 100 puts queued before it, committed or not.
+  EXPECT_EQ(Put("k", "cas", kPuts - 1).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(Put("k", "cas", kPuts)->version(), kPuts + 1u);
+  {
+    absl::MutexLock l(&mu);
+    mu.Await(absl::Condition(
+        +[](int* p) { return *p == 0; }, &pending));
+    std::vector<uint64_t> expected(kPuts);
+    std::iota(expected.begin(), expected.end(), 1);
+    std::sort(versions.begin(), versions.end());
+    EXPECT_EQ(versions, expected);
+  }
+  EXPECT_EQ(Get("k")->value(), "cas");
+  v1::PutRequest after;
+  after.set_key("k");
+  after.set_value("queued");
+  store_->PutAsync(after, [](absl::StatusOr<v1::Entry>) {});
+  v1::DeleteRequest d;
+  d.set_key("k");
+  d.set_expected_version(kPuts + 2);
+  EXPECT_TRUE(store_->Delete(d).ok());
+  EXPECT_EQ(Put("k", "new")->version(), 1u);
 }
 
 TEST_F(ConfigStoreTest, Delete) {

@@ -2,9 +2,12 @@
 // reused, surviving a restart), Poll paging, Ack, limits and bad input.
 #include "services/mailbox/mailbox.h"
 
+#include <map>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "common/server/api_checks.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -139,6 +142,61 @@ TEST_F(MailboxTest, ConcurrentEnqueuesGetDistinctSequences) {
   EXPECT_EQ(all.size(), 200u);
   EXPECT_EQ(*all.rbegin(), 200u);
   EXPECT_EQ(table_->Stats().records(), 201u);  // 200 messages + the sequence record
+}
+
+// Enqueues answered when they commit (EnqueueAsync, what the gRPC service
+// runs) and queued faster than they commit: an agent's sequence numbers are
+// still issued without gaps and in each sender's order.
+TEST_F(MailboxTest, EnqueuesQueuedWithoutWaitingGetGapFreeSequencesInEachSendersOrder) {
+  constexpr int kSenders = 4, kEach = 100;
+  absl::Mutex mu;
+  std::map<uint64_t, std::string> answered;  // seq -> body
+  int failures = 0, pending = kSenders * kEach;
+  std::vector<std::thread> senders;
+  for (int t = 0; t < kSenders; ++t) {
+    senders.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        v1::EnqueueRequest r;
+        r.set_agent_id("bob");
+        r.mutable_message()->set_body(absl::StrFormat("%d-%03d", t, i));
+        mailbox_->EnqueueAsync(
+            r, [&, body = r.message().body()](absl::StatusOr<v1::EnqueueResponse> result) {
+              absl::MutexLock l(&mu);
+              --pending;
+              if (!result.ok()) {
+                ++failures;
+                return;
+              }
+              answered[result->seq()] = body;
+            });
+      }
+    });
+  }
+  for (auto& t : senders) t.join();
+  {
+    absl::MutexLock l(&mu);
+    mu.Await(absl::Condition(
+        +[](int* p) { return *p == 0; }, &pending));
+    ASSERT_EQ(failures, 0);
+    EXPECT_EQ(answered.begin()->first, 1u);
+    EXPECT_EQ(answered.rbegin()->first, static_cast<uint64_t>(kSenders * kEach));
+  }
+  std::vector<std::string> last(kSenders);
+  uint64_t expected_seq = 0;
+  for (uint64_t after = 0;;) {
+    v1::PollResponse page = Poll("bob", after, 100);
+    for (const auto& m : page.messages()) {
+      EXPECT_EQ(m.seq(), ++expected_seq);
+      EXPECT_EQ(m.body(), answered[m.seq()]);
+      const int sender = m.body()[0] - '0';
+      EXPECT_LT(last[sender], m.body()) << "sender " << sender << " out of order";
+      last[sender] = m.body();
+      after = m.seq();
+    }
+    if (!page.has_more()) break;
+  }
+  EXPECT_EQ(expected_seq, static_cast<uint64_t>(kSenders * kEach));
+  EXPECT_EQ(table_->Stats().records(), kSenders * kEach + 1u);
 }
 
 TEST_F(MailboxTest, BadInputIsInvalidArgumentAndWritesNothing) {
