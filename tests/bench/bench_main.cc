@@ -49,6 +49,8 @@ ABSL_FLAG(int, table_records, 200000, "Records of the table used for stall/backu
 ABSL_FLAG(std::string, out, "bench.json", "JSON results file.");
 ABSL_FLAG(bool, smoke, false, "Tiny sizes, one repetition: proves the bench runs.");
 ABSL_FLAG(bool, data_path_only, false, "Run section 1 (the data path) only, then stop.");
+ABSL_FLAG(bool, stall_only, false,
+          "Load the table and run section 2 (the compaction stall) only, then stop.");
 ABSL_FLAG(int, ws_clients, 500, "WebSocket clients for the dashboard fan-out measurement.");
 ABSL_FLAG(bool, watchers_only, false,
           "Measure push latency and the store's memory with 1,000 watching agents (section 9) "
@@ -694,92 +696,95 @@ int Main() {
       clients, ops, reps, records);
   auto idle_memory = Memory(*sys);
 
-  // 1. Data path, with the in-process LevelDB baseline.
-  std::vector<Stats> enq, poll, submit, config_put, assign, raw_put, raw_batch, push;
-  for (int r = 0; r < reps; ++r) {
-    const std::string prefix = absl::StrCat("r", r, "-");
-    enq.push_back(RunServed(*sys, "mailbox", clients, ops, [&](int c, int) {
-      grpc::ClientContext ctx;
-      Authorize(&ctx, agent);
-      mailbox::v1::EnqueueRequest q;
-      q.set_agent_id(absl::StrCat(prefix, "agent", c));
-      q.mutable_message()->set_body(std::string(200, 'm'));
-      mailbox::v1::EnqueueResponse out;
-      return mailbox->Enqueue(&ctx, q, &out).ok();
-    }));
-    poll.push_back(RunClients(clients, ops, [&](int c, int i) {
-      grpc::ClientContext ctx;
-      Authorize(&ctx, agent);
-      mailbox::v1::PollRequest q;
-      q.set_agent_id(absl::StrCat(prefix, "agent", c));
-      q.set_after_seq(i % std::max(1, ops - 10));
-      q.set_max_messages(10);
-      mailbox::v1::PollResponse out;
-      return mailbox->Poll(&ctx, q, &out).ok();
-    }));
-    submit.push_back(RunServed(*sys, "task_queue", clients, ops, [&](int, int) {
-      grpc::ClientContext ctx;
-      Authorize(&ctx, agent);
-      task_queue::v1::SubmitRequest q;
-      q.set_type(prefix + "work");
-      q.set_payload(std::string(200, 't'));
-      task_queue::v1::SubmitResponse out;
-      return tasks->Submit(&ctx, q, &out).ok();
-    }));
-    config_put.push_back(RunServed(*sys, "config", clients, ops, [&](int c, int i) {
-      grpc::ClientContext ctx;
-      Authorize(&ctx, agent);
-      config::v1::PutRequest q;
-      q.set_key(absl::StrCat(prefix, "client", c, "/key", i));
-      q.set_value(std::string(200, 'c'));
-      config::v1::Entry out;
-      return config->Put(&ctx, q, &out).ok();
-    }));
-    assign.push_back(RunClients(clients, ops, [&](int c, int) {
-      grpc::ClientContext ctx;
-      Authorize(&ctx, agent);
-      task_queue::v1::AssignRequest q;
-      q.set_agent_id(absl::StrCat("worker", c));
-      q.add_types(prefix + "work");
-      task_queue::v1::Task t;
-      if (!tasks->Assign(&ctx, q, &t).ok()) return false;
-      grpc::ClientContext cctx;
-      Authorize(&cctx, agent);
-      task_queue::v1::CompleteRequest done;
-      done.set_id(t.id());
-      done.set_agent_id(absl::StrCat("worker", c));
-      return tasks->Complete(&cctx, done, &t).ok();
-    }));
-    push.push_back(PushDelivery(mailbox.get(), agent, clients, ops, prefix));
-    raw_put.push_back(RawLevelDb(dir.Sub("raw"), clients, ops, false));
-    raw_batch.push_back(RawLevelDb(dir.Sub("raw"), clients, ops, true));
-  }
-  const Stats e = MedianStats(enq), p = MedianStats(poll), s = MedianStats(submit),
-              a = MedianStats(assign), rp = MedianStats(raw_put), rb = MedianStats(raw_batch),
-              w = MedianStats(push), cp = MedianStats(config_put);
-  std::cout << "1. data path (median of " << reps << ")\n";
-  Row("Mailbox.Enqueue", e, absl::StrFormat("%.2fx raw batch", e.ops_per_sec / rb.ops_per_sec));
-  Row("Mailbox.Poll (10 messages)", p);
-  Row("TaskQueue.Submit", s, absl::StrFormat("%.2fx raw batch", s.ops_per_sec / rb.ops_per_sec));
-  Row("Config.Put", cp, absl::StrFormat("%.2fx raw batch", cp.ops_per_sec / rb.ops_per_sec));
-  Row("TaskQueue.Assign+Complete", a);
-  Row("Mailbox.Watch delivery (enqueue start", w,
-      absl::StrFormat("to arrival; p50 %.2fx Enqueue's)", w.p50_ms / e.p50_ms));
-  Row("raw leveldb Put (sync, in-process)", rp);
-  Row("raw leveldb WriteBatch(2) (sync)", rb);
-  json.Add("enqueue", e);
-  json.Add("poll", p);
-  json.Add("submit", s);
-  json.Add("config_put", cp);
-  json.Add("assign_complete", a);
-  json.Add("raw_put", rp);
-  json.Add("raw_batch", rb);
-  json.Add("watch_delivery", w);
-  json.Add("enqueue_vs_raw_batch", e.ops_per_sec / rb.ops_per_sec);
-  auto loaded_memory = Memory(*sys);
-  if (absl::GetFlag(FLAGS_data_path_only)) {
-    std::ofstream(absl::GetFlag(FLAGS_out)) << json.Done() << "\n";
-    return 0;
+  std::map<std::string, std::pair<long, long>> loaded_memory;
+  if (!absl::GetFlag(FLAGS_stall_only)) {
+    // 1. Data path, with the in-process LevelDB baseline.
+    std::vector<Stats> enq, poll, submit, config_put, assign, raw_put, raw_batch, push;
+    for (int r = 0; r < reps; ++r) {
+      const std::string prefix = absl::StrCat("r", r, "-");
+      enq.push_back(RunServed(*sys, "mailbox", clients, ops, [&](int c, int) {
+        grpc::ClientContext ctx;
+        Authorize(&ctx, agent);
+        mailbox::v1::EnqueueRequest q;
+        q.set_agent_id(absl::StrCat(prefix, "agent", c));
+        q.mutable_message()->set_body(std::string(200, 'm'));
+        mailbox::v1::EnqueueResponse out;
+        return mailbox->Enqueue(&ctx, q, &out).ok();
+      }));
+      poll.push_back(RunClients(clients, ops, [&](int c, int i) {
+        grpc::ClientContext ctx;
+        Authorize(&ctx, agent);
+        mailbox::v1::PollRequest q;
+        q.set_agent_id(absl::StrCat(prefix, "agent", c));
+        q.set_after_seq(i % std::max(1, ops - 10));
+        q.set_max_messages(10);
+        mailbox::v1::PollResponse out;
+        return mailbox->Poll(&ctx, q, &out).ok();
+      }));
+      submit.push_back(RunServed(*sys, "task_queue", clients, ops, [&](int, int) {
+        grpc::ClientContext ctx;
+        Authorize(&ctx, agent);
+        task_queue::v1::SubmitRequest q;
+        q.set_type(prefix + "work");
+        q.set_payload(std::string(200, 't'));
+        task_queue::v1::SubmitResponse out;
+        return tasks->Submit(&ctx, q, &out).ok();
+      }));
+      config_put.push_back(RunServed(*sys, "config", clients, ops, [&](int c, int i) {
+        grpc::ClientContext ctx;
+        Authorize(&ctx, agent);
+        config::v1::PutRequest q;
+        q.set_key(absl::StrCat(prefix, "client", c, "/key", i));
+        q.set_value(std::string(200, 'c'));
+        config::v1::Entry out;
+        return config->Put(&ctx, q, &out).ok();
+      }));
+      assign.push_back(RunClients(clients, ops, [&](int c, int) {
+        grpc::ClientContext ctx;
+        Authorize(&ctx, agent);
+        task_queue::v1::AssignRequest q;
+        q.set_agent_id(absl::StrCat("worker", c));
+        q.add_types(prefix + "work");
+        task_queue::v1::Task t;
+        if (!tasks->Assign(&ctx, q, &t).ok()) return false;
+        grpc::ClientContext cctx;
+        Authorize(&cctx, agent);
+        task_queue::v1::CompleteRequest done;
+        done.set_id(t.id());
+        done.set_agent_id(absl::StrCat("worker", c));
+        return tasks->Complete(&cctx, done, &t).ok();
+      }));
+      push.push_back(PushDelivery(mailbox.get(), agent, clients, ops, prefix));
+      raw_put.push_back(RawLevelDb(dir.Sub("raw"), clients, ops, false));
+      raw_batch.push_back(RawLevelDb(dir.Sub("raw"), clients, ops, true));
+    }
+    const Stats e = MedianStats(enq), p = MedianStats(poll), s = MedianStats(submit),
+                a = MedianStats(assign), rp = MedianStats(raw_put), rb = MedianStats(raw_batch),
+                w = MedianStats(push), cp = MedianStats(config_put);
+    std::cout << "1. data path (median of " << reps << ")\n";
+    Row("Mailbox.Enqueue", e, absl::StrFormat("%.2fx raw batch", e.ops_per_sec / rb.ops_per_sec));
+    Row("Mailbox.Poll (10 messages)", p);
+    Row("TaskQueue.Submit", s, absl::StrFormat("%.2fx raw batch", s.ops_per_sec / rb.ops_per_sec));
+    Row("Config.Put", cp, absl::StrFormat("%.2fx raw batch", cp.ops_per_sec / rb.ops_per_sec));
+    Row("TaskQueue.Assign+Complete", a);
+    Row("Mailbox.Watch delivery (enqueue start", w,
+        absl::StrFormat("to arrival; p50 %.2fx Enqueue's)", w.p50_ms / e.p50_ms));
+    Row("raw leveldb Put (sync, in-process)", rp);
+    Row("raw leveldb WriteBatch(2) (sync)", rb);
+    json.Add("enqueue", e);
+    json.Add("poll", p);
+    json.Add("submit", s);
+    json.Add("config_put", cp);
+    json.Add("assign_complete", a);
+    json.Add("raw_put", rp);
+    json.Add("raw_batch", rb);
+    json.Add("watch_delivery", w);
+    json.Add("enqueue_vs_raw_batch", e.ops_per_sec / rb.ops_per_sec);
+    loaded_memory = Memory(*sys);
+    if (absl::GetFlag(FLAGS_data_path_only)) {
+      std::ofstream(absl::GetFlag(FLAGS_out)) << json.Done() << "\n";
+      return 0;
+    }
   }
 
   // The table for 2-5: config records of ~200 bytes, half overwritten, a
@@ -868,6 +873,10 @@ int Main() {
   json.Add("compaction_seconds", compact_seconds);
   json.Add("compaction_bytes_reclaimed",
            double(compact.before().disk_bytes()) - compact.after().disk_bytes());
+  if (absl::GetFlag(FLAGS_stall_only)) {
+    std::ofstream(absl::GetFlag(FLAGS_out)) << json.Done() << "\n";
+    return 0;
+  }
 
   // 3. Backup under load vs dd of the same size.
   maintenance::v1::BackupRun backup;
