@@ -3,8 +3,10 @@
 #  1. a clang build with AddressSanitizer and UndefinedBehaviorSanitizer runs
 #     every unit test binary, then each libFuzzer target for
 #     AGENTCOM_FUZZ_SECONDS (default 60) from the corpus in tests/fuzz/corpus;
-#  2. a clang build with ThreadSanitizer runs storage_test, maintenance_test
-#     and wait_room_test against Abseil and LevelDB built from Debian's
+#  2. a clang build with ThreadSanitizer runs storage_test, maintenance_test,
+#     wait_room_test and the tests of the cores that queue writes without
+#     waiting (mailbox, config, task queue, channels) against Abseil and
+#     LevelDB built from Debian's
 #     sources with -fsanitize=thread (deploy/tsan-deps.sh, cached outside the
 #     clone). Tests that drive gRPC calls are left out: Debian's gRPC is not
 #     instrumented, so TSan reports its own internal hand-offs.
@@ -28,11 +30,12 @@ cmake --build "$BUILD_DIR" -j"$(nproc)"
   ctest --output-on-failure -j2 --timeout 900
 ) || status=1
 
-echo "== ThreadSanitizer: storage_test, maintenance_test and wait_room_test"
+echo "== ThreadSanitizer: storage_test, maintenance_test, wait_room_test and the cores that queue writes"
 TSAN_LIBS=$("$ROOT/deploy/tsan-deps.sh")
 CC=clang CXX=clang++ cmake -S "$ROOT" -B "$TSAN_BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DAGENTCOM_SANITIZE=thread >/dev/null
-cmake --build "$TSAN_BUILD_DIR" -j"$(nproc)" --target storage_test maintenance_test wait_room_test
+cmake --build "$TSAN_BUILD_DIR" -j"$(nproc)" --target storage_test maintenance_test wait_room_test \
+  mailbox_test config_store_test task_queue_test channels_test
 (
   cd "$TSAN_BUILD_DIR"
   # The instrumented Abseil and LevelDB replace Debian's at run time (same
@@ -44,6 +47,7 @@ cmake --build "$TSAN_BUILD_DIR" -j"$(nproc)" --target storage_test maintenance_t
   # the crash tests fork a child that opens a table (and so starts threads)
   # and then _exits.
   export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:detect_deadlocks=0:die_after_fork=0:suppressions=$ROOT/deploy/tsan.supp}
-  ctest --output-on-failure -j2 --timeout 900 -R '^(storage_test|maintenance_test|wait_room_test)$'
+  ctest --output-on-failure -j2 --timeout 900 \
+    -R '^(storage_test|maintenance_test|wait_room_test|mailbox_test|config_store_test|task_queue_test|channels_test)$'
 ) || status=1
 exit "$status"
