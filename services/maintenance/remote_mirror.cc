@@ -26,6 +26,17 @@
 namespace agentcom::maintenance {
 namespace {
 
+// The backup id of `key` when it names a backup's manifest at the
+// destination (<table>/<backup id>/MANIFEST.json); "" otherwise.
+std::string ManifestBackupId(const std::string& table, const std::string& key) {
+  if (key.size() <= table.size() + 1) return "";
+  const std::string rel = key.substr(table.size() + 1);
+  const size_t slash = rel.find('/');
+  if (slash == std::string::npos || rel.substr(slash + 1) != storage::kManifestFile) return "";
+  std::string id = rel.substr(0, slash);
+  return storage::IsBackupId(id) ? id : "";
+}
+
 // One upload: bytes [offset, offset + length) of `path` as `key`.
 struct Upload {
   std::string path;
@@ -335,13 +346,8 @@ absl::Status RemoteMirror::Sync(const std::string& table) {
     const std::set<std::string> local_ids(ids->begin(), ids->end());
     bool shared_files_known = all_manifests_read;
     for (const auto& [key, size] : remote) {
-      const std::string rel = key.substr(table.size() + 1);
-      const size_t slash = rel.find('/');
-      const std::string id = rel.substr(0, slash);
-      if (slash != std::string::npos && rel.substr(slash + 1) == storage::kManifestFile &&
-          storage::IsBackupId(id) && id >= oldest && local_ids.count(id) == 0) {
-        shared_files_known = false;
-      }
+      const std::string id = ManifestBackupId(table, key);
+      if (!id.empty() && id >= oldest && local_ids.count(id) == 0) shared_files_known = false;
     }
     std::vector<std::string> manifests_first, rest;
     for (const auto& [key, size] : remote) {
@@ -368,13 +374,8 @@ absl::Status RemoteMirror::Sync(const std::string& table) {
   std::set<std::string> at_destination(remote_backups.begin(), remote_backups.end());
   const std::set<std::string> deleted(doomed.begin(), doomed.end());
   for (const auto& [key, size] : remote) {
-    const std::string rel = key.substr(table.size() + 1);
-    const size_t slash = rel.find('/');
-    if (slash == std::string::npos || rel.substr(slash + 1) != storage::kManifestFile ||
-        deleted.count(key) > 0) {
-      continue;
-    }
-    if (storage::IsBackupId(rel.substr(0, slash))) at_destination.insert(rel.substr(0, slash));
+    if (deleted.count(key) > 0) continue;
+    if (std::string id = ManifestBackupId(table, key); !id.empty()) at_destination.insert(id);
   }
   remote_backups.assign(at_destination.begin(), at_destination.end());
   if (ids->empty() && !remote_backups.empty() && options_.on_only_remote) {
@@ -429,12 +430,9 @@ absl::StatusOr<RemoteMirror::FetchReport> RemoteMirror::Fetch(const std::string&
   absl::StatusOr<std::vector<std::string>> local = storage::ListBackups(root, table);
   if (!local.ok()) return local.status();
   const std::set<std::string> have(local->begin(), local->end());
-  const std::string manifest_suffix = absl::StrCat("/", storage::kManifestFile);
   for (const auto& [key, size] : remote) {
-    if (!absl::EndsWith(key, manifest_suffix)) continue;
-    const std::string id =
-        key.substr(table.size() + 1, key.size() - table.size() - 1 - manifest_suffix.size());
-    if (!storage::IsBackupId(id) || have.count(id) > 0) continue;
+    const std::string id = ManifestBackupId(table, key);
+    if (id.empty() || have.count(id) > 0) continue;
     // Built beside the backups and renamed into place: a backup id never
     // names a partial backup.
     const std::string temp_dir = absl::StrCat(table_root, "/", storage::kTempPrefix, id);

@@ -1237,7 +1237,9 @@ TEST_F(RemoteBackupTest, RemoteNamesThatWouldEscapeTheBackupDirectoryAreRefused)
                        .env = leveldb::Env::Default(),
                        .clock = &clock_,
                        .backup_root = topology_.backup_dir(),
-                       .tables = {"agent_mailbox"}});
+                       .tables = {"agent_mailbox"},
+                       .on_round = nullptr,
+                       .on_only_remote = nullptr});
   auto fetched = mirror.Fetch("agent_mailbox");
   ASSERT_TRUE(fetched.ok()) << fetched.status();
   EXPECT_EQ(fetched->backups, 0);
