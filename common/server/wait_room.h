@@ -6,6 +6,7 @@
 #include <prometheus/registry.h>
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -15,6 +16,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock/clock.h"
@@ -166,6 +168,17 @@ class WaitRoom {
   std::vector<std::thread> threads_;
   std::thread ticker_;
 };
+
+// `reply`, which first tells `room` of `key` when the call succeeded: the
+// reply of a write whose commit wakes the calls parked under `key`.
+template <typename T>
+std::function<void(absl::StatusOr<T>)> NotifyOnSuccess(
+    WaitRoom& room, std::string key, std::function<void(absl::StatusOr<T>)> reply) {
+  return [&room, key = std::move(key), reply = std::move(reply)](absl::StatusOr<T> result) {
+    if (result.ok()) room.Notify(key);
+    reply(std::move(result));
+  };
+}
 
 }  // namespace agentcom::server
 

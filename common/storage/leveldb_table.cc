@@ -542,10 +542,8 @@ absl::Status LevelDbTable::Write(const TableBatch& batch) ABSL_NO_THREAD_SAFETY_
     // for this writer).
     const absl::Condition my_turn(
         +[](Turn* t) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          if (t->self->done) return true;
-          if (t->table->committing_) return false;
-          const PendingWrite* head = t->table->commit_queue_.front();
-          return head == t->self || head->on_done != nullptr;
+          return t->self->done || t->table->AsyncAtHeadLocked() ||
+                 (!t->table->committing_ && t->table->commit_queue_.front() == t->self);
         },
         &turn);
     while (true) {
@@ -586,22 +584,21 @@ void LevelDbTable::WriteAsync(TableBatch batch, WriteDone done) {
   w->on_done(refused);
 }
 
+bool LevelDbTable::AsyncAtHeadLocked() const {
+  return !committing_ && !commit_queue_.empty() && commit_queue_.front()->on_done != nullptr;
+}
+
 void LevelDbTable::CommitLoop() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  auto async_head = +[](LevelDbTable* t) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    return !t->committing_ && !t->commit_queue_.empty() &&
-           t->commit_queue_.front()->on_done != nullptr;
-  };
   while (true) {
     {
       absl::MutexLock q(&commit_mu_);
       commit_mu_.Await(absl::Condition(
           +[](LevelDbTable* t) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return t->committer_stopping_ || (!t->committing_ && !t->commit_queue_.empty() &&
-                                              t->commit_queue_.front()->on_done != nullptr);
+            return t->committer_stopping_ || t->AsyncAtHeadLocked();
           },
           this));
       // Stopping with nothing asynchronous left to commit.
-      if (!async_head(this)) return;
+      if (!AsyncAtHeadLocked()) return;
     }
     // db_mu_ before claiming a group, so the committer never waits for it
     // while the queue waits for the committer.
@@ -611,7 +608,7 @@ void LevelDbTable::CommitLoop() ABSL_NO_THREAD_SAFETY_ANALYSIS {
       std::vector<PendingWrite*> group;
       {
         absl::MutexLock q(&commit_mu_);
-        if (!async_head(this)) continue;
+        if (!AsyncAtHeadLocked()) continue;
         group = TakeGroupLocked();
       }
       finished = CommitAndFinish(std::move(group));

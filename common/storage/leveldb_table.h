@@ -94,6 +94,8 @@ class LevelDbTable final : public Table {
   // Writes `group` as one LevelDB batch, updating the counts.
   leveldb::Status WriteGroup(const std::vector<PendingWrite*>& group)
       ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+  // No group is being written and an asynchronous write heads the queue.
+  bool AsyncAtHeadLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_);
   // The committer thread: commits groups that start with an asynchronous write.
   void CommitLoop();
 

@@ -34,11 +34,7 @@ grpc::ServerUnaryReactor* ChannelsService::Publish(grpc::CallbackServerContext* 
   return server::HandleAsync<v1::PublishRequest, v1::PublishResponse>(
       authorizer_, c, Role::kAgent, *raw, out,
       [this](const v1::PublishRequest& r, server::Reply<v1::PublishResponse> reply) {
-        channels_.PublishAsync(r, [this, channel = r.channel(), reply = std::move(reply)](
-                                      absl::StatusOr<v1::PublishResponse> result) {
-          if (result.ok()) room_->Notify(channel);
-          reply(std::move(result));
-        });
+        channels_.PublishAsync(r, server::NotifyOnSuccess(*room_, r.channel(), std::move(reply)));
       });
 }
 

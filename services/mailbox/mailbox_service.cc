@@ -15,11 +15,7 @@ grpc::ServerUnaryReactor* MailboxService::Enqueue(grpc::CallbackServerContext* c
   return server::HandleAsync<v1::EnqueueRequest, v1::EnqueueResponse>(
       authorizer_, context, Role::kAgent, *request, response,
       [this](const v1::EnqueueRequest& r, server::Reply<v1::EnqueueResponse> reply) {
-        mailbox_.EnqueueAsync(r, [this, agent = r.agent_id(), reply = std::move(reply)](
-                                     absl::StatusOr<v1::EnqueueResponse> result) {
-          if (result.ok()) room_->Notify(agent);
-          reply(std::move(result));
-        });
+        mailbox_.EnqueueAsync(r, server::NotifyOnSuccess(*room_, r.agent_id(), std::move(reply)));
       });
 }
 

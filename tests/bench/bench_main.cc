@@ -88,6 +88,11 @@ Stats Summarise(std::vector<double> latencies_ms, double seconds) {
   return s;
 }
 
+// The p-quantile (0..1) of sorted `v`; -1 when empty.
+double Percentile(const std::vector<double>& v, double p) {
+  return v.empty() ? -1.0 : v[std::min(v.size() - 1, static_cast<size_t>(v.size() * p))];
+}
+
 // Runs `op(client, i)` ops times on each of `clients` threads; returns stats.
 Stats RunClients(int clients, int ops, const std::function<bool(int, int)>& op) {
   std::vector<std::vector<double>> lat(clients);
@@ -565,16 +570,14 @@ int MeasureWatchers(int watchers, int messages) {
   reader.join();
   std::sort(lat.begin(), lat.end());
   std::sort(enqueue_ms.begin(), enqueue_ms.end());
-  auto pct = [](const std::vector<double>& v, double p) {
-    return v.empty() ? -1.0 : v[std::min(v.size() - 1, static_cast<size_t>(v.size() * p))];
-  };
   std::cout << absl::StrFormat(
       "9. %d watching agents on one store, %d messages (%zu delivered): from the Enqueue call to "
       "the message on its stream p50 %.2f ms, p99 %.2f ms, max %.2f ms; the Enqueue call itself "
       "p50 %.2f ms, p99 %.2f ms; mailbox RSS %.1f MiB idle, %.1f MiB with the streams open (%.1f "
       "KiB per stream)\n",
-      watchers, messages, lat.size(), pct(lat, 0.5), pct(lat, 0.99), lat.empty() ? -1 : lat.back(),
-      pct(enqueue_ms, 0.5), pct(enqueue_ms, 0.99), rss_before / 1024.0, rss_open / 1024.0,
+      watchers, messages, lat.size(), Percentile(lat, 0.5), Percentile(lat, 0.99),
+      lat.empty() ? -1 : lat.back(), Percentile(enqueue_ms, 0.5), Percentile(enqueue_ms, 0.99),
+      rss_before / 1024.0, rss_open / 1024.0,
       static_cast<double>(rss_open - rss_before) / watchers);
   return 0;
 }
@@ -654,16 +657,14 @@ int MeasureWaitingAssigns(int waiters, int tasks) {
   reader.join();
   std::sort(lat.begin(), lat.end());
   std::sort(submit_ms.begin(), submit_ms.end());
-  auto pct = [](const std::vector<double>& v, double p) {
-    return v.empty() ? -1.0 : v[std::min(v.size() - 1, static_cast<size_t>(v.size() * p))];
-  };
   std::cout << absl::StrFormat(
       "9b. %d agents waiting in Assign on one store, %d tasks submitted (%zu assigned): from the "
       "Submit call to the Assign's answer p50 %.2f ms, p99 %.2f ms, max %.2f ms; the Submit call "
       "itself p50 %.2f ms, p99 %.2f ms; task queue RSS %.1f MiB idle, %.1f MiB with the Assigns "
       "waiting\n",
-      waiters, tasks, lat.size(), pct(lat, 0.5), pct(lat, 0.99), lat.empty() ? -1 : lat.back(),
-      pct(submit_ms, 0.5), pct(submit_ms, 0.99), rss_before / 1024.0, rss_parked / 1024.0);
+      waiters, tasks, lat.size(), Percentile(lat, 0.5), Percentile(lat, 0.99),
+      lat.empty() ? -1 : lat.back(), Percentile(submit_ms, 0.5), Percentile(submit_ms, 0.99),
+      rss_before / 1024.0, rss_parked / 1024.0);
   return 0;
 }
 
