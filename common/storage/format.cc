@@ -44,17 +44,59 @@ std::optional<StoredStats> DecodeStats(absl::string_view bytes) {
   return s;
 }
 
+ContentHasher::~ContentHasher() { Drain(); }
+
 void ContentHasher::Add(absl::string_view key, absl::string_view value) {
-  std::string prefix;
-  PutVarint32(&prefix, static_cast<uint32_t>(key.size()));
-  sha_.Update(prefix);
-  sha_.Update(key);
-  prefix.clear();
-  PutVarint32(&prefix, static_cast<uint32_t>(value.size()));
-  sha_.Update(prefix);
-  sha_.Update(value);
+  PutVarint32(&chunk_, static_cast<uint32_t>(key.size()));
+  chunk_.append(key.data(), key.size());
+  PutVarint32(&chunk_, static_cast<uint32_t>(value.size()));
+  chunk_.append(value.data(), value.size());
   ++count_;
   logical_bytes_ += key.size() + value.size();
+  if (chunk_.size() >= kChunkBytes) HandOver();
+}
+
+void ContentHasher::HandOver() {
+  if (!worker_.joinable()) worker_ = std::thread([this] { HashLoop(); });
+  absl::MutexLock l(&mu_);
+  mu_.Await(absl::Condition(
+      +[](std::deque<std::string>* full) { return full->size() < kChunksInFlight; }, &full_));
+  full_.push_back(std::move(chunk_));
+  chunk_.clear();
+  chunk_.reserve(kChunkBytes + 1024);
+}
+
+void ContentHasher::HashLoop() {
+  while (true) {
+    std::string chunk;
+    {
+      absl::MutexLock l(&mu_);
+      mu_.Await(absl::Condition(
+          +[](ContentHasher* h)
+               ABSL_NO_THREAD_SAFETY_ANALYSIS { return !h->full_.empty() || h->closed_; },
+          this));
+      if (full_.empty()) return;
+      chunk = std::move(full_.front());
+      full_.pop_front();
+    }
+    sha_.Update(chunk);
+  }
+}
+
+void ContentHasher::Drain() {
+  if (!worker_.joinable()) return;
+  {
+    absl::MutexLock l(&mu_);
+    closed_ = true;
+  }
+  worker_.join();
+}
+
+std::string ContentHasher::HexDigest() {
+  Drain();  // every chunk handed over is hashed, in order
+  sha_.Update(chunk_);
+  chunk_.clear();
+  return sha_.HexDigest();
 }
 
 }  // namespace agentcom::storage::internal

@@ -5,10 +5,14 @@
 // directory, and the hashes shared by Verify, backups and restore.
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
+#include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "common/digest/digest.h"
 
 namespace agentcom::storage::internal {
@@ -62,17 +66,44 @@ using Sha256 = ::agentcom::digest::Sha256;
 
 // The content hash of a sorted record stream: each record contributes
 // varint32(len(key)) key varint32(len(value)) value.
+//
+// A traversal that feeds it is about half iteration and half SHA-256, so
+// the hashing runs on a thread of its own once the stream outgrows one
+// chunk: Add encodes records into chunks and hands full ones over (at most
+// kChunksInFlight wait, so memory stays bounded). Small streams are hashed
+// on the caller's thread, with no thread started. Not thread-safe: one
+// caller feeds it.
 class ContentHasher {
  public:
+  static constexpr size_t kChunkBytes = 256 << 10;
+  static constexpr size_t kChunksInFlight = 8;
+
+  ContentHasher() = default;
+  ~ContentHasher();
+  ContentHasher(const ContentHasher&) = delete;
+  ContentHasher& operator=(const ContentHasher&) = delete;
+
   void Add(absl::string_view key, absl::string_view value);
   uint64_t count() const { return count_; }
   uint64_t logical_bytes() const { return logical_bytes_; }
-  std::string HexDigest() { return sha_.HexDigest(); }
+  // Call once, after the last Add.
+  std::string HexDigest();
 
  private:
+  void HandOver();
+  void HashLoop();
+  // Ends the worker after it has hashed every chunk handed over.
+  void Drain();
+
+  // Owned by the worker while it runs, by the caller otherwise.
   Sha256 sha_;
+  std::string chunk_;
   uint64_t count_ = 0;
   uint64_t logical_bytes_ = 0;
+  std::thread worker_;
+  absl::Mutex mu_;
+  std::deque<std::string> full_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace agentcom::storage::internal

@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "common/files/files.h"
 #include "common/storage/file_backup.h"
+#include "common/storage/format.h"
 #include "common/storage/table.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -56,6 +57,43 @@ class BackupTest : public ::testing::Test {
 
   testing::TempDir dir_;
 };
+
+// The hash behind Verify, backups and restores: the same digest whether
+// the stream fits one chunk (hashed on the caller's thread) or spans many
+// (hashed on the hasher's own thread, with the caller waiting when
+// kChunksInFlight are queued).
+TEST(ContentHasherTest, DigestIsTheSameOnTheCallersThreadAndOnItsOwn) {
+  for (const int records : {0, 3, 40000}) {
+    internal::ContentHasher hasher;
+    std::string stream;
+    uint64_t bytes = 0;
+    for (int i = 0; i < records; ++i) {
+      const std::string key = absl::StrFormat("key-%08d", i);
+      // Lengths past 127 take two varint bytes.
+      const std::string value(i % 300, static_cast<char>('a' + i % 26));
+      stream.push_back(static_cast<char>(key.size()));
+      stream += key;
+      if (value.size() < 128) {
+        stream.push_back(static_cast<char>(value.size()));
+      } else {
+        stream.push_back(static_cast<char>(0x80 | (value.size() & 0x7f)));
+        stream.push_back(static_cast<char>(value.size() >> 7));
+      }
+      stream += value;
+      bytes += key.size() + value.size();
+      hasher.Add(key, value);
+    }
+    if (records == 40000) {
+      ASSERT_GT(stream.size(), internal::ContentHasher::kChunkBytes *
+                                   internal::ContentHasher::kChunksInFlight * 2);
+    }
+    digest::Sha256 whole;
+    whole.Update(stream);
+    EXPECT_EQ(hasher.count(), static_cast<uint64_t>(records));
+    EXPECT_EQ(hasher.logical_bytes(), bytes);
+    EXPECT_EQ(hasher.HexDigest(), whole.HexDigest()) << records << " records";
+  }
+}
 
 TEST_F(BackupTest, IdsSortChronologicallyAndAvoidColons) {
   absl::Time t = absl::FromUnixMicros(1795000000123456);
