@@ -15,7 +15,8 @@ namespace agentcom::testing {
 // A leveldb::Env that injects I/O errors while armed: by default every write
 // (append, flush, sync) fails with "No space left on device"; FailWrites
 // narrows that to paths containing a filter, FailRenames fails renames into
-// a path containing a filter instead. Thread-safe.
+// a path containing a filter instead; HoldNextSync stops a sync in its
+// tracks until the test lets it go. Thread-safe.
 class FaultyEnv : public leveldb::EnvWrapper {
  public:
   FaultyEnv() : leveldb::EnvWrapper(leveldb::Env::Default()) {}
@@ -36,6 +37,22 @@ class FaultyEnv : public leveldb::EnvWrapper {
     error_ = std::move(error);
     writes_ = false;
     rename_filter_ = std::move(to_filter);
+  }
+
+  // The next Sync of a file whose path contains `path_filter` waits until
+  // ReleaseSync (armed or not); AwaitHeldSync returns once it waits.
+  void HoldNextSync(std::string path_filter) {
+    absl::MutexLock l(&mu_);
+    hold_filter_ = std::move(path_filter);
+    held_ = released_ = false;
+  }
+  void AwaitHeldSync() {
+    absl::MutexLock l(&mu_);
+    mu_.Await(absl::Condition(&held_));
+  }
+  void ReleaseSync() {
+    absl::MutexLock l(&mu_);
+    released_ = true;
   }
 
   leveldb::Status NewWritableFile(const std::string& f, leveldb::WritableFile** r) override {
@@ -66,6 +83,14 @@ class FaultyEnv : public leveldb::EnvWrapper {
     return leveldb::Status::IOError(op, error_);
   }
 
+  void MaybeHoldSync(const std::string& path) {
+    absl::MutexLock l(&mu_);
+    if (hold_filter_.empty() || !absl::StrContains(path, hold_filter_)) return;
+    hold_filter_.clear();
+    held_ = true;
+    mu_.Await(absl::Condition(&released_));
+  }
+
   class File : public leveldb::WritableFile {
    public:
     File(leveldb::WritableFile* base, FaultyEnv* env, std::string path)
@@ -81,6 +106,7 @@ class FaultyEnv : public leveldb::EnvWrapper {
     }
     leveldb::Status Sync() override {
       if (auto s = env_->WriteError(path_, "sync"); !s.ok()) return s;
+      env_->MaybeHoldSync(path_);
       return base_->Sync();
     }
 
@@ -95,6 +121,9 @@ class FaultyEnv : public leveldb::EnvWrapper {
   bool writes_ ABSL_GUARDED_BY(mu_) = true;
   std::string path_filter_ ABSL_GUARDED_BY(mu_);
   std::string rename_filter_ ABSL_GUARDED_BY(mu_);
+  std::string hold_filter_ ABSL_GUARDED_BY(mu_);
+  bool held_ ABSL_GUARDED_BY(mu_) = false;
+  bool released_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace agentcom::testing

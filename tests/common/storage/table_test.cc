@@ -322,6 +322,57 @@ TEST_F(TableTest, AsyncWritesFailLikeBlockingOnesOnAFullDiskAndAnUnservedTable) 
   EXPECT_EQ(write_async("e").code(), absl::StatusCode::kUnavailable);
 }
 
+// A write queued without waiting, still queued when the table is closed
+// (Reopen, a restore), is answered UNAVAILABLE and never applied to the
+// table opened after it: an agent that was told to retry must not find the
+// write there too (a second message under a new sequence number). The
+// rounds hold the leading writer's sync so that the queued write is behind
+// it while Reopen waits for the leader; the answer and the table must then
+// agree in every round, whichever came first.
+TEST_F(TableTest, AWriteQueuedWhenTheTableClosesIsRefusedAndNeverApplied) {
+  FaultyEnv env;
+  auto t = Open(DURABILITY_SYNC, &env);
+  int refused = 0;
+  for (int round = 0; round < 5; ++round) {
+    env.HoldNextSync(".log");
+    std::thread leader([&] {
+      TableBatch b;
+      b.Put(absl::StrCat("leader/", round), "v");
+      EXPECT_TRUE(t->Write(b).ok());
+    });
+    env.AwaitHeldSync();  // the leader's group is committing
+    const std::string queued_key = absl::StrCat("queued/", round);
+    TableBatch b;
+    b.Put(queued_key, "v");
+    absl::Notification answered;
+    absl::Status queued;
+    t->WriteAsync(std::move(b), [&](absl::Status s) {
+      queued = s;
+      answered.Notify();
+    });
+    std::thread reopen([&] { EXPECT_TRUE(t->Reopen(false).ok()); });
+    absl::SleepFor(absl::Milliseconds(100));  // Reopen now waits for the leader
+    env.ReleaseSync();
+    leader.join();
+    reopen.join();
+    answered.WaitForNotification();
+    const bool applied = t->Get(queued_key)->has_value();
+    if (queued.ok()) {
+      EXPECT_TRUE(applied) << "round " << round;
+    } else {
+      EXPECT_EQ(queued.code(), absl::StatusCode::kUnavailable) << queued;
+      EXPECT_THAT(queued.message(), HasSubstr("reopened while the write waited"));
+      EXPECT_FALSE(applied) << "round " << round << ": refused, yet applied";
+      ++refused;
+    }
+    EXPECT_TRUE(t->Get(absl::StrCat("leader/", round))->has_value());
+  }
+  // Reopen waited for the leader in (nearly) every round, so the queued
+  // write met the closed table at least once.
+  EXPECT_GT(refused, 0);
+  ExpectExactCounts(t.get());
+}
+
 TEST_F(TableTest, CountsSurviveACleanReopen) {
   {
     auto t = Open();
