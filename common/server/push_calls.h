@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/auth/authorizer.h"
 #include "common/server/handler.h"
@@ -167,11 +169,16 @@ class PushStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, publ
 // no thread): it tries at once, and while the attempt fails with
 // `wait_code` it parks until a Notify of one of its keys, trying again each
 // time, until `deadline`; then it answers with the last attempt's status.
-// Attempts run on the room's threads, never on gRPC's.
+// Attempts start on the room's threads, never on gRPC's. An attempt answers
+// through its Reply: at once (nothing to take, or an error), or later from
+// the thread that committed what it took (a write queued without waiting);
+// the call is then finished from that thread, and the room's thread was
+// free meanwhile. An answer that comes later is final: a write never fails
+// with `wait_code`.
 template <typename Response>
 class WaitingCall final : public grpc::ServerUnaryReactor, public Waiter {
  public:
-  using Attempt = std::function<absl::StatusOr<Response>()>;
+  using Attempt = std::function<void(Reply<Response>)>;
 
   // The reactor for a handler that may wait: admitted (see Admit), its
   // first attempt is queued at once; refused, it ends at once.
@@ -196,22 +203,16 @@ class WaitingCall final : public grpc::ServerUnaryReactor, public Waiter {
       *next_check = std::min(*next_check, deadline_);
       return Next::kPark;
     } else {
-      absl::StatusOr<Response> r = attempt_();
-      if (r.ok()) {
-        *response_ = SerializeMessage(*r);
-        room_.CountEnded("ok");
-        Finish(grpc::Status::OK);
-        return Next::kDone;
-      }
-      s = r.status();
+      std::optional<absl::StatusOr<Response>> r = Try();
+      if (!r.has_value()) return Next::kBusy;  // answered from the write's thread
+      s = r->status();
       if (s.code() == wait_code_ && now < deadline_) {
         *next_check = std::min(*next_check, deadline_);
         return Next::kPark;
       }
+      if (s.ok()) return Answer(*std::move(r));
     }
-    room_.CountEnded(EndReason(s));
-    Finish(ToGrpcStatus(s));
-    return Next::kDone;
+    return Answer(s);
   }
 
   void OnCancel() override { room_.Cancel(this); }
@@ -229,11 +230,45 @@ class WaitingCall final : public grpc::ServerUnaryReactor, public Waiter {
         attempt_(std::move(attempt)),
         response_(response) {}
 
+  // Runs one attempt. Its answer, if it came before the attempt returned;
+  // nullopt if it comes later (the reply then finishes the call).
+  std::optional<absl::StatusOr<Response>> Try() {
+    {
+      absl::MutexLock l(&mu_);
+      in_attempt_ = true;
+    }
+    // The reply holds the call until it has answered.
+    attempt_([this, keep = self_](absl::StatusOr<Response> r) {
+      {
+        absl::MutexLock l(&mu_);
+        if (in_attempt_) {
+          early_ = std::move(r);
+          return;
+        }
+      }
+      Answer(std::move(r));
+    });
+    absl::MutexLock l(&mu_);
+    in_attempt_ = false;
+    return std::exchange(early_, std::nullopt);
+  }
+
+  Next Answer(absl::StatusOr<Response> r) {
+    if (r.ok()) *response_ = SerializeMessage(*r);
+    room_.CountEnded(EndReason(r.status()));
+    Finish(ToGrpcStatus(r.status()));
+    return Next::kDone;
+  }
+
   WaitRoom& room_;
   const absl::StatusCode wait_code_;
   const absl::Time deadline_;
   const Attempt attempt_;
   grpc::ByteBuffer* const response_;
+  absl::Mutex mu_;
+  bool in_attempt_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<absl::StatusOr<Response>> early_ ABSL_GUARDED_BY(mu_);
+  // Keeps the reactor alive until gRPC is done with it (OnDone).
   std::shared_ptr<WaitingCall> self_;
 };
 

@@ -170,6 +170,11 @@ bool WaitRoom::Cancelled(const Waiter* w) const {
 
 void WaitRoom::Leave(Waiter* w) {
   absl::MutexLock l(&mu_);
+  // Notified while it was writing and finished from its write's thread
+  // (WaitingCall): what woke it may be for another waiter.
+  if (w->notified_ && waiters_.contains(w)) {
+    for (const std::string& k : w->keys_) NotifyOneLocked(k, w);
+  }
   Forget(w);
 }
 

@@ -37,7 +37,9 @@ class Waiter {
   enum class Next {
     // Waiting for a Notify of one of its keys, or for its next check.
     kPark,
-    // Started an asynchronous write; it calls WaitRoom::Resume when done.
+    // Started an asynchronous write; when it is done the waiter calls
+    // WaitRoom::Resume, or finishes its RPC (then Leave passes on a
+    // NotifyOne it got meanwhile).
     kBusy,
     // Finished (its RPC's Finish was called); the room forgets it.
     kDone,
@@ -129,7 +131,8 @@ class WaitRoom {
   // finishes; Cancelled() tells it why.
   void Cancel(Waiter* waiter);
   bool Cancelled(const Waiter* waiter) const;
-  // The waiter's RPC is over (OnDone): forget it.
+  // The waiter's RPC is over (OnDone): forget it. A notification it had
+  // not used is passed on to another waiter of its keys.
   void Leave(Waiter* waiter);
 
   // Counts a finished wait by reason ("cancelled", "unavailable", ...) and

@@ -117,10 +117,12 @@ class Table {
   virtual absl::Status Write(const TableBatch& batch) = 0;
   // Write without waiting: queues the batch for the table's next commit and
   // returns at once; `done` gets the write's result once it is durable (as
-  // durable as Write's) or has failed, on a thread of the table's (never
-  // the caller's stack frame). Batches queued one after another by a caller
-  // commit in that order, before any later Write. For servers whose threads
-  // must not block on a disk sync. The default runs Write inline.
+  // durable as Write's) or has failed: from the thread that committed it,
+  // or before WriteAsync returns when the table refuses the write at once
+  // (not serving, disk full). Batches queued one after another by a caller
+  // commit in that order, before any later Write; the answers of different
+  // commit groups may run concurrently, in any order. For servers whose
+  // threads must not block on a disk sync. The default runs Write inline.
   using WriteDone = std::function<void(absl::Status)>;
   virtual void WriteAsync(TableBatch batch, WriteDone done) { done(Write(batch)); }
 

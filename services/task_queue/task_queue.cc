@@ -88,6 +88,9 @@ absl::Status TaskQueue::Recover() {
   // Moves between the tables that are being written finish by themselves.
   mu_.Await(absl::Condition(
       +[](TaskQueue* q) ABSL_NO_THREAD_SAFETY_ANALYSIS { return q->busy_.empty(); }, this));
+  queued_floor_.clear();
+  lease_floor_ = "l";
+  next_expiry_ = absl::InfinitePast();
   if (auto n = to_dead_.Recover(); !n.ok()) return n.status();
   if (auto n = from_dead_.Recover(); !n.ok()) return n.status();
   return absl::OkStatus();
@@ -98,22 +101,52 @@ absl::StatusOr<std::optional<v1::Task>> TaskQueue::Load(storage::Table* table,
   return storage::GetRecord<v1::Task>(table, TaskKey(id));
 }
 
-absl::Status TaskQueue::Replace(const v1::Task* before, const v1::Task& now) {
+storage::TableBatch TaskQueue::BeginReplace(const v1::Task* before, const v1::Task& now) {
   storage::TableBatch b;
   if (before != nullptr) DeleteIndexes(&b, *before);
   b.Put(TaskKey(now.id()), now.SerializeAsString());
   AddIndexes(&b, now);
   LowerFloorsLocked(now);
-  const bool queued = now.status() == v1::TASK_STATUS_QUEUED;
-  const bool leased = now.status() == v1::TASK_STATUS_LEASED;
-  if (queued) ++queuing_[now.type()];
-  if (leased) ++leasing_;
+  if (now.status() == v1::TASK_STATUS_QUEUED) ++queuing_[now.type()];
+  if (now.status() == v1::TASK_STATUS_LEASED) {
+    const absl::Time expires = FromProtoTime(now.lease_expires());
+    leasing_.insert(expires);
+    next_expiry_ = std::min(next_expiry_, expires);
+  }
+  return b;
+}
+
+void TaskQueue::EndReplace(const v1::Task& now, const absl::Status& written) {
+  if (now.status() == v1::TASK_STATUS_QUEUED) {
+    if (--queuing_[now.type()] == 0) queuing_.erase(now.type());
+    if (written.ok()) TellQueued(now.type());
+  }
+  if (now.status() == v1::TASK_STATUS_LEASED) {
+    leasing_.erase(leasing_.find(FromProtoTime(now.lease_expires())));
+  }
+}
+
+absl::Status TaskQueue::Replace(const v1::Task* before, const v1::Task& now) {
+  storage::TableBatch b = BeginReplace(before, now);
   const absl::Status s = WriteClaimed(now.id(), [&] { return queue_->Write(b); });
-  if (queued && --queuing_[now.type()] == 0) queuing_.erase(now.type());
-  if (leased) --leasing_;
-  if (!s.ok()) return s;
-  if (queued) TellQueued(now.type());
-  return absl::OkStatus();
+  EndReplace(now, s);
+  return s;
+}
+
+void TaskQueue::ReplaceAsync(const v1::Task* before, v1::Task now, server::Reply<v1::Task> reply) {
+  storage::TableBatch b = BeginReplace(before, now);
+  busy_.insert(now.id());
+  mu_.Unlock();
+  queue_->WriteAsync(std::move(b), [this, now = std::move(now),
+                                    reply = std::move(reply)](absl::Status written) mutable {
+    {
+      absl::MutexLock l(&mu_);
+      busy_.erase(now.id());
+      EndReplace(now, written);
+    }
+    if (!written.ok()) return reply(written);
+    reply(std::move(now));
+  });
 }
 
 absl::Status TaskQueue::WriteClaimed(const std::string& id,
@@ -261,11 +294,34 @@ absl::Status TaskQueue::CheckAssign(const v1::AssignRequest& r) const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::Task> TaskQueue::Assign(const v1::AssignRequest& r) {
-  if (auto s = CheckAssign(r); !s.ok()) return s;
-  absl::MutexLock l(&mu_);
-  if (auto expired = ExpireLeasesLocked(); !expired.ok()) return expired.status();
+void TaskQueue::AssignAsync(const v1::AssignRequest& r, server::Reply<v1::Task> reply) {
+  if (auto s = CheckAssign(r); !s.ok()) return reply(s);
+  mu_.Lock();
+  absl::StatusOr<v1::Task> best = BestQueuedLocked(r);
+  if (!best.ok()) {
+    mu_.Unlock();
+    return reply(best.status());
+  }
+  v1::Task leased = *best;
+  const absl::Time now = clock_->Now();
+  leased.set_status(v1::TASK_STATUS_LEASED);
+  leased.set_attempts(leased.attempts() + 1);
+  leased.set_agent_id(r.agent_id());
+  *leased.mutable_lease_expires() = ToProtoTime(
+      now + absl::Seconds(r.lease_seconds() == 0 ? kDefaultLeaseSeconds : r.lease_seconds()));
+  *leased.mutable_updated() = ToProtoTime(now);
+  // Claims the task (no other call leases it), releases mu_ and answers
+  // once the lease has committed.
+  ReplaceAsync(&*best, std::move(leased), std::move(reply));
+}
 
+absl::StatusOr<v1::Task> TaskQueue::Assign(const v1::AssignRequest& request) {
+  return server::AwaitReply<v1::Task>(
+      [&](server::Reply<v1::Task> reply) { AssignAsync(request, std::move(reply)); });
+}
+
+absl::StatusOr<v1::Task> TaskQueue::BestQueuedLocked(const v1::AssignRequest& r) {
+  if (auto expired = ExpireLeasesLocked(); !expired.ok()) return expired.status();
   // The head of each type's index; the smallest suffix is the best task of
   // all (highest priority, then oldest), since suffixes share one encoding.
   std::string best_suffix, best_key;
@@ -303,17 +359,7 @@ absl::StatusOr<v1::Task> TaskQueue::Assign(const v1::AssignRequest& r) {
     return absl::DataLossError(
         absl::StrCat("table ", kQueueTable, ": index names missing task ", id));
   }
-  const v1::Task before = **task;
-  v1::Task leased = before;
-  const absl::Time now = clock_->Now();
-  leased.set_status(v1::TASK_STATUS_LEASED);
-  leased.set_attempts(leased.attempts() + 1);
-  leased.set_agent_id(r.agent_id());
-  *leased.mutable_lease_expires() = ToProtoTime(
-      now + absl::Seconds(r.lease_seconds() == 0 ? kDefaultLeaseSeconds : r.lease_seconds()));
-  *leased.mutable_updated() = ToProtoTime(now);
-  if (auto s = Replace(&before, leased); !s.ok()) return s;
-  return leased;
+  return **task;
 }
 
 absl::StatusOr<v1::Task> TaskQueue::LoadHeld(const std::string& id, const std::string& agent_id) {
@@ -335,20 +381,27 @@ absl::StatusOr<v1::Task> TaskQueue::LoadHeld(const std::string& id, const std::s
   return **task;
 }
 
-absl::StatusOr<v1::Task> TaskQueue::Complete(const v1::CompleteRequest& r) {
+void TaskQueue::CompleteAsync(const v1::CompleteRequest& r, server::Reply<v1::Task> reply) {
   if (auto s = server::CheckSize("result", r.result().size(), limits_.max_body_bytes()); !s.ok()) {
-    return s;
+    return reply(s);
   }
-  absl::MutexLock l(&mu_);
+  mu_.Lock();
   absl::StatusOr<v1::Task> held = LoadHeld(r.id(), r.agent_id());
-  if (!held.ok()) return held.status();
+  if (!held.ok()) {
+    mu_.Unlock();
+    return reply(held.status());
+  }
   v1::Task done = *held;
   done.set_status(v1::TASK_STATUS_COMPLETED);
   done.set_result(r.result());
   done.clear_lease_expires();
   *done.mutable_updated() = ToProtoTime(clock_->Now());
-  if (auto s = Replace(&*held, done); !s.ok()) return s;
-  return done;
+  ReplaceAsync(&*held, std::move(done), std::move(reply));
+}
+
+absl::StatusOr<v1::Task> TaskQueue::Complete(const v1::CompleteRequest& request) {
+  return server::AwaitReply<v1::Task>(
+      [&](server::Reply<v1::Task> reply) { CompleteAsync(request, std::move(reply)); });
 }
 
 absl::StatusOr<v1::Task> TaskQueue::Fail(const v1::FailRequest& r) {
@@ -396,13 +449,31 @@ absl::StatusOr<int> TaskQueue::ExpireLeases() {
 }
 
 absl::StatusOr<int> TaskQueue::ExpireLeasesLocked() {
-  const std::string limit = absl::StrCat("l", EncodeI64(absl::ToUnixNanos(clock_->Now()) + 1));
+  const absl::Time now = clock_->Now();
+  if (now < next_expiry_) return 0;
+  // Until the scan says otherwise, no lease expires before the horizon, nor
+  // before a lease being written (those begun from now on lower it).
+  next_expiry_ = now + kLeaseLookAhead;
+  if (!leasing_.empty()) next_expiry_ = std::min(next_expiry_, *leasing_.begin());
+  const std::string limit = absl::StrCat("l", EncodeI64(absl::ToUnixNanos(now) + 1));
+  const std::string horizon =
+      absl::StrCat("l", EncodeI64(absl::ToUnixNanos(now + kLeaseLookAhead)));
   std::vector<std::string> ids;
-  absl::Status s = queue_->Scan(lease_floor_, limit, [&](absl::string_view key, absl::string_view) {
-    ids.emplace_back(key.substr(9));
-    return true;
-  });
-  if (!s.ok()) return s;
+  absl::Status s =
+      queue_->Scan(lease_floor_, horizon, [&](absl::string_view key, absl::string_view) {
+        if (key < limit) {
+          ids.emplace_back(key.substr(9));
+          return true;
+        }
+        // The first live lease after now: the next one to expire.
+        next_expiry_ =
+            std::min(next_expiry_, absl::FromUnixNanos(storage::DecodeI64(key.substr(1, 8))));
+        return false;
+      });
+  if (!s.ok()) {
+    next_expiry_ = absl::InfinitePast();
+    return s;
+  }
   bool skipped = false;
   for (const std::string& id : ids) {
     // Another call is completing or failing it: that call decides.
@@ -411,16 +482,23 @@ absl::StatusOr<int> TaskQueue::ExpireLeasesLocked() {
       continue;
     }
     auto task = Load(queue_, id);
-    if (!task.ok()) return task.status();
+    if (!task.ok()) {
+      next_expiry_ = absl::InfinitePast();
+      return task.status();
+    }
     if (!task->has_value() || (*task)->status() != v1::TASK_STATUS_LEASED) continue;
     const std::string holder = (*task)->agent_id();
     if (auto failed = FailLocked(**task, holder, "lease expired"); !failed.ok()) {
+      next_expiry_ = absl::InfinitePast();
       return failed.status();
     }
   }
+  // A skipped lease is looked at again by the next call, in case the call
+  // that had it does not end it.
+  if (skipped) next_expiry_ = absl::InfinitePast();
   // Every lease below `limit` has been failed (or was stale): none is live,
   // unless one was skipped, or a lease being written may land below it.
-  if (!skipped && leasing_ == 0) lease_floor_ = std::max(lease_floor_, limit);
+  if (!skipped && leasing_.empty()) lease_floor_ = std::max(lease_floor_, limit);
   return static_cast<int>(ids.size());
 }
 

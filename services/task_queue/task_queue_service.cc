@@ -34,12 +34,17 @@ grpc::ServerUnaryReactor* TaskQueueService::Assign(grpc::CallbackServerContext* 
        {r.types().begin(), r.types().end()},
        r.agent_id()},
       absl::StatusCode::kNotFound, absl::Now() + absl::Milliseconds(r.wait_ms()),
-      [this, r] { return queue_->Assign(r); }, out);
+      [this, r](server::Reply<v1::Task> reply) { queue_->AssignAsync(r, std::move(reply)); }, out);
 }
 
-grpc::Status TaskQueueService::Complete(grpc::ServerContext* c, const v1::CompleteRequest* r,
-                                        v1::Task* out) {
-  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(queue_->Complete(*r), out); });
+grpc::ServerUnaryReactor* TaskQueueService::Complete(grpc::CallbackServerContext* c,
+                                                     const grpc::ByteBuffer* raw,
+                                                     grpc::ByteBuffer* out) {
+  return server::HandleAsync<v1::CompleteRequest, v1::Task>(
+      authorizer_, c, Role::kAgent, *raw, out,
+      [this](const v1::CompleteRequest& r, server::Reply<v1::Task> reply) {
+        queue_->CompleteAsync(r, std::move(reply));
+      });
 }
 
 grpc::Status TaskQueueService::Fail(grpc::ServerContext* c, const v1::FailRequest* r,

@@ -13,13 +13,14 @@ namespace agentcom::task_queue {
 
 // gRPC adapter over TaskQueue; agent role. Owns the queue and its lease
 // reaper. Assign runs on gRPC's callback API: a waiting Assign (wait_ms)
-// costs no thread, and every attempt runs on the wait room's threads.
-// Submit too: it is answered when its write commits, and no gRPC thread
-// waits for the sync. The other calls run on the synchronous API.
+// costs no thread, and every attempt starts on the wait room's threads.
+// Submit, Assign and Complete are answered when their write commits, and
+// no thread waits for the sync. The other calls run on the synchronous API.
 // Thread-safe.
 class TaskQueueService final
     : public v1::TaskQueue::WithRawCallbackMethod_Submit<
-          v1::TaskQueue::WithRawCallbackMethod_Assign<v1::TaskQueue::Service>> {
+          v1::TaskQueue::WithRawCallbackMethod_Assign<
+              v1::TaskQueue::WithRawCallbackMethod_Complete<v1::TaskQueue::Service>>> {
  public:
   // `room` is where waiting Assigns park; `queue` must tell it of queued
   // tasks (TaskQueue's on_queued calling room->NotifyOne(type): one queued
@@ -36,8 +37,8 @@ class TaskQueueService final
                                    grpc::ByteBuffer* out) override;
   grpc::ServerUnaryReactor* Assign(grpc::CallbackServerContext* c, const grpc::ByteBuffer* raw,
                                    grpc::ByteBuffer* out) override;
-  grpc::Status Complete(grpc::ServerContext* c, const v1::CompleteRequest* r,
-                        v1::Task* out) override;
+  grpc::ServerUnaryReactor* Complete(grpc::CallbackServerContext* c, const grpc::ByteBuffer* raw,
+                                     grpc::ByteBuffer* out) override;
   grpc::Status Fail(grpc::ServerContext* c, const v1::FailRequest* r, v1::Task* out) override;
   grpc::Status Get(grpc::ServerContext* c, const v1::GetRequest* r, v1::Task* out) override;
   grpc::Status List(grpc::ServerContext* c, const v1::ListRequest* r,

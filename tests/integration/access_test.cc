@@ -110,7 +110,7 @@ TEST_F(AccessTest, EveryRpcRefusesMissingWrongAndUnderprivilegedTokensAndMalform
             absl::EndsWith(path, "Mailbox/Watch") || absl::EndsWith(path, "Channels/Watch") ||
             absl::EndsWith(path, "TaskQueue/Assign") || absl::EndsWith(path, "Mailbox/Enqueue") ||
             absl::EndsWith(path, "Channels/Publish") || absl::EndsWith(path, "Config/Put") ||
-            absl::EndsWith(path, "TaskQueue/Submit");
+            absl::EndsWith(path, "TaskQueue/Submit") || absl::EndsWith(path, "TaskQueue/Complete");
         EXPECT_EQ(garbage.error_code(),
                   callback_call ? grpc::StatusCode::INVALID_ARGUMENT : grpc::StatusCode::INTERNAL)
             << path << ": " << garbage.error_message();

@@ -167,6 +167,41 @@ TEST_F(TaskQueueTest, ExpireLeasesRunsWithoutAnAssign) {
   EXPECT_EQ(*q_->ExpireLeases(), 0);
 }
 
+// The queue remembers when the next lease expires instead of scanning the
+// lease index on every call: leases longer than its look-ahead, shorter
+// ones taken after a scan, and leases completed before they expire must
+// all still be expired exactly when they end.
+TEST_F(TaskQueueTest, LeasesExpireOnTimeWhateverTheirLengthAndOrder) {
+  const std::string long_one = Submit("t");
+  clock_.Advance(absl::Milliseconds(1));  // assigned oldest first
+  const std::string short_one = Submit("t");
+  clock_.Advance(absl::Milliseconds(1));
+  const std::string done_early = Submit("t");
+  ASSERT_EQ(Assign("a1", {"t"}, 3600)->id(), long_one);
+  EXPECT_EQ(*q_->ExpireLeases(), 0);  // nothing due: looks no further than now + look-ahead
+  ASSERT_EQ(Assign("a2", {"t"}, 30)->id(), short_one);
+  ASSERT_EQ(Assign("a3", {"t"}, 20)->id(), done_early);
+  ASSERT_TRUE(Complete(done_early, "a3").ok());
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(*q_->ExpireLeases(), 0);
+  clock_.Advance(absl::Seconds(20));  // the completed lease's end: nothing to expire
+  EXPECT_EQ(*q_->ExpireLeases(), 0);
+  EXPECT_EQ(Get(done_early).status(), v1::TASK_STATUS_COMPLETED);
+  clock_.Advance(absl::Seconds(9));  // 30 s: the short lease ends
+  EXPECT_EQ(*q_->ExpireLeases(), 1);
+  EXPECT_EQ(Get(short_one).status(), v1::TASK_STATUS_QUEUED);
+  EXPECT_EQ(Get(long_one).status(), v1::TASK_STATUS_LEASED);
+  clock_.Advance(kLeaseLookAhead * 3);
+  EXPECT_EQ(*q_->ExpireLeases(), 0);
+  ASSERT_EQ(Assign("a4", {"t"}, 1)->id(), short_one);  // one second, taken after a scan
+  clock_.Advance(absl::Milliseconds(1001));
+  EXPECT_EQ(*q_->ExpireLeases(), 1);
+  EXPECT_EQ(Get(long_one).status(), v1::TASK_STATUS_LEASED);
+  clock_.Advance(absl::Seconds(3600));
+  EXPECT_EQ(*q_->ExpireLeases(), 1);
+  EXPECT_EQ(Get(long_one).status(), v1::TASK_STATUS_QUEUED);
+}
+
 TEST_F(TaskQueueTest, MaxAttemptsMovesToDeadLetterAndRetryBringsItBack) {
   const std::string id = Submit("t", 0, 2);
   ASSERT_TRUE(Assign("a1", {"t"}).ok());

@@ -134,6 +134,26 @@ TEST(WaitRoomTest, AWriteThatFinishesBeforeItsStepReturnsIsNotLost) {
   room.Leave(w.get());
 }
 
+// A waiter writing (kBusy) takes a NotifyOne when nobody is parked; if its
+// write then finishes its call (a WaitingCall answered from the commit
+// thread, never stepped again), Leave passes the notification on.
+TEST(WaitRoomTest, ANotifyOneTakenWhileWritingIsPassedOnWhenTheWriterLeaves) {
+  ManualClock clock;
+  WaitRoom room(SmallRoom(&clock));
+  auto writer = std::make_shared<RecordingWaiter>();
+  writer->SetNext(Waiter::Next::kBusy);
+  ASSERT_TRUE(room.Join(writer, {"k"}, "a").ok());
+  ASSERT_TRUE(writer->AwaitSteps(1));
+  room.NotifyOne("k");  // nobody is parked: the writer, busy, takes it
+  auto parked = std::make_shared<RecordingWaiter>();
+  ASSERT_TRUE(room.Join(parked, {"k"}, "b").ok());
+  ASSERT_TRUE(parked->AwaitSteps(1));
+  room.Leave(writer.get());  // answered from its write's thread
+  EXPECT_TRUE(parked->AwaitSteps(2));
+  EXPECT_EQ(writer->notified_steps(), 1);
+  room.Leave(parked.get());
+}
+
 // NotifyOne wakes the waiter that joined first, and only it; passed on,
 // the notification wakes the next.
 TEST(WaitRoomTest, NotifyOneWakesOneWaiterInTheOrderTheyJoined) {
