@@ -202,6 +202,33 @@ TEST_F(TaskQueueTest, LeasesExpireOnTimeWhateverTheirLengthAndOrder) {
   EXPECT_EQ(Get(long_one).status(), v1::TASK_STATUS_QUEUED);
 }
 
+// A lease or a completion whose write fails changes nothing: the caller
+// gets the error, the task stays as it was (queued, or leased to its
+// holder), and nothing of the failed write lingers (the task is not left
+// claimed, and the lease it did not get never expires).
+TEST_F(TaskQueueTest, AFailedLeaseOrCompletionWriteLeavesTheTaskAsItWas) {
+  testing::FailingTable failing(queue_table_.get());
+  q_ = std::make_unique<TaskQueue>(&failing, dead_table_.get(), limits_, &clock_);
+  const std::string id = Submit("t");
+  failing.fail_writes = true;
+  EXPECT_EQ(Assign("a1", {"t"}).status().code(), absl::StatusCode::kUnavailable);
+  failing.fail_writes = false;
+  EXPECT_EQ(Get(id).status(), v1::TASK_STATUS_QUEUED);
+  auto leased = Assign("a2", {"t"});
+  ASSERT_TRUE(leased.ok()) << leased.status();
+  EXPECT_EQ(leased->id(), id);
+  EXPECT_EQ(leased->attempts(), 1u);  // the failed lease was no attempt
+  failing.fail_writes = true;
+  EXPECT_EQ(Complete(id, "a2").status().code(), absl::StatusCode::kUnavailable);
+  failing.fail_writes = false;
+  EXPECT_EQ(Get(id).status(), v1::TASK_STATUS_LEASED);
+  EXPECT_EQ(Get(id).agent_id(), "a2");
+  EXPECT_TRUE(Complete(id, "a2").ok());
+  EXPECT_EQ(Get(id).status(), v1::TASK_STATUS_COMPLETED);
+  clock_.Advance(absl::Hours(1));
+  EXPECT_EQ(*q_->ExpireLeases(), 0);
+}
+
 TEST_F(TaskQueueTest, MaxAttemptsMovesToDeadLetterAndRetryBringsItBack) {
   const std::string id = Submit("t", 0, 2);
   ASSERT_TRUE(Assign("a1", {"t"}).ok());
