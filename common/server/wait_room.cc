@@ -121,6 +121,10 @@ bool WaitRoom::TakeOwed(Waiter* w) {
 
 void WaitRoom::PassOn(Waiter* w) {
   absl::MutexLock l(&mu_);
+  PassOnLocked(w);
+}
+
+void WaitRoom::PassOnLocked(Waiter* w) {
   for (const std::string& k : w->keys_) NotifyOneLocked(k, w);
 }
 
@@ -172,9 +176,7 @@ void WaitRoom::Leave(Waiter* w) {
   absl::MutexLock l(&mu_);
   // Notified while it was writing and finished from its write's thread
   // (WaitingCall): what woke it may be for another waiter.
-  if (w->notified_ && waiters_.contains(w)) {
-    for (const std::string& k : w->keys_) NotifyOneLocked(k, w);
-  }
+  if (w->notified_ && waiters_.contains(w)) PassOnLocked(w);
   Forget(w);
 }
 
@@ -209,6 +211,13 @@ void WaitRoom::CountPushed(int records) {
 int WaitRoom::size() const {
   absl::MutexLock l(&mu_);
   return static_cast<int>(waiters_.size());
+}
+
+int WaitRoom::parked() const {
+  absl::MutexLock l(&mu_);
+  int n = 0;
+  for (const auto& [w, keep] : waiters_) n += w->state_ == Waiter::State::kParked;
+  return n;
 }
 
 void WaitRoom::Work() {
@@ -254,9 +263,7 @@ void WaitRoom::Work() {
       case Waiter::Next::kDone:
         // A notification it got while stepping and did not use (it took
         // an item, or ended) may be for another waiter.
-        if (w->notified_) {
-          for (const std::string& k : w->keys_) NotifyOneLocked(k, w.get());
-        }
+        if (w->notified_) PassOnLocked(w.get());
         Forget(w.get());
         break;
     }

@@ -141,6 +141,8 @@ class WaitRoom {
   void CountPushed(int records);
 
   int size() const;
+  // Waiters parked now (not queued, stepping or writing).
+  int parked() const;
 
  private:
   void Enqueue(Waiter* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -148,6 +150,9 @@ class WaitRoom {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes one owed NotifyOne of one of w's keys; false when none is owed.
   bool TakeOwed(Waiter* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Passes a NotifyOne that w took and did not use on to another waiter of
+  // each of its keys.
+  void PassOnLocked(Waiter* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Forget(Waiter* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Work();
   void Tick();

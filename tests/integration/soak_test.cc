@@ -18,6 +18,7 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -321,6 +322,7 @@ TEST_F(SoakTest, AgentsOnAllSixStoresThroughCorruptionsLoseNothingUnexplained) {
   struct Window {
     absl::Time from, to, backup_time;
     std::string backup_id;
+    std::string steps;  // the restore's steps and their seconds
   };
   std::map<std::string, std::vector<Window>> windows;
   std::map<std::string, absl::Time> detected;
@@ -333,8 +335,12 @@ TEST_F(SoakTest, AgentsOnAllSixStoresThroughCorruptionsLoseNothingUnexplained) {
     if (e.type() == "recovery_complete" || e.type() == "recovery_failed") {
       const absl::Time from = detected.count(e.table()) ? detected[e.table()] : start;
       const std::string id = e.details().count("backup_id") ? e.details().at("backup_id") : "";
+      std::string steps;
+      for (const auto& [name, value] : e.details()) {
+        if (absl::StartsWith(name, "step_")) absl::StrAppend(&steps, " ", name, "=", value);
+      }
       windows[e.table()].push_back({from - absl::Seconds(1), EventTime(e) + absl::Seconds(1),
-                                    id.empty() ? start : BackupTime(id), id});
+                                    id.empty() ? start : BackupTime(id), id, steps});
       restored += e.type() == "recovery_complete";
       degraded += e.type() == "recovery_failed";
     }
@@ -446,7 +452,7 @@ TEST_F(SoakTest, AgentsOnAllSixStoresThroughCorruptionsLoseNothingUnexplained) {
     for (const Window& w : ws) {
       std::cout << "    window " << table << " " << absl::FormatDuration(w.from - start) << " .. "
                 << absl::FormatDuration(w.to - start) << " backup " << w.backup_id << " taken at "
-                << absl::FormatDuration(w.backup_time - start) << "\n";
+                << absl::FormatDuration(w.backup_time - start) << "\n     " << w.steps << "\n";
     }
   }
   std::cout << "  stored: " << stored["agent_mailbox"].size() << " mailbox messages, "

@@ -78,6 +78,16 @@ class RecordingWaiter : public Waiter {
   std::optional<absl::Time> next_check_ ABSL_GUARDED_BY(mu_);
 };
 
+// Waits until `n` waiters are parked: a counted step has not parked its
+// waiter yet, and a NotifyOne prefers a parked waiter to a stepping one.
+bool AwaitParked(const WaitRoom& room, int n) {
+  for (absl::Time end = absl::Now() + absl::Seconds(10); absl::Now() < end;) {
+    if (room.parked() == n) return true;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return false;
+}
+
 WaitRoom::Options SmallRoom(Clock* clock) {
   return {.service = "test",
           .max_waiters = 3,
@@ -165,10 +175,12 @@ TEST(WaitRoomTest, NotifyOneWakesOneWaiterInTheOrderTheyJoined) {
   ASSERT_TRUE(first->AwaitSteps(1));
   ASSERT_TRUE(room.Join(second, {"build", "test"}, "b").ok());
   ASSERT_TRUE(second->AwaitSteps(1));
+  ASSERT_TRUE(AwaitParked(room, 2));
   room.NotifyOne("build");
   ASSERT_TRUE(first->AwaitSteps(2));
   absl::SleepFor(absl::Milliseconds(100));
   EXPECT_EQ(second->notified_steps(), 1);
+  ASSERT_TRUE(AwaitParked(room, 2));
   room.NotifyOne("test");
   ASSERT_TRUE(second->AwaitSteps(2));
   room.PassOn(second.get());  // as if `second` went away after being woken
