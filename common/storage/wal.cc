@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/crc.hpp>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -68,13 +69,40 @@ bool GetLengthPrefixed(absl::string_view* in, std::string* out) {
   return true;
 }
 
-uint32_t Crc32c(absl::string_view data) {
+#if defined(__x86_64__)
+// The SSE4.2 crc32 instruction computes CRC32C eight bytes at a time, ~20
+// times faster than Boost's table (reading a log was mostly this).
+__attribute__((target("sse4.2"))) uint32_t HardwareCrc32c(absl::string_view data) {
+  uint64_t crc = 0xFFFFFFFFu;
+  const char* p = data.data();
+  size_t n = data.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    crc = __builtin_ia32_crc32di(crc, word);
+  }
+  auto crc32 = static_cast<uint32_t>(crc);
+  for (; n > 0; ++p, --n) crc32 = __builtin_ia32_crc32qi(crc32, static_cast<unsigned char>(*p));
+  return ~crc32;
+}
+
+const bool kHardwareCrc = __builtin_cpu_supports("sse4.2");
+#endif
+
+}  // namespace
+
+uint32_t internal::PortableCrc32c(absl::string_view data) {
   boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true> crc;
   crc.process_bytes(data.data(), data.size());
   return crc.checksum();
 }
 
-}  // namespace
+uint32_t Crc32c(absl::string_view data) {
+#if defined(__x86_64__)
+  if (kHardwareCrc) return HardwareCrc32c(data);
+#endif
+  return internal::PortableCrc32c(data);
+}
 
 uint32_t MaskedCrc32c(absl::string_view data) {
   const uint32_t crc = Crc32c(data);

@@ -107,8 +107,15 @@ absl::StatusOr<WalBatch> DecodeWalBatch(absl::string_view record);
 // The file number of "NNNNNN.log", or nullopt for another name.
 std::optional<uint64_t> LogFileNumber(absl::string_view file_name);
 
+// CRC32C (Castagnoli), in hardware where the CPU has it.
+uint32_t Crc32c(absl::string_view data);
 // CRC32C as LevelDB stores it in log records (masked).
 uint32_t MaskedCrc32c(absl::string_view data);
+
+namespace internal {
+// Crc32c without the hardware instruction (the reference in tests).
+uint32_t PortableCrc32c(absl::string_view data);
+}  // namespace internal
 
 // Appends one record to a log image in LevelDB's format (fragmenting it
 // across 32 KiB blocks). For tests, which build damaged logs from it.
