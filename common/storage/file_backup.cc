@@ -438,23 +438,12 @@ absl::StatusOr<BackupManifest> RestoreFileBackup(leveldb::Env* env, const std::s
         absl::StrCat("backup ", backup_dir, " does not open as a table: ", s.ToString())));
   }
   std::unique_ptr<leveldb::DB> db(raw);
-  internal::ContentHasher hasher;
   if (check == RestoreCheck::kRecords) {
-    leveldb::ReadOptions ro;
-    ro.verify_checksums = true;
-    ro.fill_cache = false;
-    std::unique_ptr<leveldb::Iterator> it(db->NewIterator(ro));
-    for (it->Seek(std::string(1, internal::kDataPrefix));
-         it->Valid() && !it->key().empty() && it->key()[0] == internal::kDataPrefix; it->Next()) {
-      hasher.Add(absl::string_view(it->key().data() + 1, it->key().size() - 1),
-                 absl::string_view(it->value().data(), it->value().size()));
-    }
-    if (!it->status().ok()) {
+    internal::ContentHasher hasher;
+    if (s = internal::HashRecords(db.get(), &hasher); !s.ok()) {
       return fail(absl::DataLossError(
-          absl::StrCat("backup ", backup_dir, " does not read back: ", it->status().ToString())));
+          absl::StrCat("backup ", backup_dir, " does not read back: ", s.ToString())));
     }
-  }
-  if (check == RestoreCheck::kRecords) {
     if (hasher.count() != manifest.record_count()) {
       return fail(
           absl::DataLossError(absl::StrCat("backup ", backup_dir, ": holds ", hasher.count(),

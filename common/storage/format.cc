@@ -1,5 +1,9 @@
 #include "common/storage/format.h"
 
+#include <leveldb/db.h>
+
+#include <memory>
+
 #include "absl/strings/escaping.h"
 
 namespace agentcom::storage::internal {
@@ -97,6 +101,19 @@ std::string ContentHasher::HexDigest() {
   sha_.Update(chunk_);
   chunk_.clear();
   return sha_.HexDigest();
+}
+
+leveldb::Status HashRecords(leveldb::DB* db, ContentHasher* hasher) {
+  leveldb::ReadOptions ro;
+  ro.verify_checksums = true;
+  ro.fill_cache = false;
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(ro));
+  for (it->Seek(leveldb::Slice(&kDataPrefix, 1));
+       it->Valid() && !it->key().empty() && it->key()[0] == kDataPrefix; it->Next()) {
+    hasher->Add(absl::string_view(it->key().data() + 1, it->key().size() - 1),
+                absl::string_view(it->value().data(), it->value().size()));
+  }
+  return it->status();
 }
 
 }  // namespace agentcom::storage::internal

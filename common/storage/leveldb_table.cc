@@ -834,11 +834,7 @@ absl::StatusOr<VerifyResult> LevelDbTable::FinishRestore(const VerifyResult& exp
 
 absl::StatusOr<VerifyResult> LevelDbTable::VerifyLocked() {
   internal::ContentHasher hasher;
-  leveldb::Status s = ForEachData(db_.get(), CheckedRead(false), "", "",
-                                  [&](absl::string_view k, absl::string_view v) {
-                                    hasher.Add(k, v);
-                                    return true;
-                                  });
+  leveldb::Status s = internal::HashRecords(db_.get(), &hasher);
   if (s.IsCorruption()) {
     MarkCorrupted(s.ToString());
     return absl::DataLossError(

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/storage/table.h"
 #include "common/storage/wal.h"
 #include "common/storage/wal_archive.h"
 
@@ -38,6 +39,9 @@ struct ReplayReport {
   // still in the logs).
   uint64_t left_out_batches = 0;
   uint64_t left_out_operations = 0;
+  // What the directory holds after the replay (a traversal with every
+  // checksum verified), as Table::Verify would report it.
+  VerifyResult verified;
 };
 
 struct ReplayOptions {
@@ -59,10 +63,11 @@ std::optional<absl::Time> BatchCommitTime(const WalBatch& batch);
 // intact batch. Batches the backup already holds are harmless to apply
 // again (a suffix of the history re-applied in order leaves every key as its
 // last write left it). A damaged log is read up to its last intact record;
-// a gap in the sequence numbers is counted in lost_operations. The table's
-// statistics record is dropped so the store recounts at its next open.
-// Errors: the directory cannot be opened or written (the report is then
-// meaningless); damage in the logs is not an error.
+// a gap in the sequence numbers is counted in lost_operations. Then every
+// record is read back (ReplayReport::verified) and the table's statistics
+// record is set to what was read. Errors: DATA_LOSS when the result does not
+// read back; UNAVAILABLE when the directory cannot be opened or written (the
+// report is then meaningless); damage in the logs is not an error.
 absl::StatusOr<ReplayReport> ReplayWalLogs(leveldb::Env* env, const std::string& dir,
                                            const std::vector<WalLog>& logs,
                                            const ReplayOptions& options = {});

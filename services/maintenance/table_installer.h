@@ -110,9 +110,6 @@ class TableInstaller {
   std::string QuarantinedHistory(const std::string& table, const std::string& generation) const;
   // Records a replay's report in `installed`.
   static void Account(const storage::ReplayReport& report, Installed* installed);
-  // Count and content hash of the table in `staging`.
-  absl::StatusOr<storage::VerifyResult> VerifyStaging(const std::string& table,
-                                                      const std::string& staging);
 
   const Options options_;
 };
