@@ -451,6 +451,14 @@ absl::StatusOr<int> TaskQueue::ExpireLeases() {
 absl::StatusOr<int> TaskQueue::ExpireLeasesLocked() {
   const absl::Time now = clock_->Now();
   if (now < next_expiry_) return 0;
+  absl::StatusOr<int> expired = FailExpiredLeasesLocked(now);
+  // A scan that stopped on an error says nothing of the next expiry: the
+  // next call scans again.
+  if (!expired.ok()) next_expiry_ = absl::InfinitePast();
+  return expired;
+}
+
+absl::StatusOr<int> TaskQueue::FailExpiredLeasesLocked(absl::Time now) {
   // Until the scan says otherwise, no lease expires before the horizon, nor
   // before a lease being written (those begun from now on lower it).
   next_expiry_ = now + kLeaseLookAhead;
@@ -470,10 +478,7 @@ absl::StatusOr<int> TaskQueue::ExpireLeasesLocked() {
             std::min(next_expiry_, absl::FromUnixNanos(storage::DecodeI64(key.substr(1, 8))));
         return false;
       });
-  if (!s.ok()) {
-    next_expiry_ = absl::InfinitePast();
-    return s;
-  }
+  if (!s.ok()) return s;
   bool skipped = false;
   for (const std::string& id : ids) {
     // Another call is completing or failing it: that call decides.
@@ -482,14 +487,10 @@ absl::StatusOr<int> TaskQueue::ExpireLeasesLocked() {
       continue;
     }
     auto task = Load(queue_, id);
-    if (!task.ok()) {
-      next_expiry_ = absl::InfinitePast();
-      return task.status();
-    }
+    if (!task.ok()) return task.status();
     if (!task->has_value() || (*task)->status() != v1::TASK_STATUS_LEASED) continue;
     const std::string holder = (*task)->agent_id();
     if (auto failed = FailLocked(**task, holder, "lease expired"); !failed.ok()) {
-      next_expiry_ = absl::InfinitePast();
       return failed.status();
     }
   }

@@ -90,6 +90,9 @@ class TaskQueue {
 
  private:
   absl::StatusOr<int> ExpireLeasesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The scan of ExpireLeasesLocked, once next_expiry_ has passed: fails
+  // every lease expired at `now` and sets next_expiry_.
+  absl::StatusOr<int> FailExpiredLeasesLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::optional<v1::Task>> Load(storage::Table* table, const std::string& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The task, leased to `agent_id`; FAILED_PRECONDITION otherwise.
