@@ -246,6 +246,11 @@ class WaitingCall final : public grpc::ServerUnaryReactor, public Waiter {
           return;
         }
       }
+      // Answered from the write's thread: the call leaves the room before
+      // its client can see the answer, so an agent that calls again at
+      // once is not still counted against its limit (OnDone's Leave then
+      // finds it gone).
+      room_.Leave(this);
       Answer(std::move(r));
     });
     absl::MutexLock l(&mu_);

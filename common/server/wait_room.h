@@ -131,8 +131,10 @@ class WaitRoom {
   // finishes; Cancelled() tells it why.
   void Cancel(Waiter* waiter);
   bool Cancelled(const Waiter* waiter) const;
-  // The waiter's RPC is over (OnDone): forget it. A notification it had
-  // not used is passed on to another waiter of its keys.
+  // The waiter's RPC is over (OnDone), or answered from its write's thread:
+  // forget it, freeing its place against the limits; a second Leave does
+  // nothing. A notification it had not used is passed on to another waiter
+  // of its keys.
   void Leave(Waiter* waiter);
 
   // Counts a finished wait by reason ("cancelled", "unavailable", ...) and

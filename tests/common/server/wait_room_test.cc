@@ -208,6 +208,30 @@ TEST(WaitRoomTest, NotifyOnesWhileEveryWaiterIsSteppingAreNotLost) {
   room.Leave(w.get());
 }
 
+// A WaitingCall answered from its write's thread leaves before its client
+// sees the answer, and again at OnDone: the first Leave frees the owner's
+// place at once, the second does nothing.
+TEST(WaitRoomTest, LeavingTwiceFreesThePlaceOnceAndAtTheFirstLeave) {
+  ManualClock clock;
+  WaitRoom room(SmallRoom(&clock));
+  auto a = std::make_shared<RecordingWaiter>();
+  auto b = std::make_shared<RecordingWaiter>();
+  ASSERT_TRUE(room.Join(a, {"k"}, "alice").ok());
+  ASSERT_TRUE(room.Join(b, {"k"}, "alice").ok());
+  EXPECT_EQ(room.Join(std::make_shared<RecordingWaiter>(), {"k"}, "alice").code(),
+            absl::StatusCode::kResourceExhausted);
+  room.Leave(a.get());
+  auto c = std::make_shared<RecordingWaiter>();
+  EXPECT_TRUE(room.Join(c, {"k"}, "alice").ok());
+  room.Leave(a.get());  // OnDone
+  EXPECT_EQ(room.size(), 2);
+  EXPECT_EQ(room.Join(std::make_shared<RecordingWaiter>(), {"k"}, "alice").code(),
+            absl::StatusCode::kResourceExhausted);
+  room.Leave(b.get());
+  room.Leave(c.get());
+  EXPECT_EQ(room.size(), 0);
+}
+
 TEST(WaitRoomTest, LimitsPerOwnerAndPerRoomAreResourceExhausted) {
   ManualClock clock;
   WaitRoom room(SmallRoom(&clock));
