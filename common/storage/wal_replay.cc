@@ -51,8 +51,9 @@ absl::StatusOr<ReplayReport> ReplayWalLogs(leveldb::Env* env, const std::string&
   // Batches are applied in groups of about kReplayGroupBytes: one write per
   // batch costs a writer hand-off and a log record each.
   leveldb::WriteBatch group;
+  const size_t empty_group = group.ApproximateSize();  // its header alone
   auto apply = [&]() -> absl::Status {
-    if (group.ApproximateSize() == leveldb::WriteBatch().ApproximateSize()) return absl::OkStatus();
+    if (group.ApproximateSize() == empty_group) return absl::OkStatus();
     leveldb::Status s = db->Write(leveldb::WriteOptions(), &group);
     group.Clear();
     if (!s.ok())
