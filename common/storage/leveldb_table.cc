@@ -362,6 +362,7 @@ absl::Status LevelDbTable::LoadOrRecountStats() {
 }
 
 absl::Status LevelDbTable::ReopenAfterWriteError() {
+  CloseAnnouncement closing(this);
   absl::MutexLock l(&db_mu_);
   if (!needs_reopen_) return absl::OkStatus();
   // Reopening writes a new log, a level-0 table from the old log and a new
@@ -538,8 +539,8 @@ absl::Status LevelDbTable::Write(const TableBatch& batch) ABSL_NO_THREAD_SAFETY_
       PendingWrite* self;
     } turn{this, &self};
     // Leads when at the head, or when an asynchronous write is (the
-    // committer thread may be waiting for db_mu_ behind a Reopen that waits
-    // for this writer).
+    // committer thread may be held by a Reopen that waits for this writer's
+    // share of db_mu_).
     const absl::Condition my_turn(
         +[](Turn* t) ABSL_NO_THREAD_SAFETY_ANALYSIS {
           return t->self->done || t->table->AsyncAtHeadLocked() ||
@@ -584,6 +585,16 @@ void LevelDbTable::WriteAsync(TableBatch batch, WriteDone done) {
   w->on_done(refused);
 }
 
+LevelDbTable::CloseAnnouncement::CloseAnnouncement(LevelDbTable* table) : table_(table) {
+  absl::MutexLock q(&table_->commit_mu_);
+  ++table_->closes_announced_;
+}
+
+LevelDbTable::CloseAnnouncement::~CloseAnnouncement() {
+  absl::MutexLock q(&table_->commit_mu_);
+  --table_->closes_announced_;
+}
+
 bool LevelDbTable::AsyncAtHeadLocked() const {
   return !committing_ && !commit_queue_.empty() && commit_queue_.front()->on_done != nullptr;
 }
@@ -594,7 +605,7 @@ void LevelDbTable::CommitLoop() ABSL_NO_THREAD_SAFETY_ANALYSIS {
       absl::MutexLock q(&commit_mu_);
       commit_mu_.Await(absl::Condition(
           +[](LevelDbTable* t) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return t->committer_stopping_ || t->AsyncAtHeadLocked();
+            return t->committer_stopping_ || (t->AsyncAtHeadLocked() && t->closes_announced_ == 0);
           },
           this));
       // Stopping with nothing asynchronous left to commit.
@@ -885,6 +896,7 @@ absl::StatusOr<BackupManifest> LevelDbTable::Snapshot(const std::string& backup_
 }
 
 absl::Status LevelDbTable::Reopen(bool repair) {
+  CloseAnnouncement closing(this);
   absl::MutexLock l(&db_mu_);
   CloseLocked();
   if (repair) {

@@ -98,6 +98,21 @@ class LevelDbTable final : public Table {
   bool AsyncAtHeadLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_);
   // The committer thread: commits groups that start with an asynchronous write.
   void CommitLoop();
+  // Held by a call that closes db_, from before it asks for db_mu_ until it
+  // has it no more: meanwhile the committer thread starts no group, so an
+  // asynchronous write still queued when the close was asked for meets the
+  // closed table and is refused, instead of racing the close for db_mu_
+  // (whose readers may overtake a waiting writer).
+  class CloseAnnouncement {
+   public:
+    explicit CloseAnnouncement(LevelDbTable* table);
+    ~CloseAnnouncement();
+    CloseAnnouncement(const CloseAnnouncement&) = delete;
+    CloseAnnouncement& operator=(const CloseAnnouncement&) = delete;
+
+   private:
+    LevelDbTable* const table_;
+  };
 
   // `after_repair`: leveldb::RepairDB moved the logs into lost/, so they
   // are not compared with their shipped copies.
@@ -163,6 +178,8 @@ class LevelDbTable final : public Table {
   // A group is being written.
   bool committing_ ABSL_GUARDED_BY(commit_mu_) = false;
   bool committer_stopping_ ABSL_GUARDED_BY(commit_mu_) = false;
+  // Calls waiting to close db_ or closing it (CloseAnnouncement).
+  int closes_announced_ ABSL_GUARDED_BY(commit_mu_) = 0;
   // Started by the first WriteAsync.
   std::thread committer_ ABSL_GUARDED_BY(commit_mu_);
   // Counts closes of db_ (see PendingWrite::opened).

@@ -379,8 +379,9 @@ TEST_F(TableTest, AWriteQueuedWhenTheTableClosesIsRefusedAndNeverApplied) {
     }
     EXPECT_TRUE(t->Get(absl::StrCat("leader/", round))->has_value());
   }
-  // Reopen waited for the leader in (nearly) every round, so the queued
-  // write met the closed table at least once.
+  // Reopen announced its close before the leader finished in (nearly)
+  // every round, so the committer held the queued write back until the
+  // table had closed, and it was refused.
   EXPECT_GT(refused, 0);
   ExpectExactCounts(t.get());
 }
