@@ -99,19 +99,19 @@ class Restorer::Run {
   // records the replay in the result. `expected` gets what the installed
   // table holds. DATA_LOSS when the backup itself does not read back.
   absl::Status Install(const std::string& backup_path, storage::VerifyResult* expected);
-  // Puts back the directory the last StopAndQuarantine moved away, when
-  // nothing was installed in its place, and starts the store: after an
-  // error that is not the backup's fault the table is as it was.
-  void RollBack(const std::string& backup_id);
+  // After an error that is not a backup's fault, or a point-in-time restore
+  // that could restore no backup: puts the table back as it was before this
+  // restore (its first quarantine, if it got there) and starts the store.
+  // Whatever is in the table's place (a copy installed, then rejected or not
+  // finished; it never served) goes to quarantine first: nothing is deleted.
+  // On error the table stays in quarantine, the journal naming it stays for
+  // the retry, and the store starts all the same.
+  absl::Status PutBack(const std::string& backup_id);
   // Starts the store with the installed table RESTORING and has the store
   // verify it against `expected`; OK once the table serves. DATA_LOSS or
   // FAILED_PRECONDITION: the installed copy does not verify.
   absl::Status StartAndVerify(const std::string& backup_id, const storage::VerifyResult& expected,
                               RestoreStep first_step);
-  // A point-in-time restore that could restore no backup: the table goes
-  // back as it was before this restore (the first quarantine), and any
-  // installed copy that failed goes to quarantine in its place.
-  v1::RestoreResult PutBackOriginal(const std::string& why);
   // Starts the store and waits until it answers SERVING; fails early when
   // the supervisor gives the process up or it stops again.
   absl::Status StartServing();
@@ -133,8 +133,6 @@ class Restorer::Run {
   const absl::Time start_;
   v1::RestoreResult result_;
   v1::RestoreJournal journal_;
-  // What the last Quarantine moved, for RollBack.
-  std::string last_moved_;
   TableInstaller installer_{{.topology = o_.topology, .clock = o_.clock, .env = o_.env}};
 };
 
@@ -150,8 +148,7 @@ void Restorer::Run::Journal(RestoreStep step, const std::string& backup_id) {
 }
 
 absl::Status Restorer::Run::Quarantine() {
-  // Nothing there: what an earlier candidate's quarantine moved is still
-  // what RollBack would put back.
+  // Nothing there (an earlier candidate's install failed): nothing to move.
   if (!o_.env->FileExists(TableDir())) return absl::OkStatus();
   const std::string qdir = absl::StrCat(o_.topology->data_dir(), "/quarantine");
   if (auto s = files::CreateDirs(o_.env, qdir); !s.ok()) return s;
@@ -163,7 +160,6 @@ absl::Status Restorer::Run::Quarantine() {
     return absl::UnavailableError(
         absl::StrCat("cannot move ", TableDir(), " to quarantine: ", s.message()));
   }
-  last_moved_ = target;
   if (result_.quarantine_path().empty()) result_.set_quarantine_path(target);
   log::Warn("table moved to quarantine", {{"table", table_}, {"path", target}});
   return absl::OkStatus();
@@ -197,40 +193,27 @@ absl::Status Restorer::Run::Install(const std::string& backup_path,
   return absl::OkStatus();
 }
 
-v1::RestoreResult Restorer::Run::PutBackOriginal(const std::string& why) {
-  const std::string original = result_.quarantine_path();
-  if (!original.empty()) {
-    Journal(v1::RESTORE_STEP_ROLLING_BACK, "");
-    (void)installer_.RemoveStaging(table_);
-    absl::Status s = o_.supervisor->Stop(store_);
-    if (s.ok()) s = Quarantine();  // a copy installed, then rejected
-    if (s.ok()) s = files::RenameDurably(o_.env, original, TableDir());
-    if (!s.ok()) {
-      (void)o_.supervisor->Start(store_);
-      return Finish(v1::RESTORE_OUTCOME_FAILED,
-                    absl::StrCat(why, "; putting the table back failed too (it is in ", original,
-                                 "): ", s.message()));
-    }
-    log::Warn("table put back from quarantine", {{"table", table_}, {"path", original}});
-    result_.clear_quarantine_path();
-  }
-  (void)o_.supervisor->Start(store_);
-  return Finish(v1::RESTORE_OUTCOME_FAILED, absl::StrCat(why, "; the table is as it was"));
-}
-
-void Restorer::Run::RollBack(const std::string& backup_id) {
+absl::Status Restorer::Run::PutBack(const std::string& backup_id) {
   Journal(v1::RESTORE_STEP_ROLLING_BACK, backup_id);
   (void)installer_.RemoveStaging(table_);
-  if (!last_moved_.empty() && !o_.env->FileExists(TableDir())) {
-    if (auto s = files::RenameDurably(o_.env, last_moved_, TableDir()); s.ok()) {
-      log::Warn("table put back from quarantine", {{"table", table_}, {"path", last_moved_}});
-      if (result_.quarantine_path() == last_moved_) result_.clear_quarantine_path();
+  const std::string original = result_.quarantine_path();
+  absl::Status s;
+  if (!original.empty()) {
+    if (o_.env->FileExists(TableDir())) {
+      s = o_.supervisor->Stop(store_);
+      if (s.ok()) s = Quarantine();
+    }
+    if (s.ok()) s = files::RenameDurably(o_.env, original, TableDir());
+    if (s.ok()) {
+      log::Warn("table put back from quarantine", {{"table", table_}, {"path", original}});
+      result_.clear_quarantine_path();
     } else {
       log::Error("cannot put the table back; it stays in quarantine",
-                 {{"table", table_}, {"path", last_moved_}, {"error", std::string(s.message())}});
+                 {{"table", table_}, {"path", original}, {"error", std::string(s.message())}});
     }
   }
   (void)o_.supervisor->Start(store_);
+  return s;
 }
 
 absl::Status Restorer::Run::StartServing() {
@@ -282,7 +265,7 @@ v1::RestoreResult Restorer::Run::Finish(v1::RestoreOutcome outcome, const std::s
   result_.set_reason(reason);
   result_.set_duration_seconds(absl::ToDoubleSeconds(o_.clock->Now() - start_));
   // A failure after the table went to quarantine, and was not put back
-  // (RollBack clears the path when it puts it back): the data is only in
+  // (PutBack clears the path when it puts it back): the data is only in
   // that quarantine, so the journal, which names it, must stay for the
   // next attempt (e.g. a resumed restore that could not stop the store).
   if (outcome == v1::RESTORE_OUTCOME_FAILED && !result_.quarantine_path().empty()) {
@@ -348,6 +331,15 @@ v1::RestoreResult Restorer::Run::Execute(const RestoreRequest& request) {
   // start is safe.
   if (resume.has_value()) {
     result_.set_quarantine_path(resume->quarantine_path());
+    // Killed after putting the table back (PutBack) and before forgetting
+    // the journal: the table, with the writes only its logs hold, is in its
+    // place again, and that is what this restore must quarantine and
+    // replay.
+    if (!resume->quarantine_path().empty() && !o_.env->FileExists(resume->quarantine_path())) {
+      log::Warn("the quarantine the restore journal names is gone (the table was put back)",
+                {{"table", table_}, {"path", resume->quarantine_path()}});
+      result_.clear_quarantine_path();
+    }
     const RestoreStep step = resume->step();
     if ((step == v1::RESTORE_STEP_STARTING || step == v1::RESTORE_STEP_VERIFYING ||
          step == v1::RESTORE_STEP_SERVING || step == v1::RESTORE_STEP_STARTING_EMPTY) &&
@@ -387,7 +379,7 @@ v1::RestoreResult Restorer::Run::Execute(const RestoreRequest& request) {
       continue;
     }
     if (!installed.ok()) {
-      RollBack(id);
+      (void)PutBack(id);
       return Finish(v1::RESTORE_OUTCOME_FAILED,
                     absl::StrCat("cannot install backup ", id, ": ", installed.message()));
     }
@@ -414,12 +406,20 @@ v1::RestoreResult Restorer::Run::Execute(const RestoreRequest& request) {
     return Finish(v1::RESTORE_OUTCOME_RESTORED, "");
   }
   if (target_.has_value()) {
-    // An undo that cannot be done must not empty the table.
-    return PutBackOriginal(
+    // An undo that cannot be done must not empty the table: it goes back as
+    // it was before this restore (the first quarantine).
+    const std::string why =
         absl::StrCat("no backup taken at or before ", Rfc3339(*target_), " could be restored",
                      result_.rejected_backups_size() > 0
                          ? absl::StrCat(" (", absl::StrJoin(result_.rejected_backups(), "; "), ")")
-                         : ""));
+                         : "");
+    const std::string original = result_.quarantine_path();
+    if (auto s = PutBack(""); !s.ok()) {
+      return Finish(v1::RESTORE_OUTCOME_FAILED,
+                    absl::StrCat(why, "; putting the table back failed too (it is in ", original,
+                                 "): ", s.message()));
+    }
+    return Finish(v1::RESTORE_OUTCOME_FAILED, absl::StrCat(why, "; the table is as it was"));
   }
 
   // R4: no backup left. Degraded mode: the table restarts empty, verified
@@ -434,7 +434,7 @@ v1::RestoreResult Restorer::Run::Execute(const RestoreRequest& request) {
                                              absl::StrJoin(result_.rejected_backups(), "; "), ")");
   storage::VerifyResult empty;
   if (auto s = Install("", &empty); !s.ok()) {
-    RollBack("");
+    (void)PutBack("");
     return Finish(v1::RESTORE_OUTCOME_FAILED,
                   absl::StrCat(why, "; restarting empty failed too: ", s.message()));
   }

@@ -445,6 +445,39 @@ TEST_F(MaintenanceTest, APointInTimeRestoreThatCannotBeDoneTouchesNothing) {
   EXPECT_TRUE(EventTypes().empty() || EventTypes().back() == "backup_complete");
 }
 
+// A point-in-time restore whose every backup fails to install (here a
+// damaged pool file the live table no longer has a copy of) puts the table
+// back as it was: an undo that cannot be done must not empty the table.
+TEST_F(MaintenanceTest, APointInTimeRestoreWhoseBackupsAllFailPutsTheTableBack) {
+  StampCommitsWithTheManualClock();
+  Fill(300);
+  ASSERT_TRUE(Mailbox()->Compact().ok());  // table files, for the pool
+  const std::string id = Backup();
+  clock_.Advance(absl::Seconds(1));
+  const absl::Time target = clock_.Now();
+  Fill(300, 1);
+  ASSERT_TRUE(Mailbox()->Compact().ok());  // the backed-up files leave the table
+  const storage::VerifyResult live = *Mailbox()->Verify();
+  const std::string pooled =
+      testing::LargestBackupTableFile(topology_.backup_dir(), "agent_mailbox", id);
+  testing::FlipBytes(pooled, fs::file_size(pooled) / 2, 8);
+  clock_.Advance(absl::Seconds(1));
+
+  auto result = core_->RestoreTable("agent_mailbox", "", v1::TRIGGER_MANUAL, {.time = target});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->outcome(), v1::RESTORE_OUTCOME_FAILED);
+  EXPECT_THAT(result->reason(), HasSubstr("the table is as it was"));
+  ASSERT_EQ(result->rejected_backups_size(), 1);
+  EXPECT_THAT(result->rejected_backups(0), HasSubstr(id));
+  EXPECT_EQ(result->quarantine_path(), "");  // put back
+  EXPECT_EQ(Mailbox()->state(), common::v1::TABLE_STATE_OK);
+  EXPECT_EQ(Mailbox()->Verify()->content_hash, live.content_hash);
+  const std::string quarantine = topology_.data_dir() + "/quarantine";
+  EXPECT_TRUE(!fs::exists(quarantine) || fs::is_empty(quarantine));
+  EXPECT_FALSE(fs::exists(topology_.state_dir() + "/restore-journal/agent_mailbox.json"));
+  EXPECT_EQ(EventTypes().back(), "recovery_failed");
+}
+
 // A damaged archived log: the restore replays everything else and says
 // exactly how many operations it could not bring back.
 TEST_F(MaintenanceTest, ADamagedArchivedLogIsReportedAsExactlyTheOperationsLost) {
@@ -660,6 +693,36 @@ TEST_F(MaintenanceTest, ARestoreInterruptedAtAnyStepIsFinishedAtStartUp) {
     EXPECT_EQ(Mailbox()->Stats().records(), 300u);
     EXPECT_FALSE(fs::exists(topology_.state_dir() + "/restore-journal/agent_mailbox.json"));
   }
+}
+
+// Killed after an error that was not a backup's fault had put the table
+// back, before the journal was forgotten: the journal names a quarantine
+// that is gone, and the table, with writes that only its logs hold, is in
+// its place. The retry quarantines and replays that table.
+TEST_F(MaintenanceTest, ARestoreKilledAfterPuttingTheTableBackLosesNothing) {
+  Fill(300);
+  Backup();
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(Mailbox()->Put(absl::StrCat("after-backup-", i), "acknowledged").ok());
+  }
+  const storage::VerifyResult before = *Mailbox()->Verify();
+  ASSERT_EQ(before.record_count, 350u);
+  core_.reset();
+  CorruptLiveMailbox();
+  fs::create_directories(topology_.state_dir() + "/restore-journal");
+  std::ofstream(topology_.state_dir() + "/restore-journal/agent_mailbox.json")
+      << "{\"table\":\"agent_mailbox\",\"trigger\":\"auto\",\"reason\":\"rolling_back\","
+         "\"quarantine_path\":\""
+      << topology_.data_dir() << "/quarantine/agent_mailbox-put-back\"}";
+  NewCore();
+  ASSERT_TRUE(core_->WaitRestoresIdle(absl::Seconds(30)));
+  EXPECT_EQ(Mailbox()->state(), common::v1::TABLE_STATE_OK);
+  auto after = Mailbox()->Verify();
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->record_count, before.record_count);
+  EXPECT_EQ(after->content_hash, before.content_hash);
+  EXPECT_EQ(EventTypes().back(), "recovery_complete");
+  EXPECT_FALSE(fs::exists(topology_.state_dir() + "/restore-journal/agent_mailbox.json"));
 }
 
 // Issue 12. The windows in which agents could write to a table while
