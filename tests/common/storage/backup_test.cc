@@ -9,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -258,14 +259,19 @@ TEST_F(BackupTest, AnIncrementalBackupCopiesOnlyNewTableFiles) {
   ASSERT_TRUE(t->Write(b).ok());
   auto second = t->Snapshot(dir_.Sub("backups"));
   ASSERT_TRUE(second.ok()) << second.status();
+  // Every table file the first backup holds is shared, never copied again.
+  // (What else is copied depends on LevelDB's background work between the
+  // two: the logs and MANIFEST always, a table file a compaction wrote.)
+  std::set<std::string> in_first;
+  for (const auto& f : first->files()) in_first.insert(f.name());
   uint64_t total = 0, shared = 0;
   for (const auto& f : second->files()) {
     total += f.size_bytes();
     if (!f.copied()) shared += f.size_bytes();
+    if (f.pooled() && in_first.count(f.name())) EXPECT_FALSE(f.copied()) << f.name();
   }
-  EXPECT_GT(shared, 0u);
+  EXPECT_GT(shared, total / 2);
   EXPECT_EQ(second->new_bytes(), total - shared);
-  EXPECT_LT(second->new_bytes(), total / 10) << "copied " << second->new_bytes() << " of " << total;
   EXPECT_EQ(second->record_count(), 20200u);
 
   const std::string backups = dir_.Sub("backups");
