@@ -222,14 +222,7 @@ absl::Status LevelDbTable::LoadSequenceFloor() {
   const std::string marker = absl::StrCat(options_.dir, "/", kLossyRestoreMarkerFile);
   const bool lossy = env_->FileExists(marker);
   if (lossy && bound > floor) {
-    leveldb::WriteOptions sync;
-    sync.sync = true;
-    s = db_->Put(sync, ToSlice(internal::kSequenceFloorKey), EncodeU64(bound));
-    if (!s.ok()) return Classify(s, "open");
-    log::Warn(
-        "the table was restored with writes lost: sequence numbers continue above every one "
-        "it issued before",
-        {{"table", name()}, {"floor", bound}, {"previous_floor", floor}});
+    if (auto r = StoreSequenceFloor(bound, floor); !r.ok()) return r;
     floor = bound;
   }
   if (lossy) {
@@ -238,6 +231,20 @@ absl::Status LevelDbTable::LoadSequenceFloor() {
   absl::MutexLock l(&sequence_mu_);
   sequence_floor_ = floor;
   sequence_bound_ = std::max(bound, floor);
+  return absl::OkStatus();
+}
+
+absl::Status LevelDbTable::StoreSequenceFloor(uint64_t floor, uint64_t previous) {
+  leveldb::WriteOptions sync;
+  sync.sync = true;
+  if (leveldb::Status s = db_->Put(sync, ToSlice(internal::kSequenceFloorKey), EncodeU64(floor));
+      !s.ok()) {
+    return Classify(s, "restore");
+  }
+  log::Warn(
+      "the table was restored with writes lost: sequence numbers continue above every one "
+      "it issued before",
+      {{"table", name()}, {"floor", floor}, {"previous_floor", previous}});
   return absl::OkStatus();
 }
 
@@ -331,6 +338,14 @@ absl::Status LevelDbTable::LoadOrRecountStats() {
   if (!s.ok() && !IsAbsentKey(s)) return Classify(s, "open");
   std::optional<internal::StoredStats> stored;
   if (s.ok()) stored = internal::DecodeStats(bytes);
+  if ((!stored || !stored->clean) && state() == TABLE_STATE_RESTORING) {
+    // Writes replayed onto a restored backup: FinishRestore's traversal
+    // counts them, and nothing is served before it.
+    records_ = 0;
+    logical_bytes_ = 0;
+    counted_ = false;
+    return absl::OkStatus();
+  }
   if (!stored || !stored->clean) {
     const absl::Time start = absl::Now();
     internal::StoredStats counted;
@@ -812,26 +827,42 @@ absl::StatusOr<VerifyResult> LevelDbTable::Verify() {
   return VerifyLocked();
 }
 
-absl::StatusOr<VerifyResult> LevelDbTable::FinishRestore(const VerifyResult& expected) {
+absl::StatusOr<VerifyResult> LevelDbTable::FinishRestore(const RestoreExpectation& expected) {
   // Exclusive: nothing else uses the table while its state changes.
   absl::MutexLock l(&db_mu_);
   if (state() != TABLE_STATE_RESTORING || !db_) {
     return absl::FailedPreconditionError(
         absl::StrCat("table ", name(), " is ", StateName(state()), ", not being restored"));
   }
-  absl::StatusOr<VerifyResult> found = VerifyLocked();
+  uint64_t logical_bytes = 0;
+  absl::StatusOr<VerifyResult> found = VerifyLocked(&logical_bytes);
   if (!found.ok()) {
     return absl::DataLossError(absl::StrCat(
         "table ", name(), ": the restored table does not verify: ", found.status().message()));
   }
-  if (found->record_count != expected.record_count ||
+  const bool count_differs =
+      expected.record_count.has_value() && found->record_count != *expected.record_count;
+  if (count_differs ||
       (!expected.content_hash.empty() && found->content_hash != expected.content_hash)) {
     return absl::DataLossError(absl::StrCat(
         "table ", name(), ": the restored table holds ", found->record_count,
         " records with content hash ", found->content_hash.substr(0, 16), "; expected ",
-        expected.record_count, " with ",
+        expected.record_count.has_value() ? absl::StrCat(*expected.record_count) : "any number",
+        " with ",
         expected.content_hash.empty() ? "any hash" : expected.content_hash.substr(0, 16)));
   }
+  if (expected.records_at_corruption.has_value() &&
+      *expected.records_at_corruption != found->record_count) {
+    absl::MutexLock s(&sequence_mu_);
+    if (sequence_bound_ > sequence_floor_) {
+      if (auto r = StoreSequenceFloor(sequence_bound_, sequence_floor_); !r.ok()) return r;
+      sequence_floor_ = sequence_bound_;
+    }
+  }
+  // The traversal counted every record: the statistics are exact.
+  records_ = static_cast<int64_t>(found->record_count);
+  logical_bytes_ = static_cast<int64_t>(logical_bytes);
+  counted_ = true;
   if (auto s =
           files::RemoveFileDurably(env_, absl::StrCat(options_.dir, "/", kRestoringMarkerFile));
       !s.ok()) {
@@ -843,7 +874,7 @@ absl::StatusOr<VerifyResult> LevelDbTable::FinishRestore(const VerifyResult& exp
   return found;
 }
 
-absl::StatusOr<VerifyResult> LevelDbTable::VerifyLocked() {
+absl::StatusOr<VerifyResult> LevelDbTable::VerifyLocked(uint64_t* logical_bytes) {
   internal::ContentHasher hasher;
   leveldb::Status s = internal::HashRecords(db_.get(), &hasher);
   if (s.IsCorruption()) {
@@ -852,6 +883,7 @@ absl::StatusOr<VerifyResult> LevelDbTable::VerifyLocked() {
         absl::StrCat("table ", name(), " failed verification: ", s.ToString()));
   }
   if (!s.ok()) return Classify(s, "verify");
+  if (logical_bytes != nullptr) *logical_bytes = hasher.logical_bytes();
   return VerifyResult{hasher.count(), hasher.HexDigest()};
 }
 

@@ -53,7 +53,7 @@ class LevelDbTable final : public Table {
   absl::StatusOr<VerifyResult> Verify() override;
   absl::StatusOr<BackupManifest> Snapshot(const std::string& backup_root) override;
   absl::Status Reopen(bool repair) override;
-  absl::StatusOr<VerifyResult> FinishRestore(const VerifyResult& expected) override;
+  absl::StatusOr<VerifyResult> FinishRestore(const RestoreExpectation& expected) override;
   absl::StatusOr<uint64_t> NextSequence(uint64_t last) override;
 
  private:
@@ -137,8 +137,10 @@ class LevelDbTable final : public Table {
   // As CheckServing, but a RESTORING table may be read (by Verify and
   // FinishRestore, which agents cannot call).
   absl::Status CheckReadable() const ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
-  // The traversal behind Verify and FinishRestore.
-  absl::StatusOr<VerifyResult> VerifyLocked() ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+  // The traversal behind Verify and FinishRestore; `logical_bytes` (when
+  // not null) gets the bytes of the records' keys and values.
+  absl::StatusOr<VerifyResult> VerifyLocked(uint64_t* logical_bytes = nullptr)
+      ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
   // OK, DEGRADED or RESTORING as the directory's marker files say.
   void SetStateFromMarkers();
   // The table's generation (kGenerationFile), created when missing.
@@ -151,6 +153,10 @@ class LevelDbTable final : public Table {
   // Loads the last commit time, the sequence floor and bound; after a lossy restore raises the
   // floor to the bound (kept in the table) and removes the marker.
   absl::Status LoadSequenceFloor() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+  // Writes were lost: stores `floor` (the sequence bound, above every
+  // number issued) in the table, durably, in place of `previous`.
+  absl::Status StoreSequenceFloor(uint64_t floor, uint64_t previous)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
   void FlushLoop();
 
   const TableOptions options_;

@@ -88,6 +88,21 @@ struct VerifyResult {
   std::string content_hash;
 };
 
+// What a restored table must hold before it serves (Table::FinishRestore).
+struct RestoreExpectation {
+  // The installed backup's record count and content hash (empty: any). Not
+  // known (nullopt, empty) when writes were replayed onto the backup: the
+  // store's traversal is then the only read of the result.
+  std::optional<uint64_t> record_count;
+  std::string content_hash;
+  // The records the table held when its store found it corrupted, when
+  // known. A restored table holding another count has lost acknowledged
+  // writes (or kept a write whose caller saw it fail): it is served, but
+  // its sequence numbers continue above every one issued before, as after
+  // any lossy restore (kLossyRestoreMarkerFile).
+  std::optional<uint64_t> records_at_corruption;
+};
+
 // One table: a LevelDB directory holding sorted key/value records, with a
 // state machine (DESIGN.md "Table states"), exact statistics and the
 // maintenance operations of StoreAdmin.
@@ -154,14 +169,14 @@ class Table {
 
   // Ends the RESTORING state of a table that maintenance installed (see
   // kRestoringMarkerFile). Runs a full traversal as Verify does and, only if
-  // it succeeds with `expected.record_count` records and (when not empty)
-  // `expected.content_hash`, removes the marker durably and starts serving
-  // (OK, or DEGRADED). Returns what the traversal found. Blocks for the
-  // traversal; agents' calls keep failing fast meanwhile.
+  // it succeeds with what `expected` names, removes the marker durably and
+  // starts serving (OK, or DEGRADED); the traversal's count becomes the
+  // table's exact statistics. Returns what the traversal found. Blocks for
+  // the traversal; agents' calls keep failing fast meanwhile.
   // FAILED_PRECONDITION when the table is not RESTORING; DATA_LOSS when the
   // traversal fails or finds other contents (the table stays RESTORING,
   // having served nothing); UNAVAILABLE when the marker cannot be removed.
-  virtual absl::StatusOr<VerifyResult> FinishRestore(const VerifyResult& expected) = 0;
+  virtual absl::StatusOr<VerifyResult> FinishRestore(const RestoreExpectation& expected) = 0;
 
   // The number to issue after `last`, the newest one a counter kept in the
   // table holds (a mailbox's or channel's sequence): last + 1, and above

@@ -124,17 +124,20 @@ absl::StatusOr<ReplayReport> ReplayWalLogs(leveldb::Env* env, const std::string&
     previous_log = log.number;
   }
   if (absl::Status s = apply(); !s.ok()) return s;
-  // What the table now holds, read back with every checksum verified: the
-  // restore's expectation. The statistics record the logs brought describes
-  // the damaged table; the one written here is exact, so the store's next
-  // open need not recount.
-  internal::ContentHasher hasher;
-  if (leveldb::Status s = internal::HashRecords(db.get(), &hasher); !s.ok()) {
-    return absl::DataLossError(absl::StrCat("the table with the replayed writes in ", dir,
-                                            " does not verify: ", s.ToString()));
+  // The statistics record the logs brought describes the damaged table.
+  // The one written here is exact (read back, every checksum verified: the
+  // restore's expectation), so the store's next open need not recount; or
+  // it says "not counted", for the FinishRestore traversal to count.
+  internal::StoredStats stats;
+  if (options.read_back) {
+    internal::ContentHasher hasher;
+    if (leveldb::Status s = internal::HashRecords(db.get(), &hasher); !s.ok()) {
+      return absl::DataLossError(absl::StrCat("the table with the replayed writes in ", dir,
+                                              " does not verify: ", s.ToString()));
+    }
+    stats = {hasher.count(), hasher.logical_bytes(), true};
+    report.verified = VerifyResult{hasher.count(), hasher.HexDigest()};
   }
-  const internal::StoredStats stats{hasher.count(), hasher.logical_bytes(), true};
-  report.verified = {hasher.count(), hasher.HexDigest()};
   leveldb::WriteOptions sync;
   sync.sync = true;
   if (leveldb::Status s =

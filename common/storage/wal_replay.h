@@ -39,9 +39,10 @@ struct ReplayReport {
   // still in the logs).
   uint64_t left_out_batches = 0;
   uint64_t left_out_operations = 0;
-  // What the directory holds after the replay (a traversal with every
-  // checksum verified), as Table::Verify would report it.
-  VerifyResult verified;
+  // With ReplayOptions::read_back: what the directory holds after the
+  // replay (a traversal with every checksum verified), as Table::Verify
+  // would report it.
+  std::optional<VerifyResult> verified;
 };
 
 struct ReplayOptions {
@@ -50,6 +51,11 @@ struct ReplayOptions {
   // the last batch committed at or before it). A batch without a commit
   // time (the table's bookkeeping) goes with the batch before it.
   std::optional<absl::Time> until;
+  // Read every record back once replayed (ReplayReport::verified) and store
+  // exact statistics. Without it the statistics record says "not counted":
+  // the table's FinishRestore traversal counts them (a restore's only read
+  // of the result).
+  bool read_back = true;
 };
 
 // When the batch was committed: the time the table wrote into it
@@ -63,11 +69,12 @@ std::optional<absl::Time> BatchCommitTime(const WalBatch& batch);
 // intact batch. Batches the backup already holds are harmless to apply
 // again (a suffix of the history re-applied in order leaves every key as its
 // last write left it). A damaged log is read up to its last intact record;
-// a gap in the sequence numbers is counted in lost_operations. Then every
-// record is read back (ReplayReport::verified) and the table's statistics
-// record is set to what was read. Errors: DATA_LOSS when the result does not
-// read back; UNAVAILABLE when the directory cannot be opened or written (the
-// report is then meaningless); damage in the logs is not an error.
+// a gap in the sequence numbers is counted in lost_operations. Then (with
+// ReplayOptions::read_back) every record is read back
+// (ReplayReport::verified) and the table's statistics record is set to what
+// was read. Errors: DATA_LOSS when the result does not read back;
+// UNAVAILABLE when the directory cannot be opened or written (the report is
+// then meaningless); damage in the logs is not an error.
 absl::StatusOr<ReplayReport> ReplayWalLogs(leveldb::Env* env, const std::string& dir,
                                            const std::vector<WalLog>& logs,
                                            const ReplayOptions& options = {});

@@ -107,10 +107,10 @@ absl::StatusOr<store_admin::v1::VerifyResponse> OfflineStore::Verify(const std::
 }
 
 absl::StatusOr<store_admin::v1::FinishRestoreResponse> OfflineStore::FinishRestore(
-    const std::string& table, uint64_t records, const std::string& content_hash) {
+    const std::string& table, const storage::RestoreExpectation& expected) {
   auto t = Find(table);
   if (!t.ok()) return t.status();
-  auto v = (*t)->FinishRestore({records, content_hash});
+  auto v = (*t)->FinishRestore(expected);
   if (!v.ok()) return v.status();
   store_admin::v1::FinishRestoreResponse r;
   r.mutable_verified()->set_record_count(v->record_count);

@@ -48,7 +48,7 @@ class OfflineStore : public ProcessSupervisor, public StoreClient {
   absl::StatusOr<store_admin::v1::SnapshotResponse> Snapshot(const std::string& table) override;
   absl::StatusOr<store_admin::v1::VerifyResponse> Verify(const std::string& table) override;
   absl::StatusOr<store_admin::v1::FinishRestoreResponse> FinishRestore(
-      const std::string& table, uint64_t records, const std::string& content_hash) override;
+      const std::string& table, const storage::RestoreExpectation& expected) override;
   absl::Status WaitServing(const std::string& table, absl::Duration timeout) override;
 
   // The open table (UNAVAILABLE when its store is not started).

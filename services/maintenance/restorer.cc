@@ -97,8 +97,8 @@ class Restorer::Run {
   // Installs the backup at `backup_path` (empty: an empty degraded table)
   // with the damaged table's later writes replayed (TableInstaller), and
   // records the replay in the result. `expected` gets what the installed
-  // table holds. DATA_LOSS when the backup itself does not read back.
-  absl::Status Install(const std::string& backup_path, storage::VerifyResult* expected);
+  // table must hold. DATA_LOSS when the backup itself does not read back.
+  absl::Status Install(const std::string& backup_path, storage::RestoreExpectation* expected);
   // After an error that is not a backup's fault, or a point-in-time restore
   // that could restore no backup: puts the table back as it was before this
   // restore (its first quarantine, if it got there) and starts the store.
@@ -108,10 +108,11 @@ class Restorer::Run {
   // the retry, and the store starts all the same.
   absl::Status PutBack(const std::string& backup_id);
   // Starts the store with the installed table RESTORING and has the store
-  // verify it against `expected`; OK once the table serves. DATA_LOSS or
+  // verify it against `expected`; OK once the table serves, with the
+  // records the store counted in the result. DATA_LOSS or
   // FAILED_PRECONDITION: the installed copy does not verify.
-  absl::Status StartAndVerify(const std::string& backup_id, const storage::VerifyResult& expected,
-                              RestoreStep first_step);
+  absl::Status StartAndVerify(const std::string& backup_id,
+                              const storage::RestoreExpectation& expected, RestoreStep first_step);
   // Starts the store and waits until it answers SERVING; fails early when
   // the supervisor gives the process up or it stops again.
   absl::Status StartServing();
@@ -180,7 +181,7 @@ absl::Status Restorer::Run::StopAndQuarantine(const std::string& backup_id) {
 }
 
 absl::Status Restorer::Run::Install(const std::string& backup_path,
-                                    storage::VerifyResult* expected) {
+                                    storage::RestoreExpectation* expected) {
   absl::StatusOr<TableInstaller::Installed> installed = installer_.Install(
       table_, backup_path, result_.quarantine_path(), records_at_corruption_, target_);
   if (!installed.ok()) return installed.status();
@@ -242,20 +243,31 @@ absl::Status Restorer::Run::StartServing() {
 }
 
 absl::Status Restorer::Run::StartAndVerify(const std::string& backup_id,
-                                           const storage::VerifyResult& expected,
+                                           const storage::RestoreExpectation& expected,
                                            RestoreStep first_step) {
   Journal(first_step, backup_id);
   if (auto s = Timed("start", [&] { return StartServing(); }); !s.ok()) {
     return absl::UnavailableError(absl::StrCat("store did not start: ", s.message()));
   }
   if (first_step == v1::RESTORE_STEP_STARTING) Journal(v1::RESTORE_STEP_VERIFYING, backup_id);
-  auto finished = Timed("verify", [&] {
-    return o_.stores->FinishRestore(table_, expected.record_count, expected.content_hash);
-  });
+  auto finished = Timed("verify", [&] { return o_.stores->FinishRestore(table_, expected); });
   // The store may have finished and the answer got lost: a serving table
   // was verified by the store, and agents may already use it.
   if (!finished.ok() && !r_->Serving(table_)) return finished.status();
   Journal(v1::RESTORE_STEP_SERVING, backup_id);
+  if (finished.ok()) {
+    result_.set_record_count(finished->verified().record_count());
+  } else if (auto stats = o_.stores->GetTableStats(table_); stats.ok()) {
+    result_.set_record_count(stats->records());
+  }
+  if (expected.records_at_corruption.has_value() &&
+      *expected.records_at_corruption != result_.record_count()) {
+    // The store has raised the table's sequence floor (RestoreExpectation).
+    result_.add_replay_problems(
+        absl::StrCat("the store held ", *expected.records_at_corruption,
+                     " records when it found the corruption; the restored table holds ",
+                     result_.record_count()));
+  }
   return absl::OkStatus();
 }
 
@@ -372,7 +384,7 @@ v1::RestoreResult Restorer::Run::Execute(const RestoreRequest& request) {
       return Finish(v1::RESTORE_OUTCOME_FAILED, std::string(s.message()));
     }
     Journal(v1::RESTORE_STEP_INSTALLING, id);
-    storage::VerifyResult expected;
+    storage::RestoreExpectation expected;
     absl::Status installed = Timed("install", [&] { return Install(path, &expected); });
     if (absl::IsDataLoss(installed)) {  // the backup's own fault
       result_.add_rejected_backups(absl::StrCat(id, ": ", installed.message()));
@@ -401,7 +413,6 @@ v1::RestoreResult Restorer::Run::Execute(const RestoreRequest& request) {
       return Finish(v1::RESTORE_OUTCOME_FAILED, std::string(verified.message()), true);
     }
     result_.set_backup_id(id);
-    result_.set_record_count(expected.record_count);
     result_.set_size_bytes(BackupSize(manifest));
     return Finish(v1::RESTORE_OUTCOME_RESTORED, "");
   }
@@ -432,7 +443,7 @@ v1::RestoreResult Restorer::Run::Execute(const RestoreRequest& request) {
                               ? "no backup of the table exists"
                               : absl::StrCat("no backup could be restored (",
                                              absl::StrJoin(result_.rejected_backups(), "; "), ")");
-  storage::VerifyResult empty;
+  storage::RestoreExpectation empty;
   if (auto s = Install("", &empty); !s.ok()) {
     (void)PutBack("");
     return Finish(v1::RESTORE_OUTCOME_FAILED,
@@ -443,7 +454,6 @@ v1::RestoreResult Restorer::Run::Execute(const RestoreRequest& request) {
                   absl::StrCat(why, "; restarting empty failed too: ", s.message()), true);
   }
   if (from_logs_) {  // the logs held the whole history: nothing lost
-    result_.set_record_count(empty.record_count);
     return Finish(v1::RESTORE_OUTCOME_RESTORED, "");
   }
   return Finish(v1::RESTORE_OUTCOME_DEGRADED, absl::StrCat(why, "; the table restarted empty"));
@@ -584,7 +594,7 @@ absl::StatusOr<v1::RestoreResult> Restorer::Preview(const RestoreRequest& reques
     if (!built.ok()) return built.status();
     result.set_outcome(v1::RESTORE_OUTCOME_RESTORED);
     result.set_backup_id(id);
-    result.set_record_count(built->expected.record_count);
+    result.set_record_count(built->expected.record_count.value_or(0));
     result.set_size_bytes(BackupSize(manifest));
     RecordInstalled(*built, &result);
     for (const std::string& why : rejected) result.add_rejected_backups(why);

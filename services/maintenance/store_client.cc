@@ -68,11 +68,14 @@ class GrpcStoreClient final : public StoreClient {
         &out);
   }
   absl::StatusOr<store_admin::v1::FinishRestoreResponse> FinishRestore(
-      const std::string& table, uint64_t records, const std::string& content_hash) override {
+      const std::string& table, const storage::RestoreExpectation& expected) override {
     store_admin::v1::FinishRestoreRequest r;
     r.set_table(table);
-    r.set_record_count(records);
-    r.set_content_hash(content_hash);
+    if (expected.record_count.has_value()) r.set_record_count(*expected.record_count);
+    r.set_content_hash(expected.content_hash);
+    if (expected.records_at_corruption.has_value()) {
+      r.set_records_at_corruption(*expected.records_at_corruption);
+    }
     store_admin::v1::FinishRestoreResponse out;
     return Call(
         table, absl::Hours(2),

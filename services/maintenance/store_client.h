@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "agentcom/store_admin/v1/store_admin.pb.h"
 #include "common/config/topology.h"
+#include "common/storage/table.h"
 
 namespace agentcom::maintenance {
 
@@ -21,10 +22,10 @@ class StoreClient {
   virtual absl::StatusOr<store_admin::v1::CompactResponse> Compact(const std::string& table) = 0;
   virtual absl::StatusOr<store_admin::v1::SnapshotResponse> Snapshot(const std::string& table) = 0;
   virtual absl::StatusOr<store_admin::v1::VerifyResponse> Verify(const std::string& table) = 0;
-  // StoreAdmin.FinishRestore: the restored table serves once it holds exactly
-  // `records` records with `content_hash` (empty: any).
+  // StoreAdmin.FinishRestore: the restored table serves once it holds what
+  // `expected` names (storage::Table::FinishRestore).
   virtual absl::StatusOr<store_admin::v1::FinishRestoreResponse> FinishRestore(
-      const std::string& table, uint64_t records, const std::string& content_hash) = 0;
+      const std::string& table, const storage::RestoreExpectation& expected) = 0;
   // OK once the table's store answers its health check with SERVING; waits
   // up to `timeout`.
   virtual absl::Status WaitServing(const std::string& table, absl::Duration timeout) = 0;

@@ -39,15 +39,14 @@ absl::StatusOr<TableInstaller::Installed> TableInstaller::Install(
     std::optional<uint64_t> records_at_corruption, std::optional<absl::Time> until) {
   const std::string staging = StagingDir(table);
   if (auto s = RemoveStaging(table); !s.ok()) return s;
-  absl::StatusOr<Installed> built = Build(table, staging, backup_path, damaged_dir, until);
+  absl::StatusOr<Installed> built =
+      Build(table, staging, backup_path, damaged_dir, until, /*read_back=*/false);
   if (!built.ok()) return built.status();
   Installed& installed = *built;
-  if (records_at_corruption.has_value() && !until.has_value() && !backup_path.empty() &&
-      *records_at_corruption != installed.expected.record_count) {
-    installed.problems.push_back(
-        absl::StrCat("the store held ", *records_at_corruption,
-                     " records when it found the corruption; the restored table holds ",
-                     installed.expected.record_count));
+  // A point-in-time restore leaves writes out on purpose, and a table
+  // restored empty lost them all (and says so).
+  if (!until.has_value() && !backup_path.empty()) {
+    installed.expected.records_at_corruption = records_at_corruption;
   }
   if (installed.may_have_lost || installed.lost_operations > 0 || installed.left_out_batches > 0) {
     std::vector<std::string> why = installed.problems;
@@ -81,7 +80,8 @@ absl::StatusOr<TableInstaller::Installed> TableInstaller::Preview(const std::str
                                                                   std::optional<absl::Time> until) {
   const std::string scratch = PreviewDir(table);
   if (auto s = files::RemoveTree(options_.env, scratch); !s.ok()) return s;
-  absl::StatusOr<Installed> built = Build(table, scratch, backup_path, live_dir, until);
+  absl::StatusOr<Installed> built =
+      Build(table, scratch, backup_path, live_dir, until, /*read_back=*/true);
   if (auto s = files::RemoveTree(options_.env, scratch); !s.ok()) {
     log::Warn("cannot remove a dry run's scratch directory",
               {{"path", scratch}, {"error", std::string(s.message())}});
@@ -89,11 +89,9 @@ absl::StatusOr<TableInstaller::Installed> TableInstaller::Preview(const std::str
   return built;
 }
 
-absl::StatusOr<TableInstaller::Installed> TableInstaller::Build(const std::string& table,
-                                                                const std::string& staging,
-                                                                const std::string& backup_path,
-                                                                const std::string& source_dir,
-                                                                std::optional<absl::Time> until) {
+absl::StatusOr<TableInstaller::Installed> TableInstaller::Build(
+    const std::string& table, const std::string& staging, const std::string& backup_path,
+    const std::string& source_dir, std::optional<absl::Time> until, bool read_back) {
   Installed installed;
   if (backup_path.empty()) {
     if (auto s = files::CreateDirs(options_.env, staging); !s.ok()) return s;
@@ -113,19 +111,22 @@ absl::StatusOr<TableInstaller::Installed> TableInstaller::Build(const std::strin
           !s.ok()) {
         return s;
       }
-      installed.expected = {0, ""};
+      installed.expected = {.record_count = 0};
       installed.may_have_lost = true;
     }
     return installed;
   }
   absl::StatusOr<common::v1::BackupManifest> manifest =
       // Files checked; the records are read back by FinishRestore's
-      // traversal of the table the store opens (and by the replay, if any).
+      // traversal of the table the store opens (and by a preview's replay).
       storage::RestoreBackup(backup_path, staging, options_.env, storage::RestoreCheck::kFiles,
                              source_dir);
   if (!manifest.ok()) return manifest.status();
   installed.expected = {manifest->record_count(), manifest->content_hash()};
-  if (auto s = Replay(table, staging, *manifest, source_dir, until, &installed); !s.ok()) return s;
+  if (auto s = Replay(table, staging, *manifest, source_dir, until, read_back, &installed);
+      !s.ok()) {
+    return s;
+  }
   return installed;
 }
 
@@ -144,7 +145,7 @@ void TableInstaller::Account(const storage::ReplayReport& report, Installed* ins
 absl::Status TableInstaller::Replay(const std::string& table, const std::string& staging,
                                     const common::v1::BackupManifest& manifest,
                                     const std::string& source_dir, std::optional<absl::Time> until,
-                                    Installed* installed) {
+                                    bool read_back, Installed* installed) {
   if (manifest.generation().empty()) {
     installed->problems.push_back(absl::StrCat(
         "backup ", manifest.backup_id(),
@@ -200,12 +201,18 @@ absl::Status TableInstaller::Replay(const std::string& table, const std::string&
     installed->may_have_lost = true;
   }
   absl::StatusOr<storage::ReplayReport> report =
-      storage::ReplayWalLogs(options_.env, staging, logs, {.until = until});
+      storage::ReplayWalLogs(options_.env, staging, logs, {.until = until, .read_back = read_back});
   installed->replay_seconds = absl::ToDoubleSeconds(options_.clock->Now() - start);
   if (!report.ok()) return report.status();
   Account(*report, installed);
-  // The backup with the writes replayed, as the replay read it back.
-  if (report->operations > 0) installed->expected = report->verified;
+  // The backup with the writes replayed: as the replay read it back, or
+  // for the store's traversal to count.
+  if (report->operations > 0) {
+    installed->expected = {};
+    if (report->verified.has_value()) {
+      installed->expected = {report->verified->record_count, report->verified->content_hash};
+    }
+  }
   log::Info("write-ahead logs replayed onto the backup",
             {{"table", table},
              {"backup_id", manifest.backup_id()},
@@ -277,7 +284,7 @@ absl::StatusOr<bool> TableInstaller::ReplayWholeHistory(const std::string& table
   if (!report.ok()) return report.status();
   for (std::string& n : notes) installed->problems.push_back(std::move(n));
   Account(*report, installed);
-  installed->expected = report->verified;
+  installed->expected = {report->verified->record_count, report->verified->content_hash};
   installed->from_logs = true;
   log::Warn(
       "no usable backup: the table was rebuilt from its write-ahead logs, which hold its "

@@ -34,8 +34,10 @@ class TableInstaller {
     leveldb::Env* env = nullptr;
   };
   struct Installed {
-    // What the installed table holds: FinishRestore's expectation.
-    storage::VerifyResult expected;
+    // What the installed table must hold: FinishRestore's expectation.
+    // Install leaves the count of a backup with writes replayed onto it to
+    // the store's traversal; Preview counts every record.
+    storage::RestoreExpectation expected;
     uint64_t replayed_operations = 0;
     uint64_t lost_operations = 0;
     // What kept the replay from being complete, one line each.
@@ -63,7 +65,8 @@ class TableInstaller {
   // table marked degraded, R4), replaying the logs of `damaged_dir` (the
   // table the restore moved to quarantine; empty when there was none) when
   // it is of the backup's generation. `records_at_corruption` (when known)
-  // is compared with the result and a difference reported as a problem.
+  // goes into the expectation, for the store to compare with what it counts
+  // (RestoreExpectation::records_at_corruption).
   // DATA_LOSS when the backup does not read back or the result does not
   // verify; UNAVAILABLE / RESOURCE_EXHAUSTED for I/O errors (the staging
   // directory may remain; RemoveStaging removes it).
@@ -90,15 +93,17 @@ class TableInstaller {
   std::string TableDir(const std::string& table) const;
   // Builds the table in `staging` (which must not exist): the backup (or,
   // without one, the whole history from the logs, or an empty table) plus
-  // the writes of `source_dir`'s logs after it, up to `until`.
+  // the writes of `source_dir`'s logs after it, up to `until`. With
+  // `read_back` every record replayed onto a backup is read back and counted
+  // (Installed::expected); without it, that is left to FinishRestore.
   absl::StatusOr<Installed> Build(const std::string& table, const std::string& staging,
                                   const std::string& backup_path, const std::string& source_dir,
-                                  std::optional<absl::Time> until);
+                                  std::optional<absl::Time> until, bool read_back);
   // Replays onto `staging` the writes `source_dir` holds after the backup
   // described by `manifest`.
   absl::Status Replay(const std::string& table, const std::string& staging,
                       const common::v1::BackupManifest& manifest, const std::string& source_dir,
-                      std::optional<absl::Time> until, Installed* installed);
+                      std::optional<absl::Time> until, bool read_back, Installed* installed);
   // With no backup: replays onto an empty staging table every log of the
   // damaged table (its own and the shipped copies) when they go back to its
   // first write; false (nothing done) when they do not.

@@ -110,8 +110,12 @@ grpc::Status StoreAdminService::FinishRestore(grpc::ServerContext* context,
     absl::StatusOr<storage::Table*> table = tables_.Find(request->table());
     if (!table.ok()) return table.status();
     const absl::Time start = absl::Now();
-    absl::StatusOr<storage::VerifyResult> verified =
-        (*table)->FinishRestore({request->record_count(), request->content_hash()});
+    storage::RestoreExpectation expected{.content_hash = request->content_hash()};
+    if (request->has_record_count()) expected.record_count = request->record_count();
+    if (request->has_records_at_corruption()) {
+      expected.records_at_corruption = request->records_at_corruption();
+    }
+    absl::StatusOr<storage::VerifyResult> verified = (*table)->FinishRestore(expected);
     if (!verified.ok()) return verified.status();
     response->mutable_verified()->set_record_count(verified->record_count);
     response->mutable_verified()->set_content_hash(verified->content_hash);

@@ -118,7 +118,7 @@ class FailingTable : public storage::Table {
   }
   absl::Status Reopen(bool repair) override { return base_->Reopen(repair); }
   absl::StatusOr<storage::VerifyResult> FinishRestore(
-      const storage::VerifyResult& expected) override {
+      const storage::RestoreExpectation& expected) override {
     return base_->FinishRestore(expected);
   }
 

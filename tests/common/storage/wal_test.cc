@@ -288,8 +288,8 @@ TEST_F(ReplayTest, TheBackupPlusTheLogsIsExactlyTheTable) {
   EXPECT_THAT(report->problems, ::testing::IsEmpty());
   EXPECT_GT(report->operations, 350u);
   // The replay read back what it built: the restore's expectation.
-  EXPECT_EQ(report->verified.record_count, live_.record_count);
-  EXPECT_EQ(report->verified.content_hash, live_.content_hash);
+  EXPECT_EQ(report->verified->record_count, live_.record_count);
+  EXPECT_EQ(report->verified->content_hash, live_.content_hash);
   const VerifyResult restored = RestoredContent();
   EXPECT_EQ(restored.record_count, live_.record_count);
   EXPECT_EQ(restored.content_hash, live_.content_hash);
