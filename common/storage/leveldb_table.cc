@@ -219,32 +219,32 @@ absl::Status LevelDbTable::LoadSequenceFloor() {
   } else if (!IsAbsentKey(s)) {
     return Classify(s, "open");
   }
+  {
+    absl::MutexLock l(&sequence_mu_);
+    sequence_floor_ = floor;
+    sequence_bound_ = std::max(bound, floor);
+  }
   const std::string marker = absl::StrCat(options_.dir, "/", kLossyRestoreMarkerFile);
-  const bool lossy = env_->FileExists(marker);
-  if (lossy && bound > floor) {
-    if (auto r = StoreSequenceFloor(bound, floor); !r.ok()) return r;
-    floor = bound;
-  }
-  if (lossy) {
-    if (auto r = files::RemoveFileDurably(env_, marker); !r.ok()) return r;
-  }
-  absl::MutexLock l(&sequence_mu_);
-  sequence_floor_ = floor;
-  sequence_bound_ = std::max(bound, floor);
-  return absl::OkStatus();
+  if (!env_->FileExists(marker)) return absl::OkStatus();
+  if (auto r = RaiseSequenceFloor(); !r.ok()) return r;
+  return files::RemoveFileDurably(env_, marker);
 }
 
-absl::Status LevelDbTable::StoreSequenceFloor(uint64_t floor, uint64_t previous) {
+absl::Status LevelDbTable::RaiseSequenceFloor() {
+  absl::MutexLock l(&sequence_mu_);
+  if (sequence_bound_ <= sequence_floor_) return absl::OkStatus();
   leveldb::WriteOptions sync;
   sync.sync = true;
-  if (leveldb::Status s = db_->Put(sync, ToSlice(internal::kSequenceFloorKey), EncodeU64(floor));
+  if (leveldb::Status s =
+          db_->Put(sync, ToSlice(internal::kSequenceFloorKey), EncodeU64(sequence_bound_));
       !s.ok()) {
     return Classify(s, "restore");
   }
   log::Warn(
       "the table was restored with writes lost: sequence numbers continue above every one "
       "it issued before",
-      {{"table", name()}, {"floor", floor}, {"previous_floor", previous}});
+      {{"table", name()}, {"floor", sequence_bound_}, {"previous_floor", sequence_floor_}});
+  sequence_floor_ = sequence_bound_;
   return absl::OkStatus();
 }
 
@@ -853,11 +853,7 @@ absl::StatusOr<VerifyResult> LevelDbTable::FinishRestore(const RestoreExpectatio
   }
   if (expected.records_at_corruption.has_value() &&
       *expected.records_at_corruption != found->record_count) {
-    absl::MutexLock s(&sequence_mu_);
-    if (sequence_bound_ > sequence_floor_) {
-      if (auto r = StoreSequenceFloor(sequence_bound_, sequence_floor_); !r.ok()) return r;
-      sequence_floor_ = sequence_bound_;
-    }
+    if (auto r = RaiseSequenceFloor(); !r.ok()) return r;
   }
   // The traversal counted every record: the statistics are exact.
   records_ = static_cast<int64_t>(found->record_count);

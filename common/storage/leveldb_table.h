@@ -153,10 +153,9 @@ class LevelDbTable final : public Table {
   // Loads the last commit time, the sequence floor and bound; after a lossy restore raises the
   // floor to the bound (kept in the table) and removes the marker.
   absl::Status LoadSequenceFloor() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
-  // Writes were lost: stores `floor` (the sequence bound, above every
-  // number issued) in the table, durably, in place of `previous`.
-  absl::Status StoreSequenceFloor(uint64_t floor, uint64_t previous)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+  // Writes were lost: raises the sequence floor to the bound (above every
+  // number issued) and stores it in the table, durably.
+  absl::Status RaiseSequenceFloor() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
   void FlushLoop();
 
   const TableOptions options_;

@@ -182,10 +182,15 @@ absl::Status Restorer::Run::StopAndQuarantine(const std::string& backup_id) {
 
 absl::Status Restorer::Run::Install(const std::string& backup_path,
                                     storage::RestoreExpectation* expected) {
-  absl::StatusOr<TableInstaller::Installed> installed = installer_.Install(
-      table_, backup_path, result_.quarantine_path(), records_at_corruption_, target_);
+  absl::StatusOr<TableInstaller::Installed> installed =
+      installer_.Install(table_, backup_path, result_.quarantine_path(), target_);
   if (!installed.ok()) return installed.status();
   *expected = installed->expected;
+  // A point-in-time restore leaves writes out on purpose, and a table
+  // restored empty lost them all (and says so).
+  if (!target_.has_value() && !backup_path.empty()) {
+    expected->records_at_corruption = records_at_corruption_;
+  }
   from_logs_ = installed->from_logs;
   RecordInstalled(*installed, &result_);
   if (installed->replay_seconds > 0) {

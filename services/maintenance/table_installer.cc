@@ -18,6 +18,17 @@
 
 namespace agentcom::maintenance {
 
+namespace {
+
+// What FinishRestore must find: what a replay read back, or (not read
+// back) whatever its traversal counts.
+storage::RestoreExpectation Expect(const std::optional<storage::VerifyResult>& read_back) {
+  if (!read_back.has_value()) return {};
+  return {read_back->record_count, read_back->content_hash};
+}
+
+}  // namespace
+
 std::string TableInstaller::StagingDir(const std::string& table) const {
   return absl::StrCat(options_.topology->data_dir(), "/.restore-", table);
 }
@@ -34,20 +45,16 @@ absl::Status TableInstaller::RemoveStaging(const std::string& table) {
   return files::RemoveTree(options_.env, StagingDir(table));
 }
 
-absl::StatusOr<TableInstaller::Installed> TableInstaller::Install(
-    const std::string& table, const std::string& backup_path, const std::string& damaged_dir,
-    std::optional<uint64_t> records_at_corruption, std::optional<absl::Time> until) {
+absl::StatusOr<TableInstaller::Installed> TableInstaller::Install(const std::string& table,
+                                                                  const std::string& backup_path,
+                                                                  const std::string& damaged_dir,
+                                                                  std::optional<absl::Time> until) {
   const std::string staging = StagingDir(table);
   if (auto s = RemoveStaging(table); !s.ok()) return s;
   absl::StatusOr<Installed> built =
       Build(table, staging, backup_path, damaged_dir, until, /*read_back=*/false);
   if (!built.ok()) return built.status();
   Installed& installed = *built;
-  // A point-in-time restore leaves writes out on purpose, and a table
-  // restored empty lost them all (and says so).
-  if (!until.has_value() && !backup_path.empty()) {
-    installed.expected.records_at_corruption = records_at_corruption;
-  }
   if (installed.may_have_lost || installed.lost_operations > 0 || installed.left_out_batches > 0) {
     std::vector<std::string> why = installed.problems;
     if (installed.left_out_batches > 0) {
@@ -208,10 +215,7 @@ absl::Status TableInstaller::Replay(const std::string& table, const std::string&
   // The backup with the writes replayed: as the replay read it back, or
   // for the store's traversal to count.
   if (report->operations > 0) {
-    installed->expected = {};
-    if (report->verified.has_value()) {
-      installed->expected = {report->verified->record_count, report->verified->content_hash};
-    }
+    installed->expected = Expect(report->verified);
   }
   log::Info("write-ahead logs replayed onto the backup",
             {{"table", table},
@@ -284,7 +288,7 @@ absl::StatusOr<bool> TableInstaller::ReplayWholeHistory(const std::string& table
   if (!report.ok()) return report.status();
   for (std::string& n : notes) installed->problems.push_back(std::move(n));
   Account(*report, installed);
-  installed->expected = {report->verified->record_count, report->verified->content_hash};
+  installed->expected = Expect(report->verified);
   installed->from_logs = true;
   log::Warn(
       "no usable backup: the table was rebuilt from its write-ahead logs, which hold its "

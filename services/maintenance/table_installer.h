@@ -64,9 +64,7 @@ class TableInstaller {
   // Installs `table` from the backup at `backup_path` (empty: an empty
   // table marked degraded, R4), replaying the logs of `damaged_dir` (the
   // table the restore moved to quarantine; empty when there was none) when
-  // it is of the backup's generation. `records_at_corruption` (when known)
-  // goes into the expectation, for the store to compare with what it counts
-  // (RestoreExpectation::records_at_corruption).
+  // it is of the backup's generation.
   // DATA_LOSS when the backup does not read back or the result does not
   // verify; UNAVAILABLE / RESOURCE_EXHAUSTED for I/O errors (the staging
   // directory may remain; RemoveStaging removes it).
@@ -76,7 +74,6 @@ class TableInstaller {
   // before (they may have been handed out for the writes left out).
   absl::StatusOr<Installed> Install(const std::string& table, const std::string& backup_path,
                                     const std::string& damaged_dir,
-                                    std::optional<uint64_t> records_at_corruption,
                                     std::optional<absl::Time> until = std::nullopt);
   // A dry run of Install: builds the same table from the backup and the logs
   // of `live_dir` (the serving table's directory, only read) in a scratch
