@@ -10,6 +10,9 @@
 #include <grpcpp/create_channel.h>
 #include <leveldb/db.h>
 #include <leveldb/write_batch.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -206,43 +209,6 @@ Stats MedianStats(const std::vector<Stats>& runs) {
   return {Median(a), Median(b), Median(c), Median(d), Median(e)};
 }
 
-// In-process LevelDB, sync writes like the stores' default: the baseline.
-Stats RawLevelDb(const std::string& dir, int clients, int ops, bool batch) {
-  fs::remove_all(dir);
-  leveldb::Options o;
-  o.create_if_missing = true;
-  o.compression = leveldb::kNoCompression;
-  leveldb::DB* raw = nullptr;
-  leveldb::DB::Open(o, dir, &raw);
-  std::unique_ptr<leveldb::DB> db(raw);
-  leveldb::WriteOptions sync;
-  sync.sync = true;
-  const std::string value(200, 'v');
-  return RunClients(clients, ops, [&](int c, int i) {
-    const std::string key = absl::StrFormat("c%03d-%09d", c, i);
-    if (!batch) return db->Put(sync, key, value).ok();
-    leveldb::WriteBatch b;  // the shape of a store write: record + index
-    b.Put(key, value);
-    b.Put("i" + key, "");
-    return db->Write(sync, &b).ok();
-  });
-}
-
-long RssKb(const std::string& pid, const char* field) {
-  std::ifstream in("/proc/" + pid + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field, 0) == 0) return std::stol(line.substr(std::string(field).size()));
-  }
-  return -1;
-}
-
-std::string Pid(testing::SupervisedSystem& sys, const std::string& process) {
-  std::string pid = sys.Supervisorctl("pid " + process);
-  pid.erase(pid.find_last_not_of(" \n") + 1);
-  return pid;
-}
-
 // CPU seconds (user + system) the process has used so far.
 double CpuSeconds(const std::string& pid) {
   std::ifstream in("/proc/" + pid + "/stat");
@@ -260,6 +226,48 @@ double CpuSeconds(const std::string& pid) {
   return static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK);
 }
 
+// In-process LevelDB, sync writes like the stores' default: the baseline.
+Stats RawLevelDb(const std::string& dir, int clients, int ops, bool batch) {
+  fs::remove_all(dir);
+  leveldb::Options o;
+  o.create_if_missing = true;
+  o.compression = leveldb::kNoCompression;
+  leveldb::DB* raw = nullptr;
+  leveldb::DB::Open(o, dir, &raw);
+  std::unique_ptr<leveldb::DB> db(raw);
+  leveldb::WriteOptions sync;
+  sync.sync = true;
+  const std::string value(200, 'v');
+  // The bench process is otherwise idle meanwhile: its CPU is LevelDB's.
+  const std::string self = std::to_string(getpid());
+  const double before = CpuSeconds(self);
+  Stats s = RunClients(clients, ops, [&](int c, int i) {
+    const std::string key = absl::StrFormat("c%03d-%09d", c, i);
+    if (!batch) return db->Put(sync, key, value).ok();
+    leveldb::WriteBatch b;  // the shape of a store write: record + index
+    b.Put(key, value);
+    b.Put("i" + key, "");
+    return db->Write(sync, &b).ok();
+  });
+  s.server_cpu_us = (CpuSeconds(self) - before) * 1e6 / (static_cast<double>(clients) * ops);
+  return s;
+}
+
+long RssKb(const std::string& pid, const char* field) {
+  std::ifstream in("/proc/" + pid + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field, 0) == 0) return std::stol(line.substr(std::string(field).size()));
+  }
+  return -1;
+}
+
+std::string Pid(testing::SupervisedSystem& sys, const std::string& process) {
+  std::string pid = sys.Supervisorctl("pid " + process);
+  pid.erase(pid.find_last_not_of(" \n") + 1);
+  return pid;
+}
+
 // RunClients, also measuring the CPU the store `process` spends per operation.
 Stats RunServed(testing::SupervisedSystem& sys, const std::string& process, int clients, int ops,
                 const std::function<bool(int, int)>& op) {
@@ -267,6 +275,49 @@ Stats RunServed(testing::SupervisedSystem& sys, const std::string& process, int 
   const double before = CpuSeconds(pid);
   Stats s = RunClients(clients, ops, op);
   s.server_cpu_us = (CpuSeconds(pid) - before) * 1e6 / (static_cast<double>(clients) * ops);
+  return s;
+}
+
+// The floor under a store's unary call: `clients` clients calling
+// Config.Get on agentcom_grpc_floor (gRPC alone on the `api` "callback" or
+// "sync"), with that process's CPU per call.
+Stats RunFloor(const std::string& api, int clients, int ops) {
+  int out[2];
+  if (pipe(out) != 0) return {};
+  const std::string binary = std::string(AGENTCOM_BIN_DIR) + "/agentcom_grpc_floor";
+  std::string flag = "--api=" + api;
+  std::string program = binary;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  char* argv[] = {program.data(), flag.data(), nullptr};
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out[1]);
+  std::string port;
+  char c;
+  while (spawned == 0 && read(out[0], &c, 1) == 1 && c != '\n') port.push_back(c);
+  close(out[0]);
+  if (spawned != 0 || port.empty()) {
+    std::cerr << "agentcom_grpc_floor did not start\n";
+    return {};
+  }
+  auto stub = config::v1::Config::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + port, grpc::InsecureChannelCredentials()));
+  const std::string pid_text = std::to_string(pid);
+  const double before = CpuSeconds(pid_text);
+  Stats s = RunClients(clients, ops, [&](int c, int i) {
+    grpc::ClientContext ctx;
+    config::v1::GetRequest q;
+    q.set_key(absl::StrCat("client", c, "/key", i));
+    config::v1::Entry entry;
+    return stub->Get(&ctx, q, &entry).ok();
+  });
+  s.server_cpu_us = (CpuSeconds(pid_text) - before) * 1e6 / (static_cast<double>(clients) * ops);
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
   return s;
 }
 
@@ -700,7 +751,8 @@ int Main() {
   std::map<std::string, std::pair<long, long>> loaded_memory;
   if (!absl::GetFlag(FLAGS_stall_only)) {
     // 1. Data path, with the in-process LevelDB baseline.
-    std::vector<Stats> enq, poll, submit, config_put, assign, raw_put, raw_batch, push;
+    std::vector<Stats> enq, poll, submit, config_put, config_get, assign, raw_put, raw_batch, push,
+        floor_callback, floor_sync;
     for (int r = 0; r < reps; ++r) {
       const std::string prefix = absl::StrCat("r", r, "-");
       enq.push_back(RunServed(*sys, "mailbox", clients, ops, [&](int c, int) {
@@ -740,6 +792,16 @@ int Main() {
         config::v1::Entry out;
         return config->Put(&ctx, q, &out).ok();
       }));
+      // A read the memtable answers, through the same gRPC, authorisation
+      // and metrics as the writes: the store's own floor for a unary call.
+      config_get.push_back(RunServed(*sys, "config", clients, ops, [&](int c, int i) {
+        grpc::ClientContext ctx;
+        Authorize(&ctx, agent);
+        config::v1::GetRequest q;
+        q.set_key(absl::StrCat(prefix, "client", c, "/key", i));
+        config::v1::Entry out;
+        return config->Get(&ctx, q, &out).ok();
+      }));
       assign.push_back(RunClients(clients, ops, [&](int c, int) {
         grpc::ClientContext ctx;
         Authorize(&ctx, agent);
@@ -756,26 +818,35 @@ int Main() {
         return tasks->Complete(&cctx, done, &t).ok();
       }));
       push.push_back(PushDelivery(mailbox.get(), agent, clients, ops, prefix));
+      floor_callback.push_back(RunFloor("callback", clients, ops));
+      floor_sync.push_back(RunFloor("sync", clients, ops));
       raw_put.push_back(RawLevelDb(dir.Sub("raw"), clients, ops, false));
       raw_batch.push_back(RawLevelDb(dir.Sub("raw"), clients, ops, true));
     }
     const Stats e = MedianStats(enq), p = MedianStats(poll), s = MedianStats(submit),
                 a = MedianStats(assign), rp = MedianStats(raw_put), rb = MedianStats(raw_batch),
-                w = MedianStats(push), cp = MedianStats(config_put);
+                w = MedianStats(push), cp = MedianStats(config_put), cg = MedianStats(config_get),
+                fc = MedianStats(floor_callback), fs = MedianStats(floor_sync);
     std::cout << "1. data path (median of " << reps << ")\n";
     Row("Mailbox.Enqueue", e, absl::StrFormat("%.2fx raw batch", e.ops_per_sec / rb.ops_per_sec));
     Row("Mailbox.Poll (10 messages)", p);
     Row("TaskQueue.Submit", s, absl::StrFormat("%.2fx raw batch", s.ops_per_sec / rb.ops_per_sec));
     Row("Config.Put", cp, absl::StrFormat("%.2fx raw batch", cp.ops_per_sec / rb.ops_per_sec));
+    Row("Config.Get (from memory)", cg);
     Row("TaskQueue.Assign+Complete", a);
     Row("Mailbox.Watch delivery (enqueue start", w,
         absl::StrFormat("to arrival; p50 %.2fx Enqueue's)", w.p50_ms / e.p50_ms));
+    Row("gRPC alone: empty Get, callback API", fc);
+    Row("gRPC alone: empty Get, sync API", fs);
     Row("raw leveldb Put (sync, in-process)", rp);
     Row("raw leveldb WriteBatch(2) (sync)", rb);
     json.Add("enqueue", e);
     json.Add("poll", p);
     json.Add("submit", s);
     json.Add("config_put", cp);
+    json.Add("config_get", cg);
+    json.Add("grpc_floor_callback", fc);
+    json.Add("grpc_floor_sync", fs);
     json.Add("assign_complete", a);
     json.Add("raw_put", rp);
     json.Add("raw_batch", rb);
