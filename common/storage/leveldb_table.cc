@@ -430,7 +430,16 @@ absl::Status LevelDbTable::CheckServing() const {
     return absl::UnavailableError(
         absl::StrCat("table ", name(), " is not open (reopening failed); retry later"));
   }
-  if (state_ == TABLE_STATE_CORRUPTED || state_ == TABLE_STATE_RESTORING || !db_) {
+  return NotServingLocked();
+}
+
+absl::Status LevelDbTable::RefuseEarly() const {
+  absl::MutexLock l(&state_mu_);
+  return NotServingLocked();
+}
+
+absl::Status LevelDbTable::NotServingLocked() const {
+  if (state_ == TABLE_STATE_CORRUPTED || state_ == TABLE_STATE_RESTORING) {
     return absl::UnavailableError(absl::StrCat(
         "table ", name(), " is ", state_ == TABLE_STATE_RESTORING ? "being restored" : "corrupted",
         state_reason_.empty() ? "" : absl::StrCat(" (", state_reason_, ")"), "; retry later"));
@@ -503,6 +512,7 @@ absl::Status LevelDbTable::Classify(const leveldb::Status& s, absl::string_view 
 }
 
 absl::StatusOr<std::optional<std::string>> LevelDbTable::Get(absl::string_view key) {
+  if (auto s = RefuseEarly(); !s.ok()) return s;
   absl::ReaderMutexLock l(&db_mu_);
   if (auto s = CheckServing(); !s.ok()) return s;
   std::string value;
@@ -536,6 +546,7 @@ size_t BatchBytes(const TableBatch& batch) {
 
 absl::Status LevelDbTable::Write(const TableBatch& batch) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (batch.empty()) return absl::OkStatus();
+  if (auto s = RefuseEarly(); !s.ok()) return s;
   if (needs_reopen_) {
     if (auto s = ReopenAfterWriteError(); !s.ok()) return s;
   }
@@ -577,6 +588,7 @@ absl::Status LevelDbTable::Write(const TableBatch& batch) ABSL_NO_THREAD_SAFETY_
 
 void LevelDbTable::WriteAsync(TableBatch batch, WriteDone done) {
   if (batch.empty()) return done(absl::OkStatus());
+  if (auto s = RefuseEarly(); !s.ok()) return done(s);
   if (needs_reopen_) {
     if (auto s = ReopenAfterWriteError(); !s.ok()) return done(s);
   }
@@ -747,6 +759,7 @@ leveldb::Status LevelDbTable::WriteGroup(const std::vector<PendingWrite*>& group
 absl::Status LevelDbTable::Scan(
     absl::string_view start, absl::string_view limit,
     const std::function<bool(absl::string_view, absl::string_view)>& visit) {
+  if (auto s = RefuseEarly(); !s.ok()) return s;
   absl::ReaderMutexLock l(&db_mu_);
   if (auto s = CheckServing(); !s.ok()) return s;
   return Classify(ForEachData(db_.get(), CheckedRead(), start, limit, visit), "scan");

@@ -134,6 +134,14 @@ class LevelDbTable final : public Table {
   std::string FileWithoutCurrent() const;
   // OK when requests may proceed; UNAVAILABLE naming the state otherwise.
   absl::Status CheckServing() const ABSL_SHARED_LOCKS_REQUIRED(db_mu_);
+  // UNAVAILABLE at once, before db_mu_, when the table is corrupted or being
+  // restored: a restore's verification holds db_mu_ for a whole traversal,
+  // and agents' calls (some on gRPC's callback threads) must not queue
+  // behind it. CheckServing, under db_mu_, still decides.
+  absl::Status RefuseEarly() const;
+  // UNAVAILABLE naming the state when it is CORRUPTED or RESTORING; OK
+  // otherwise.
+  absl::Status NotServingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu_);
   // As CheckServing, but a RESTORING table may be read (by Verify and
   // FinishRestore, which agents cannot call).
   absl::Status CheckReadable() const ABSL_SHARED_LOCKS_REQUIRED(db_mu_);

@@ -812,6 +812,57 @@ TEST_F(TableTest, ARestoringTableServesNoAgentUntilFinishRestoreVerifiesIt) {
 // recount), which makes the table's statistics exact. A count other than
 // the one the store held when it found the corruption means lost writes:
 // the table serves, with sequence numbers above every one issued before.
+// A table being restored answers agents at once, without waiting for the
+// restore's verification, which holds the table's lock for a whole
+// traversal: agent calls run on a few threads (gRPC's callback threads, the
+// call pool), and a read queued behind a long FinishRestore would take one
+// from every other table of the process. The test holds FinishRestore in
+// the middle (its sync of the raised sequence floor) and calls meanwhile.
+TEST_F(TableTest, ARestoringTableRefusesCallsWithoutWaitingForTheRestoresLock) {
+  {
+    auto t = Open();
+    Load(t.get(), 100);
+    ASSERT_TRUE(t->NextSequence(0).ok());  // a number issued: the floor has to rise
+  }
+  std::ofstream(dir_.Sub("agent_mailbox") + "/" + kRestoringMarkerFile) << "restoring\n";
+  FaultyEnv env;
+  auto t = Open(DURABILITY_SYNC, &env);
+  ASSERT_EQ(t->state(), common::v1::TABLE_STATE_RESTORING);
+  env.HoldNextSync(".log");
+  // A count at corruption that differs raises the floor: a synced write
+  // made while FinishRestore holds the lock.
+  std::thread finish([&] { EXPECT_TRUE(t->FinishRestore({.records_at_corruption = 101}).ok()); });
+  env.AwaitHeldSync();
+  absl::Notification answered;
+  std::vector<absl::Status> answers;
+  std::thread agent([&] {
+    answers.push_back(t->Get(Key(1)).status());
+    answers.push_back(t->Scan("", "", [](absl::string_view, absl::string_view) { return true; }));
+    TableBatch b;
+    b.Put("k", "v");
+    answers.push_back(t->Write(b));
+    absl::Notification done;
+    t->WriteAsync(std::move(b), [&](absl::Status s) {
+      answers.push_back(s);
+      done.Notify();
+    });
+    done.WaitForNotification();
+    answered.Notify();
+  });
+  const bool at_once = answered.WaitForNotificationWithTimeout(absl::Seconds(10));
+  env.ReleaseSync();
+  finish.join();
+  agent.join();
+  EXPECT_TRUE(at_once) << "the calls waited for FinishRestore";
+  ASSERT_EQ(answers.size(), 4u);
+  for (const absl::Status& s : answers) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+    EXPECT_THAT(s.message(), HasSubstr("being restored")) << s;
+  }
+  EXPECT_EQ(t->state(), TABLE_STATE_OK);
+  EXPECT_FALSE(t->Get("k")->has_value());
+}
+
 TEST_F(TableTest, FinishRestoreCountsAReplayedTableOnceAndRaisesTheFloorWhenWritesWereLost) {
   const std::string table_dir = dir_.Sub("agent_mailbox");
   uint64_t issued = 0;
