@@ -6,12 +6,14 @@
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/server_callback.h>
 
+#include <type_traits>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "common/auth/authorizer.h"
+#include "common/server/call_pool.h"
 #include "common/status/grpc_status.h"
 
 namespace agentcom::server {
@@ -84,6 +86,53 @@ grpc::ServerUnaryReactor* HandleAsync(const auth::Authorizer& authorizer,
   });
   return reactor;
 }
+
+// The body of a unary handler on gRPC's callback API whose core call may
+// block on its table: a read, or a write that waits for its sync. The call
+// moves to `pool` (gRPC's callback threads never block), which authorises
+// the caller for `role`, parses the request, runs `fn(request)` (returning
+// absl::StatusOr<Response>, or absl::Status for an empty Response) and
+// finishes. One line per RPC, like Handle, and the same single status
+// conversion.
+template <typename Request, typename Response, typename Fn>
+grpc::ServerUnaryReactor* HandleOnPool(CallPool& pool, const auth::Authorizer& authorizer,
+                                       grpc::CallbackServerContext* context, auth::Role role,
+                                       const grpc::ByteBuffer& raw, grpc::ByteBuffer* response,
+                                       Fn fn) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  pool.Run([&authorizer, context, role, &raw, response, reactor, fn = std::move(fn)] {
+    Request request;
+    absl::Status s = authorizer.Check(*context, role);
+    if (s.ok()) s = ParseRequest(raw, &request);
+    if (s.ok()) {
+      if constexpr (std::is_same_v<decltype(fn(request)), absl::Status>) {
+        s = fn(request);
+        if (s.ok()) *response = SerializeMessage(Response());
+      } else {
+        absl::StatusOr<Response> result = fn(request);
+        if (result.ok()) *response = SerializeMessage(*result);
+        s = result.status();
+      }
+    }
+    reactor->Finish(ToGrpcStatus(s));
+  });
+  return reactor;
+}
+
+// A generated service with the given methods on the raw callback API:
+// RawCallbackMethods<v1::Config::Service, v1::Config::WithRawCallbackMethod_Get, ...>
+// is WithRawCallbackMethod_Get<...<v1::Config::Service>>, which keeps a
+// service's base class readable when most of its methods are converted.
+template <typename Service, template <typename> class... Methods>
+struct RawCallbackMethodsOf {
+  using type = Service;
+};
+template <typename Service, template <typename> class First, template <typename> class... Rest>
+struct RawCallbackMethodsOf<Service, First, Rest...> {
+  using type = First<typename RawCallbackMethodsOf<Service, Rest...>::type>;
+};
+template <typename Service, template <typename> class... Methods>
+using RawCallbackMethods = typename RawCallbackMethodsOf<Service, Methods...>::type;
 
 }  // namespace agentcom::server
 

@@ -6,26 +6,29 @@
 namespace agentcom::channels {
 
 using auth::Role;
-using server::Handle;
-using server::Respond;
 
-grpc::Status ChannelsService::Subscribe(grpc::ServerContext* c, const v1::SubscribeRequest* r,
-                                        v1::SubscribeResponse* out) {
-  return Handle(authorizer_, c, Role::kAgent,
-                [&] { return Respond(channels_.Subscribe(*r), out); });
+grpc::ServerUnaryReactor* ChannelsService::Subscribe(grpc::CallbackServerContext* c,
+                                                     const grpc::ByteBuffer* raw,
+                                                     grpc::ByteBuffer* out) {
+  return server::HandleOnPool<v1::SubscribeRequest, v1::SubscribeResponse>(
+      calls_, authorizer_, c, Role::kAgent, *raw, out,
+      [this](const v1::SubscribeRequest& r) { return channels_.Subscribe(r); });
 }
 
-grpc::Status ChannelsService::Unsubscribe(grpc::ServerContext* c, const v1::UnsubscribeRequest* r,
-                                          v1::UnsubscribeResponse* out) {
-  return Handle(authorizer_, c, Role::kAgent,
-                [&] { return Respond(channels_.Unsubscribe(*r), out); });
+grpc::ServerUnaryReactor* ChannelsService::Unsubscribe(grpc::CallbackServerContext* c,
+                                                       const grpc::ByteBuffer* raw,
+                                                       grpc::ByteBuffer* out) {
+  return server::HandleOnPool<v1::UnsubscribeRequest, v1::UnsubscribeResponse>(
+      calls_, authorizer_, c, Role::kAgent, *raw, out,
+      [this](const v1::UnsubscribeRequest& r) { return channels_.Unsubscribe(r); });
 }
 
-grpc::Status ChannelsService::ListSubscribers(grpc::ServerContext* c,
-                                              const v1::ListSubscribersRequest* r,
-                                              v1::ListSubscribersResponse* out) {
-  return Handle(authorizer_, c, Role::kAgent,
-                [&] { return Respond(channels_.ListSubscribers(*r), out); });
+grpc::ServerUnaryReactor* ChannelsService::ListSubscribers(grpc::CallbackServerContext* c,
+                                                           const grpc::ByteBuffer* raw,
+                                                           grpc::ByteBuffer* out) {
+  return server::HandleOnPool<v1::ListSubscribersRequest, v1::ListSubscribersResponse>(
+      calls_, authorizer_, c, Role::kAgent, *raw, out,
+      [this](const v1::ListSubscribersRequest& r) { return channels_.ListSubscribers(r); });
 }
 
 grpc::ServerUnaryReactor* ChannelsService::Publish(grpc::CallbackServerContext* c,
@@ -38,9 +41,12 @@ grpc::ServerUnaryReactor* ChannelsService::Publish(grpc::CallbackServerContext* 
       });
 }
 
-grpc::Status ChannelsService::History(grpc::ServerContext* c, const v1::HistoryRequest* r,
-                                      v1::HistoryResponse* out) {
-  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(channels_.History(*r), out); });
+grpc::ServerUnaryReactor* ChannelsService::History(grpc::CallbackServerContext* c,
+                                                   const grpc::ByteBuffer* raw,
+                                                   grpc::ByteBuffer* out) {
+  return server::HandleOnPool<v1::HistoryRequest, v1::HistoryResponse>(
+      calls_, authorizer_, c, Role::kAgent, *raw, out,
+      [this](const v1::HistoryRequest& r) { return channels_.History(r); });
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ChannelsService::Watch(
@@ -70,7 +76,8 @@ store_admin::StoreDefinition ChannelsStoreDefinition() {
         if (!history.ok()) return history.status();
         std::vector<std::unique_ptr<grpc::Service>> services;
         services.push_back(std::make_unique<ChannelsService>(
-            ctx.authorizer, *subs, *history, ctx.topology.limits(), ctx.MakeWaitRoom("channels")));
+            ctx.authorizer, *subs, *history, ctx.topology.limits(), ctx.MakeWaitRoom("channels"),
+            *ctx.calls));
         return services;
       },
   };

@@ -3,39 +3,48 @@
 
 #include "agentcom/channels/v1/channels.grpc.pb.h"
 #include "common/auth/authorizer.h"
+#include "common/server/call_pool.h"
+#include "common/server/handler.h"
 #include "common/server/wait_room.h"
 #include "services/channels/channels.h"
 #include "services/store_admin/store_process.h"
 
 namespace agentcom::channels {
 
-// gRPC adapter over Channels; agent role. Watch runs on gRPC's callback
-// API (an open stream costs no thread), the unary calls on the synchronous
-// one. Thread-safe.
+// gRPC adapter over Channels; agent role. Every call runs on gRPC's
+// callback API: Watch as a stream that costs no thread, Publish answered
+// when its message commits, the others on the call pool. Thread-safe.
 class ChannelsService final
-    : public v1::Channels::WithRawCallbackMethod_Publish<
-          v1::Channels::WithRawCallbackMethod_Watch<v1::Channels::Service>> {
+    : public server::RawCallbackMethods<
+          v1::Channels::Service, v1::Channels::WithRawCallbackMethod_Subscribe,
+          v1::Channels::WithRawCallbackMethod_Unsubscribe,
+          v1::Channels::WithRawCallbackMethod_ListSubscribers,
+          v1::Channels::WithRawCallbackMethod_Publish, v1::Channels::WithRawCallbackMethod_History,
+          v1::Channels::WithRawCallbackMethod_Watch> {
  public:
-  // `room` is where Watch streams wait; it must outlive the server.
+  // `room` is where Watch streams wait; it and `calls` must outlive the
+  // server.
   ChannelsService(const auth::Authorizer& authorizer, storage::Table* subscriptions,
                   storage::Table* history, topology::v1::Limits limits,
-                  std::unique_ptr<server::WaitRoom> room)
+                  std::unique_ptr<server::WaitRoom> room, server::CallPool& calls)
       : authorizer_(authorizer),
         history_(history),
         channels_(subscriptions, history, std::move(limits), Clock::Real()),
-        room_(std::move(room)) {}
+        room_(std::move(room)),
+        calls_(calls) {}
 
-  grpc::Status Subscribe(grpc::ServerContext* c, const v1::SubscribeRequest* r,
-                         v1::SubscribeResponse* out) override;
-  grpc::Status Unsubscribe(grpc::ServerContext* c, const v1::UnsubscribeRequest* r,
-                           v1::UnsubscribeResponse* out) override;
-  grpc::Status ListSubscribers(grpc::ServerContext* c, const v1::ListSubscribersRequest* r,
-                               v1::ListSubscribersResponse* out) override;
+  grpc::ServerUnaryReactor* Subscribe(grpc::CallbackServerContext* c, const grpc::ByteBuffer* raw,
+                                      grpc::ByteBuffer* out) override;
+  grpc::ServerUnaryReactor* Unsubscribe(grpc::CallbackServerContext* c, const grpc::ByteBuffer* raw,
+                                        grpc::ByteBuffer* out) override;
+  grpc::ServerUnaryReactor* ListSubscribers(grpc::CallbackServerContext* c,
+                                            const grpc::ByteBuffer* raw,
+                                            grpc::ByteBuffer* out) override;
   // On the callback API: answered when the message commits (HandleAsync).
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* c, const grpc::ByteBuffer* raw,
                                     grpc::ByteBuffer* out) override;
-  grpc::Status History(grpc::ServerContext* c, const v1::HistoryRequest* r,
-                       v1::HistoryResponse* out) override;
+  grpc::ServerUnaryReactor* History(grpc::CallbackServerContext* c, const grpc::ByteBuffer* raw,
+                                    grpc::ByteBuffer* out) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Watch(grpc::CallbackServerContext* context,
                                                     const grpc::ByteBuffer* raw) override;
 
@@ -44,6 +53,7 @@ class ChannelsService final
   storage::Table* const history_;
   Channels channels_;
   std::unique_ptr<server::WaitRoom> room_;
+  server::CallPool& calls_;
 };
 
 // The channels store process: tables agent_channels and channel_history.

@@ -5,13 +5,12 @@
 namespace agentcom::config_store {
 
 using auth::Role;
-using server::Handle;
-using server::Respond;
 
-grpc::Status ConfigService::Get(grpc::ServerContext* context, const v1::GetRequest* request,
-                                v1::Entry* response) {
-  return Handle(authorizer_, context, Role::kAgent,
-                [&] { return Respond(store_.Get(*request), response); });
+grpc::ServerUnaryReactor* ConfigService::Get(grpc::CallbackServerContext* c,
+                                             const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
+  return server::HandleOnPool<v1::GetRequest, v1::Entry>(
+      calls_, authorizer_, c, Role::kAgent, *raw, out,
+      [this](const v1::GetRequest& r) { return store_.Get(r); });
 }
 
 grpc::ServerUnaryReactor* ConfigService::Put(grpc::CallbackServerContext* context,
@@ -24,15 +23,19 @@ grpc::ServerUnaryReactor* ConfigService::Put(grpc::CallbackServerContext* contex
       });
 }
 
-grpc::Status ConfigService::Delete(grpc::ServerContext* context, const v1::DeleteRequest* request,
-                                   v1::DeleteResponse*) {
-  return Handle(authorizer_, context, Role::kAgent, [&] { return store_.Delete(*request); });
+grpc::ServerUnaryReactor* ConfigService::Delete(grpc::CallbackServerContext* c,
+                                                const grpc::ByteBuffer* raw,
+                                                grpc::ByteBuffer* out) {
+  return server::HandleOnPool<v1::DeleteRequest, v1::DeleteResponse>(
+      calls_, authorizer_, c, Role::kAgent, *raw, out,
+      [this](const v1::DeleteRequest& r) { return store_.Delete(r); });
 }
 
-grpc::Status ConfigService::List(grpc::ServerContext* context, const v1::ListRequest* request,
-                                 v1::ListResponse* response) {
-  return Handle(authorizer_, context, Role::kAgent,
-                [&] { return Respond(store_.List(*request), response); });
+grpc::ServerUnaryReactor* ConfigService::List(grpc::CallbackServerContext* c,
+                                              const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
+  return server::HandleOnPool<v1::ListRequest, v1::ListResponse>(
+      calls_, authorizer_, c, Role::kAgent, *raw, out,
+      [this](const v1::ListRequest& r) { return store_.List(r); });
 }
 
 store_admin::StoreDefinition ConfigStoreDefinition() {
@@ -44,8 +47,8 @@ store_admin::StoreDefinition ConfigStoreDefinition() {
         absl::StatusOr<storage::Table*> table = ctx.tables.Find(kConfigTable);
         if (!table.ok()) return table.status();
         std::vector<std::unique_ptr<grpc::Service>> services;
-        services.push_back(
-            std::make_unique<ConfigService>(ctx.authorizer, *table, ctx.topology.limits()));
+        services.push_back(std::make_unique<ConfigService>(ctx.authorizer, *table,
+                                                           ctx.topology.limits(), *ctx.calls));
         return services;
       },
   };

@@ -6,8 +6,6 @@
 namespace agentcom::mailbox {
 
 using auth::Role;
-using server::Handle;
-using server::Respond;
 
 grpc::ServerUnaryReactor* MailboxService::Enqueue(grpc::CallbackServerContext* context,
                                                   const grpc::ByteBuffer* request,
@@ -19,16 +17,20 @@ grpc::ServerUnaryReactor* MailboxService::Enqueue(grpc::CallbackServerContext* c
       });
 }
 
-grpc::Status MailboxService::Poll(grpc::ServerContext* context, const v1::PollRequest* request,
-                                  v1::PollResponse* response) {
-  return Handle(authorizer_, context, Role::kAgent,
-                [&] { return Respond(mailbox_.Poll(*request), response); });
+grpc::ServerUnaryReactor* MailboxService::Poll(grpc::CallbackServerContext* context,
+                                               const grpc::ByteBuffer* request,
+                                               grpc::ByteBuffer* response) {
+  return server::HandleOnPool<v1::PollRequest, v1::PollResponse>(
+      calls_, authorizer_, context, Role::kAgent, *request, response,
+      [this](const v1::PollRequest& r) { return mailbox_.Poll(r); });
 }
 
-grpc::Status MailboxService::Ack(grpc::ServerContext* context, const v1::AckRequest* request,
-                                 v1::AckResponse* response) {
-  return Handle(authorizer_, context, Role::kAgent,
-                [&] { return Respond(mailbox_.Ack(*request), response); });
+grpc::ServerUnaryReactor* MailboxService::Ack(grpc::CallbackServerContext* context,
+                                              const grpc::ByteBuffer* request,
+                                              grpc::ByteBuffer* response) {
+  return server::HandleOnPool<v1::AckRequest, v1::AckResponse>(
+      calls_, authorizer_, context, Role::kAgent, *request, response,
+      [this](const v1::AckRequest& r) { return mailbox_.Ack(r); });
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* MailboxService::Watch(
@@ -55,8 +57,9 @@ store_admin::StoreDefinition MailboxStoreDefinition() {
         absl::StatusOr<storage::Table*> table = ctx.tables.Find(kMailboxTable);
         if (!table.ok()) return table.status();
         std::vector<std::unique_ptr<grpc::Service>> services;
-        services.push_back(std::make_unique<MailboxService>(
-            ctx.authorizer, *table, ctx.topology.limits(), ctx.MakeWaitRoom("mailbox")));
+        services.push_back(
+            std::make_unique<MailboxService>(ctx.authorizer, *table, ctx.topology.limits(),
+                                             ctx.MakeWaitRoom("mailbox"), *ctx.calls));
         return services;
       },
   };

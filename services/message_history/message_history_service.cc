@@ -5,17 +5,21 @@
 namespace agentcom::message_history {
 
 using auth::Role;
-using server::Handle;
-using server::Respond;
 
-grpc::Status MessageHistoryService::Store(grpc::ServerContext* c, const v1::StoreRequest* r,
-                                          v1::StoreResponse* out) {
-  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(history_.Store(*r), out); });
+grpc::ServerUnaryReactor* MessageHistoryService::Store(grpc::CallbackServerContext* c,
+                                                       const grpc::ByteBuffer* raw,
+                                                       grpc::ByteBuffer* out) {
+  return server::HandleOnPool<v1::StoreRequest, v1::StoreResponse>(
+      calls_, authorizer_, c, Role::kAgent, *raw, out,
+      [this](const v1::StoreRequest& r) { return history_.Store(r); });
 }
 
-grpc::Status MessageHistoryService::Query(grpc::ServerContext* c, const v1::QueryRequest* r,
-                                          v1::QueryResponse* out) {
-  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(history_.Query(*r), out); });
+grpc::ServerUnaryReactor* MessageHistoryService::Query(grpc::CallbackServerContext* c,
+                                                       const grpc::ByteBuffer* raw,
+                                                       grpc::ByteBuffer* out) {
+  return server::HandleOnPool<v1::QueryRequest, v1::QueryResponse>(
+      calls_, authorizer_, c, Role::kAgent, *raw, out,
+      [this](const v1::QueryRequest& r) { return history_.Query(r); });
 }
 
 store_admin::StoreDefinition MessageHistoryStoreDefinition() {
@@ -27,8 +31,8 @@ store_admin::StoreDefinition MessageHistoryStoreDefinition() {
         absl::StatusOr<storage::Table*> table = ctx.tables.Find(kHistoryTable);
         if (!table.ok()) return table.status();
         std::vector<std::unique_ptr<grpc::Service>> services;
-        services.push_back(
-            std::make_unique<MessageHistoryService>(ctx.authorizer, *table, ctx.topology.limits()));
+        services.push_back(std::make_unique<MessageHistoryService>(
+            ctx.authorizer, *table, ctx.topology.limits(), *ctx.calls));
         return services;
       },
   };

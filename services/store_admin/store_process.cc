@@ -106,6 +106,7 @@ absl::StatusOr<std::unique_ptr<StoreProcess>> StoreProcess::Start(const config::
       std::make_unique<StoreAdminService>(*p->authorizer_, p->tables_, topology.backup_dir());
   StoreAdminService* admin_service = admin.get();
   p->services_.push_back(std::move(admin));
+  p->calls_ = std::make_unique<server::CallPool>();
   StoreContext context{p->topology_,
                        store,
                        *p->authorizer_,
@@ -114,7 +115,8 @@ absl::StatusOr<std::unique_ptr<StoreProcess>> StoreProcess::Start(const config::
                          admin_service->AfterRestore(std::move(hook));
                        },
                        p->metrics_->registry(),
-                       &p->rooms_};
+                       &p->rooms_,
+                       p->calls_.get()};
   auto domain = definition.make_services(context);
   if (!domain.ok()) return domain.status();
   for (auto& s : *domain) p->services_.push_back(std::move(s));
@@ -154,6 +156,7 @@ void StoreProcess::Shutdown() {
 void StoreProcess::Close() {
   Shutdown();
   if (table_metrics_) table_metrics_->Detach();
+  calls_.reset();  // idle: the server waited for every call
   services_.clear();
   // LevelDB's destructor waits for its background compaction, which after
   // a read error sleeps a full second before it gives up. A corrupted

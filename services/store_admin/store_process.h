@@ -14,6 +14,7 @@
 #include "common/auth/authorizer.h"
 #include "common/config/topology.h"
 #include "common/metrics/metrics_server.h"
+#include "common/server/call_pool.h"
 #include "common/server/grpc_server.h"
 #include "common/server/wait_room.h"
 #include "common/storage/table_metrics.h"
@@ -40,6 +41,8 @@ struct StoreContext {
   std::shared_ptr<prometheus::Registry> metrics;
   // Every room MakeWaitRoom made, closed when the process shuts down.
   std::vector<server::WaitRoom*>* rooms = nullptr;
+  // Where the agent calls that may block on a table run (HandleOnPool).
+  server::CallPool* calls = nullptr;
 
   // A room for the push streams and waiting calls of `service` (a metric
   // label), with the topology's watcher limits.
@@ -102,6 +105,9 @@ class StoreProcess {
   std::vector<std::unique_ptr<grpc::Service>> services_;
   // Owned by the services.
   std::vector<server::WaitRoom*> rooms_;
+  // Runs the services' blocking calls; goes after the server (which waits
+  // for those calls) and before the services.
+  std::unique_ptr<server::CallPool> calls_;
   std::unique_ptr<server::GrpcServer> server_;
 };
 

@@ -6,8 +6,6 @@
 namespace agentcom::task_queue {
 
 using auth::Role;
-using server::Handle;
-using server::Respond;
 
 grpc::ServerUnaryReactor* TaskQueueService::Submit(grpc::CallbackServerContext* c,
                                                    const grpc::ByteBuffer* raw,
@@ -47,24 +45,36 @@ grpc::ServerUnaryReactor* TaskQueueService::Complete(grpc::CallbackServerContext
       });
 }
 
-grpc::Status TaskQueueService::Fail(grpc::ServerContext* c, const v1::FailRequest* r,
-                                    v1::Task* out) {
-  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(queue_->Fail(*r), out); });
+grpc::ServerUnaryReactor* TaskQueueService::Fail(grpc::CallbackServerContext* c,
+                                                 const grpc::ByteBuffer* raw,
+                                                 grpc::ByteBuffer* out) {
+  return server::HandleOnPool<v1::FailRequest, v1::Task>(
+      calls_, authorizer_, c, Role::kAgent, *raw, out,
+      [this](const v1::FailRequest& r) { return queue_->Fail(r); });
 }
 
-grpc::Status TaskQueueService::Get(grpc::ServerContext* c, const v1::GetRequest* r, v1::Task* out) {
-  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(queue_->Get(*r), out); });
+grpc::ServerUnaryReactor* TaskQueueService::Get(grpc::CallbackServerContext* c,
+                                                const grpc::ByteBuffer* raw,
+                                                grpc::ByteBuffer* out) {
+  return server::HandleOnPool<v1::GetRequest, v1::Task>(
+      calls_, authorizer_, c, Role::kAgent, *raw, out,
+      [this](const v1::GetRequest& r) { return queue_->Get(r); });
 }
 
-grpc::Status TaskQueueService::List(grpc::ServerContext* c, const v1::ListRequest* r,
-                                    v1::ListResponse* out) {
-  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(queue_->List(*r), out); });
+grpc::ServerUnaryReactor* TaskQueueService::List(grpc::CallbackServerContext* c,
+                                                 const grpc::ByteBuffer* raw,
+                                                 grpc::ByteBuffer* out) {
+  return server::HandleOnPool<v1::ListRequest, v1::ListResponse>(
+      calls_, authorizer_, c, Role::kAgent, *raw, out,
+      [this](const v1::ListRequest& r) { return queue_->List(r); });
 }
 
-grpc::Status TaskQueueService::RetryDeadLetter(grpc::ServerContext* c,
-                                               const v1::RetryDeadLetterRequest* r, v1::Task* out) {
-  return Handle(authorizer_, c, Role::kAgent,
-                [&] { return Respond(queue_->RetryDeadLetter(*r), out); });
+grpc::ServerUnaryReactor* TaskQueueService::RetryDeadLetter(grpc::CallbackServerContext* c,
+                                                            const grpc::ByteBuffer* raw,
+                                                            grpc::ByteBuffer* out) {
+  return server::HandleOnPool<v1::RetryDeadLetterRequest, v1::Task>(
+      calls_, authorizer_, c, Role::kAgent, *raw, out,
+      [this](const v1::RetryDeadLetterRequest& r) { return queue_->RetryDeadLetter(r); });
 }
 
 store_admin::StoreDefinition TaskQueueStoreDefinition() {
@@ -86,8 +96,8 @@ store_admin::StoreDefinition TaskQueueStoreDefinition() {
         if (absl::Status s = core->Recover(); !s.ok() && !absl::IsUnavailable(s)) return s;
         ctx.after_restore([c = core.get()] { return c->Recover(); });
         std::vector<std::unique_ptr<grpc::Service>> services;
-        services.push_back(std::make_unique<TaskQueueService>(ctx.authorizer, std::move(room),
-                                                              std::move(core), absl::Seconds(1)));
+        services.push_back(std::make_unique<TaskQueueService>(
+            ctx.authorizer, std::move(room), std::move(core), absl::Seconds(1), *ctx.calls));
         return services;
       },
   };

@@ -5,6 +5,8 @@
 
 #include "agentcom/task_queue/v1/task_queue.grpc.pb.h"
 #include "common/auth/authorizer.h"
+#include "common/server/call_pool.h"
+#include "common/server/handler.h"
 #include "common/server/wait_room.h"
 #include "services/store_admin/store_process.h"
 #include "services/task_queue/task_queue.h"
@@ -15,21 +17,27 @@ namespace agentcom::task_queue {
 // reaper. Assign runs on gRPC's callback API: a waiting Assign (wait_ms)
 // costs no thread, and every attempt starts on the wait room's threads.
 // Submit, Assign and Complete are answered when their write commits, and
-// no thread waits for the sync. The other calls run on the synchronous API.
+// no thread waits for the sync. The other calls run on the call pool.
 // Thread-safe.
 class TaskQueueService final
-    : public v1::TaskQueue::WithRawCallbackMethod_Submit<
-          v1::TaskQueue::WithRawCallbackMethod_Assign<
-              v1::TaskQueue::WithRawCallbackMethod_Complete<v1::TaskQueue::Service>>> {
+    : public server::RawCallbackMethods<
+          v1::TaskQueue::Service, v1::TaskQueue::WithRawCallbackMethod_Submit,
+          v1::TaskQueue::WithRawCallbackMethod_Assign,
+          v1::TaskQueue::WithRawCallbackMethod_Complete, v1::TaskQueue::WithRawCallbackMethod_Fail,
+          v1::TaskQueue::WithRawCallbackMethod_Get, v1::TaskQueue::WithRawCallbackMethod_List,
+          v1::TaskQueue::WithRawCallbackMethod_RetryDeadLetter> {
  public:
   // `room` is where waiting Assigns park; `queue` must tell it of queued
   // tasks (TaskQueue's on_queued calling room->NotifyOne(type): one queued
-  // task wakes one waiting Assign, not all of them).
+  // task wakes one waiting Assign, not all of them). `calls` must outlive
+  // the server.
   TaskQueueService(const auth::Authorizer& authorizer, std::unique_ptr<server::WaitRoom> room,
-                   std::unique_ptr<TaskQueue> queue, absl::Duration reap_interval)
+                   std::unique_ptr<TaskQueue> queue, absl::Duration reap_interval,
+                   server::CallPool& calls)
       : authorizer_(authorizer),
         room_(std::move(room)),
         queue_(std::move(queue)),
+        calls_(calls),
         reaper_(queue_.get(), reap_interval) {}
 
   // On the callback API: answered when the task commits (HandleAsync).
@@ -39,17 +47,21 @@ class TaskQueueService final
                                    grpc::ByteBuffer* out) override;
   grpc::ServerUnaryReactor* Complete(grpc::CallbackServerContext* c, const grpc::ByteBuffer* raw,
                                      grpc::ByteBuffer* out) override;
-  grpc::Status Fail(grpc::ServerContext* c, const v1::FailRequest* r, v1::Task* out) override;
-  grpc::Status Get(grpc::ServerContext* c, const v1::GetRequest* r, v1::Task* out) override;
-  grpc::Status List(grpc::ServerContext* c, const v1::ListRequest* r,
-                    v1::ListResponse* out) override;
-  grpc::Status RetryDeadLetter(grpc::ServerContext* c, const v1::RetryDeadLetterRequest* r,
-                               v1::Task* out) override;
+  grpc::ServerUnaryReactor* Fail(grpc::CallbackServerContext* c, const grpc::ByteBuffer* raw,
+                                 grpc::ByteBuffer* out) override;
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* c, const grpc::ByteBuffer* raw,
+                                grpc::ByteBuffer* out) override;
+  grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* c, const grpc::ByteBuffer* raw,
+                                 grpc::ByteBuffer* out) override;
+  grpc::ServerUnaryReactor* RetryDeadLetter(grpc::CallbackServerContext* c,
+                                            const grpc::ByteBuffer* raw,
+                                            grpc::ByteBuffer* out) override;
 
  private:
   const auth::Authorizer& authorizer_;
   std::unique_ptr<server::WaitRoom> room_;
   std::unique_ptr<TaskQueue> queue_;
+  server::CallPool& calls_;
   LeaseReaper reaper_;
 };
 

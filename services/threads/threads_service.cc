@@ -5,24 +5,29 @@
 namespace agentcom::threads {
 
 using auth::Role;
-using server::Handle;
-using server::Respond;
 
-grpc::Status ThreadsService::Index(grpc::ServerContext* c, const v1::IndexRequest* r,
-                                   v1::IndexResponse* out) {
-  return Handle(authorizer_, c, Role::kAgent, [&] { return Respond(threads_->Index(*r), out); });
+grpc::ServerUnaryReactor* ThreadsService::Index(grpc::CallbackServerContext* c,
+                                                const grpc::ByteBuffer* raw,
+                                                grpc::ByteBuffer* out) {
+  return server::HandleOnPool<v1::IndexRequest, v1::IndexResponse>(
+      calls_, authorizer_, c, Role::kAgent, *raw, out,
+      [this](const v1::IndexRequest& r) { return threads_->Index(r); });
 }
 
-grpc::Status ThreadsService::GetThread(grpc::ServerContext* c, const v1::GetThreadRequest* r,
-                                       v1::GetThreadResponse* out) {
-  return Handle(authorizer_, c, Role::kAgent,
-                [&] { return Respond(threads_->GetThread(*r), out); });
+grpc::ServerUnaryReactor* ThreadsService::GetThread(grpc::CallbackServerContext* c,
+                                                    const grpc::ByteBuffer* raw,
+                                                    grpc::ByteBuffer* out) {
+  return server::HandleOnPool<v1::GetThreadRequest, v1::GetThreadResponse>(
+      calls_, authorizer_, c, Role::kAgent, *raw, out,
+      [this](const v1::GetThreadRequest& r) { return threads_->GetThread(r); });
 }
 
-grpc::Status ThreadsService::GetReplies(grpc::ServerContext* c, const v1::GetRepliesRequest* r,
-                                        v1::GetRepliesResponse* out) {
-  return Handle(authorizer_, c, Role::kAgent,
-                [&] { return Respond(threads_->GetReplies(*r), out); });
+grpc::ServerUnaryReactor* ThreadsService::GetReplies(grpc::CallbackServerContext* c,
+                                                     const grpc::ByteBuffer* raw,
+                                                     grpc::ByteBuffer* out) {
+  return server::HandleOnPool<v1::GetRepliesRequest, v1::GetRepliesResponse>(
+      calls_, authorizer_, c, Role::kAgent, *raw, out,
+      [this](const v1::GetRepliesRequest& r) { return threads_->GetReplies(r); });
 }
 
 store_admin::StoreDefinition ThreadsStoreDefinition() {
@@ -42,7 +47,8 @@ store_admin::StoreDefinition ThreadsStoreDefinition() {
         if (absl::Status s = core->Recover(); !s.ok() && !absl::IsUnavailable(s)) return s;
         ctx.after_restore([c = core.get()] { return c->Recover(); });
         std::vector<std::unique_ptr<grpc::Service>> services;
-        services.push_back(std::make_unique<ThreadsService>(ctx.authorizer, std::move(core)));
+        services.push_back(
+            std::make_unique<ThreadsService>(ctx.authorizer, std::move(core), *ctx.calls));
         return services;
       },
   };

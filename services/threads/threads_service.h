@@ -5,27 +5,39 @@
 
 #include "agentcom/threads/v1/threads.grpc.pb.h"
 #include "common/auth/authorizer.h"
+#include "common/server/call_pool.h"
+#include "common/server/handler.h"
 #include "services/store_admin/store_process.h"
 #include "services/threads/threads.h"
 
 namespace agentcom::threads {
 
-// gRPC adapter over Threads; agent role. Thread-safe.
-class ThreadsService final : public v1::Threads::Service {
+// gRPC adapter over Threads; agent role. Every call runs on gRPC's
+// callback API, on the call pool. Thread-safe.
+class ThreadsService final
+    : public server::RawCallbackMethods<v1::Threads::Service,
+                                        v1::Threads::WithRawCallbackMethod_Index,
+                                        v1::Threads::WithRawCallbackMethod_GetThread,
+                                        v1::Threads::WithRawCallbackMethod_GetReplies> {
  public:
-  ThreadsService(const auth::Authorizer& authorizer, std::unique_ptr<Threads> threads)
-      : authorizer_(authorizer), threads_(std::move(threads)) {}
+  // `calls` must outlive the server.
+  ThreadsService(const auth::Authorizer& authorizer, std::unique_ptr<Threads> threads,
+                 server::CallPool& calls)
+      : authorizer_(authorizer), threads_(std::move(threads)), calls_(calls) {}
 
-  grpc::Status Index(grpc::ServerContext* c, const v1::IndexRequest* r,
-                     v1::IndexResponse* out) override;
-  grpc::Status GetThread(grpc::ServerContext* c, const v1::GetThreadRequest* r,
-                         v1::GetThreadResponse* out) override;
-  grpc::Status GetReplies(grpc::ServerContext* c, const v1::GetRepliesRequest* r,
-                          v1::GetRepliesResponse* out) override;
+  // On the call pool (HandleOnPool).
+
+  grpc::ServerUnaryReactor* Index(grpc::CallbackServerContext* c, const grpc::ByteBuffer* raw,
+                                  grpc::ByteBuffer* out) override;
+  grpc::ServerUnaryReactor* GetThread(grpc::CallbackServerContext* c, const grpc::ByteBuffer* raw,
+                                      grpc::ByteBuffer* out) override;
+  grpc::ServerUnaryReactor* GetReplies(grpc::CallbackServerContext* c, const grpc::ByteBuffer* raw,
+                                       grpc::ByteBuffer* out) override;
 
  private:
   const auth::Authorizer& authorizer_;
   std::unique_ptr<Threads> threads_;
+  server::CallPool& calls_;
 };
 
 // The threads store process: tables thread_messages and thread_replies.
