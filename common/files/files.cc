@@ -58,6 +58,13 @@ std::string Basename(const std::string& path) {
 
 absl::Status SyncFile(const std::string& path) { return SyncPath(path, 0, ""); }
 
+void StartWriteback(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  close(fd);
+}
+
 absl::Status SyncDirectory(const std::string& dir) {
   return SyncPath(dir, O_DIRECTORY, "directory ");
 }

@@ -385,7 +385,12 @@ absl::StatusOr<BackupManifest> RestoreFileBackup(leveldb::Env* env, const std::s
     if (!absl::IsDataLoss(sha.status()) && !absl::IsNotFound(sha.status()) && !sha.ok()) {
       return sha.status();  // an I/O error, not damage
     }
-    if (sha.ok() && *sha == f.sha256()) return absl::OkStatus();
+    if (sha.ok() && *sha == f.sha256()) {
+      // The disk writes it while the other files copy, so the fsyncs at the
+      // end find little left to do (0.13 -> 0.01 s for 189 MB; session 14).
+      files::StartWriteback(to);
+      return absl::OkStatus();
+    }
     // A damaged or missing pool file: table files never change, so the
     // damaged table may still hold an intact copy of this one.
     if (f.pooled() && !alternate_dir.empty()) {
