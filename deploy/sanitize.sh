@@ -4,7 +4,7 @@
 #     every unit test binary, then each libFuzzer target for
 #     AGENTCOM_FUZZ_SECONDS (default 60) from the corpus in tests/fuzz/corpus;
 #  2. a clang build with ThreadSanitizer runs storage_test, maintenance_test,
-#     wait_room_test and the tests of the cores that queue writes without
+#     wait_room_test, call_pool_test and the tests of the cores that queue writes without
 #     waiting (mailbox, config, task queue, channels) against Abseil and
 #     LevelDB built from Debian's
 #     sources with -fsanitize=thread (deploy/tsan-deps.sh, cached outside the
@@ -20,8 +20,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${AGENTCOM_SANITIZE_BUILD_DIR:-$ROOT/build-sanitize}
 TSAN_BUILD_DIR=${AGENTCOM_TSAN_BUILD_DIR:-$ROOT/build-tsan}
 PHASE=${1:-all}
-TSAN_TESTS=(storage_test maintenance_test wait_room_test mailbox_test config_store_test
-  task_queue_test channels_test)
+TSAN_TESTS=(storage_test maintenance_test wait_room_test call_pool_test mailbox_test
+  config_store_test task_queue_test channels_test)
 status=0
 
 build() {
@@ -45,7 +45,7 @@ run_tests() {
     ctest --output-on-failure -j2 --timeout 900
   ) || status=1
 
-  echo "== ThreadSanitizer: storage_test, maintenance_test, wait_room_test and the cores that queue writes"
+  echo "== ThreadSanitizer: storage_test, maintenance_test, wait_room_test, call_pool_test and the cores that queue writes"
   (
     cd "$TSAN_BUILD_DIR"
     # The instrumented Abseil and LevelDB replace Debian's at run time (same
