@@ -206,8 +206,11 @@ inline absl::Status ServingStatus(const Table& table) {
 
 // Linux nice value of the threads that do a table's background work
 // (LevelDB's compactions, backup copies, log shipping), so that they take
-// idle CPU first and agents' requests keep their latency.
-inline constexpr int kBackgroundNice = 10;
+// idle CPU first and agents' requests keep their latency. 19, the lowest:
+// at 10 a full compaction still took a tenth of a busy CPU from the agents
+// (their p99 1.95-2.17x during it, 1.28-1.62x at 19), and loading 1.75 M
+// writes was no slower at 19 (BENCHMARKS.md, session 14).
+inline constexpr int kBackgroundNice = 19;
 
 struct TableOptions {
   std::string name;

@@ -8,7 +8,7 @@
 //   5. writers' p99 during a backup vs without;
 //   6. sync write throughput while the logs are shipped every second vs not;
 //   7. writers' p99 during a full compaction with LevelDB's background work
-//      at nice 10 (as the stores run it) vs at normal priority.
+//      at the stores' background nice (kBackgroundNice) vs at normal priority.
 //   8. sync write throughput through the table with each batch's commit
 //      time recorded (for point-in-time restores, issue 16) vs without.
 //   9. a point-in-time restore (backup + logs replayed up to a moment) vs a
